@@ -1,0 +1,135 @@
+# Remote PED - top-level Makefile.
+#   make            build libraries, tools and test programs
+#   make test       install missing deps (as root), build, run every test
+#   make vectors    run the public test vectors
+#   make demo       the main job (see README)
+#   make bench      benchmarks (never part of test)
+#   make fuzz       libFuzzer targets (clang-14) into $(BUILD)/fuzz
+#   make asan       every test under AddressSanitizer + UBSan (build-asan/)
+#   make valgrind   unit tests under valgrind (0 errors, 0 leaks)
+# Quiet unless V=1. Honours PREFIX DESTDIR CFLAGS LDFLAGS.
+
+BUILD ?= build
+PREFIX ?= /usr/local
+CC ?= cc
+CLANG ?= clang-14
+CFLAGS ?= -O2 -g
+VECTORS ?= $(abspath ../shared/vectors)
+
+WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wvla -Wformat=2
+CPPFLAGS += -I. -D_GNU_SOURCE -MMD -MP
+ALL_CFLAGS = $(WARN) $(CPPFLAGS) $(CFLAGS)
+LDLIBS_CRYPTO := -lcrypto
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-6s %s\n' $(1) $(2)
+endif
+
+COMMON_SRC := $(sort $(wildcard common/*.c))
+CRYPTO_SRC := $(sort $(wildcard crypto/*.c))
+LIB_COMMON := $(BUILD)/libpedcommon.a
+LIB_CRYPTO := $(BUILD)/libpedcrypto.a
+LIBS := $(LIB_CRYPTO) $(LIB_COMMON)
+
+UNIT_SRC := $(sort $(wildcard tests/unit/*_test.c))
+UNIT_BIN := $(UNIT_SRC:%.c=$(BUILD)/%)
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/*_fuzz.c))
+FUZZ_NAMES := $(notdir $(FUZZ_SRC:_fuzz.c=))
+REPLAY_BIN := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/%_replay)
+LIBFUZZ_BIN := $(FUZZ_NAMES:%=$(BUILD)/fuzz/%_fuzz)
+VECTORS_BIN := $(BUILD)/tests/vectors/vectors
+BENCH_BIN := $(BUILD)/tests/bench/bench
+DEMO_BIN := $(BUILD)/tests/demo/chandemo
+
+PROGS := $(VECTORS_BIN) $(BENCH_BIN) $(DEMO_BIN)
+
+.PHONY: all test unit vectors replay demo bench fuzz asan valgrind install clean deps
+all: $(LIBS) $(UNIT_BIN) $(REPLAY_BIN) $(PROGS)
+
+deps:
+	$(Q)scripts/deps.sh test
+
+$(BUILD)/%.o: %.c
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIB_COMMON): $(COMMON_SRC:%.c=$(BUILD)/%.o)
+$(LIB_CRYPTO): $(CRYPTO_SRC:%.c=$(BUILD)/%.o)
+$(LIBS):
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/unit/%_test: $(BUILD)/tests/unit/%_test.o $(LIBS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBS) -lcmocka $(LDLIBS_CRYPTO)
+
+$(BUILD)/tests/fuzz/%_replay: $(BUILD)/tests/fuzz/%_fuzz.o $(BUILD)/tests/fuzz/replay.o $(LIBS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_CRYPTO)
+
+$(VECTORS_BIN): $(BUILD)/tests/vectors/vectors.o $(LIBS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -ljson-c $(LDLIBS_CRYPTO)
+
+$(BUILD)/tests/bench/%: $(BUILD)/tests/bench/%.o $(LIBS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_CRYPTO)
+
+$(BUILD)/tests/demo/%: $(BUILD)/tests/demo/%.o $(LIBS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_CRYPTO)
+
+unit: $(UNIT_BIN)
+	$(Q)scripts/run-tests.sh $(UNIT_BIN)
+
+vectors: $(VECTORS_BIN)
+	$(Q)$(VECTORS_BIN) $(VECTORS)
+
+replay: $(REPLAY_BIN)
+	$(Q)set -e; for n in $(FUZZ_NAMES); do \
+		$(BUILD)/tests/fuzz/$${n}_replay tests/fuzz/corpus/$$n; done
+
+test: deps all
+	$(Q)scripts/run-tests.sh $(UNIT_BIN) "$(VECTORS_BIN) $(VECTORS)" \
+		$(foreach n,$(FUZZ_NAMES),"$(BUILD)/tests/fuzz/$(n)_replay tests/fuzz/corpus/$(n)")
+
+demo:
+	$(Q)scripts/deps.sh build
+	$(Q)$(MAKE) --no-print-directory $(DEMO_BIN)
+	$(Q)$(DEMO_BIN)
+
+bench: $(BENCH_BIN)
+	$(Q)$(BENCH_BIN)
+
+# libFuzzer builds compile every library source with clang's instrumentation.
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined $(WARN) $(CPPFLAGS)
+$(BUILD)/fuzz/%_fuzz: tests/fuzz/%_fuzz.c $(COMMON_SRC) $(CRYPTO_SRC)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -MF $@.d -o $@ $^ $(LDLIBS_CRYPTO)
+fuzz:
+	$(Q)scripts/deps.sh fuzz
+	$(Q)$(MAKE) --no-print-directory $(LIBFUZZ_BIN)
+	@echo "run e.g.: $(BUILD)/fuzz/rec_open_fuzz -max_total_time=60 tests/fuzz/corpus/rec_open"
+
+asan:
+	$(Q)$(MAKE) --no-print-directory BUILD=build-asan \
+		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		LDFLAGS="-fsanitize=address,undefined" test
+
+valgrind: $(UNIT_BIN)
+	$(Q)scripts/run-tests.sh -w "valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible" $(UNIT_BIN)
+
+install: all
+	$(Q)install -d $(DESTDIR)$(PREFIX)/share/doc/remoteped
+	$(Q)install -m 0644 README.md docs/PROTOCOL.md $(DESTDIR)$(PREFIX)/share/doc/remoteped/
+
+clean:
+	rm -rf $(BUILD) build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

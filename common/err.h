@@ -1,0 +1,48 @@
+/* err.h - the project's one error list.
+ *
+ * Every function that can fail returns 0 on success or a negative PED_E_* code.
+ * The table below (code, name, message) generates the enum, ped_errname() and
+ * ped_strerror(); names are stable and appear in logs and on the console. */
+#ifndef PED_ERR_H
+#define PED_ERR_H
+
+#define PED_ERR_MAP(X)                                                          \
+	X(INTERNAL, 1, "INTERNAL_ERROR", "internal error")                          \
+	X(NOMEM, 2, "OUT_OF_MEMORY", "out of memory")                               \
+	X(INVAL, 3, "INVALID_ARGUMENT", "invalid argument")                         \
+	X(INCOMPLETE, 4, "INCOMPLETE", "more bytes are needed")                     \
+	X(NOSPACE, 5, "NO_SPACE", "output buffer too small")                        \
+	X(TOO_LONG, 6, "TOO_LONG", "length exceeds the limit")                      \
+	X(TRAILING, 7, "TRAILING_BYTES", "unexpected bytes after the end")          \
+	X(CRYPTO, 8, "CRYPTO_ERROR", "cryptographic library failure")               \
+	X(BAD_KEY, 9, "BAD_PUBLIC_KEY", "public key is invalid")                    \
+	X(BAD_SCALAR, 10, "BAD_PRIVATE_KEY", "private key is invalid")              \
+	X(KC_FAILED, 11, "KEY_CONFIRMATION_FAILED",                                 \
+	  "key confirmation failed (wrong RPV, wrong static key or tampering)")    \
+	X(BAD_TAG, 12, "BAD_RECORD_MAC", "record authentication failed")            \
+	X(BAD_RECORD, 13, "BAD_RECORD", "malformed record")                         \
+	X(CHAN_DEAD, 14, "CHANNEL_CLOSED", "channel is closed after an error")      \
+	X(SEQ_EXHAUSTED, 15, "SEQUENCE_EXHAUSTED",                                  \
+	  "record sequence numbers exhausted; the channel must be re-keyed")       \
+	X(UNWRAP, 16, "UNWRAP_FAILED", "key unwrap failed (integrity check)")       \
+	X(SHARE_BAD, 17, "BAD_SHARE", "malformed or inconsistent secret share")     \
+	X(SHARE_DUP, 18, "DUPLICATE_SHARE", "the same share was given twice")       \
+	X(SHARE_FEW, 19, "TOO_FEW_SHARES", "fewer shares than the threshold")       \
+	X(RANGE, 20, "OUT_OF_RANGE", "value out of the allowed range")              \
+	X(IO, 21, "IO_ERROR", "input/output error")                                 \
+	X(PARSE, 22, "PARSE_ERROR", "cannot parse input")                           \
+	X(VERSION, 23, "VERSION_MISMATCH", "unsupported protocol or format version")
+
+enum ped_err {
+	PED_OK = 0,
+#define PED_ERR_ENUM(sym, num, name, msg) PED_E_##sym = -(num),
+	PED_ERR_MAP(PED_ERR_ENUM)
+#undef PED_ERR_ENUM
+};
+
+/* Stable upper-case name of an error code, e.g. "BAD_RECORD_MAC". */
+const char *ped_errname(int code);
+/* Human-readable message for an error code. */
+const char *ped_strerror(int code);
+
+#endif

@@ -1,0 +1,36 @@
+#!/bin/sh
+# deps.sh - make sure the Debian build and test dependencies are installed.
+# As root, installs what is missing (non-interactive); otherwise prints the
+# exact apt-get line and fails. Usage: scripts/deps.sh [build|test|fuzz]
+set -eu
+
+build="gcc make pkg-config libssl-dev libuv1-dev libusb-1.0-0-dev libinih-dev"
+test_="$build libcmocka-dev libjson-c-dev jq socat tmux iproute2 valgrind"
+fuzz="$test_ clang-14 libclang-rt-14-dev"
+
+case "${1:-test}" in
+build) want=$build ;;
+test) want=$test_ ;;
+fuzz) want=$fuzz ;;
+*) echo "usage: $0 [build|test|fuzz]" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	case "$st" in *"ok installed"*) ;; *) missing="$missing $p" ;; esac
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "missing Debian packages; install them with:" >&2
+	echo "  sudo apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+# shellcheck disable=SC2086
+apt-get install -y -q $missing >/dev/null 2>&1 || {
+	apt-get update -q >/dev/null
+	apt-get install -y -q $missing
+}
