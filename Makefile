@@ -31,9 +31,13 @@ endif
 
 COMMON_SRC := $(sort $(wildcard common/*.c))
 CRYPTO_SRC := $(sort $(wildcard crypto/*.c))
+USBPED_SRC := $(sort $(wildcard usbped/*.c))
+EMU_SRC := $(sort $(wildcard usbped/emu/*.c))
 LIB_COMMON := $(BUILD)/libpedcommon.a
 LIB_CRYPTO := $(BUILD)/libpedcrypto.a
-LIBS := $(LIB_CRYPTO) $(LIB_COMMON)
+LIB_USBPED := $(BUILD)/libpedusb.a
+LIBS := $(LIB_USBPED) $(LIB_CRYPTO) $(LIB_COMMON)
+LDLIBS_ALL := -luv -lusb-1.0 $(LDLIBS_CRYPTO)
 
 UNIT_SRC := $(sort $(wildcard tests/unit/*_test.c))
 UNIT_BIN := $(UNIT_SRC:%.c=$(BUILD)/%)
@@ -44,10 +48,14 @@ LIBFUZZ_BIN := $(FUZZ_NAMES:%=$(BUILD)/fuzz/%_fuzz)
 VECTORS_BIN := $(BUILD)/tests/vectors/vectors
 BENCH_BIN := $(BUILD)/tests/bench/bench
 DEMO_BIN := $(BUILD)/tests/demo/chandemo
+PEDEMU_BIN := $(if $(EMU_SRC),$(BUILD)/pedemu)
+TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
+TOOL_BIN := $(TOOL_SRC:%.c=$(BUILD)/%)
+SCENARIOS := $(sort $(wildcard tests/scenario/*.sh))
 
-PROGS := $(VECTORS_BIN) $(BENCH_BIN) $(DEMO_BIN)
+PROGS := $(VECTORS_BIN) $(BENCH_BIN) $(DEMO_BIN) $(PEDEMU_BIN) $(TOOL_BIN)
 
-.PHONY: all test unit vectors replay demo bench fuzz asan valgrind install clean deps
+.PHONY: all test unit vectors replay scenario demo bench fuzz asan valgrind install clean deps
 all: $(LIBS) $(UNIT_BIN) $(REPLAY_BIN) $(PROGS)
 
 deps:
@@ -60,29 +68,38 @@ $(BUILD)/%.o: %.c
 
 $(LIB_COMMON): $(COMMON_SRC:%.c=$(BUILD)/%.o)
 $(LIB_CRYPTO): $(CRYPTO_SRC:%.c=$(BUILD)/%.o)
+$(LIB_USBPED): $(USBPED_SRC:%.c=$(BUILD)/%.o)
 $(LIBS):
 	$(call msg,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)mkdir -p $(@D) && rm -f $@ && $(if $^,ar rcs $@ $^,printf '!<arch>\n' > $@)
 
 $(BUILD)/tests/unit/%_test: $(BUILD)/tests/unit/%_test.o $(LIBS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBS) -lcmocka $(LDLIBS_CRYPTO)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBS) -lcmocka $(LDLIBS_ALL)
 
 $(BUILD)/tests/fuzz/%_replay: $(BUILD)/tests/fuzz/%_fuzz.o $(BUILD)/tests/fuzz/replay.o $(LIBS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_CRYPTO)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/pedemu: $(EMU_SRC:%.c=$(BUILD)/%.o) $(LIBS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIBS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
 $(VECTORS_BIN): $(BUILD)/tests/vectors/vectors.o $(LIBS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -ljson-c $(LDLIBS_CRYPTO)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -ljson-c $(LDLIBS_ALL)
 
 $(BUILD)/tests/bench/%: $(BUILD)/tests/bench/%.o $(LIBS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_CRYPTO)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
 $(BUILD)/tests/demo/%: $(BUILD)/tests/demo/%.o $(LIBS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_CRYPTO)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
 unit: $(UNIT_BIN)
 	$(Q)scripts/run-tests.sh $(UNIT_BIN)
@@ -94,9 +111,15 @@ replay: $(REPLAY_BIN)
 	$(Q)set -e; for n in $(FUZZ_NAMES); do \
 		$(BUILD)/tests/fuzz/$${n}_replay tests/fuzz/corpus/$$n; done
 
+# Scenario scripts find the binaries through BUILD (exported).
+export BUILD
 test: deps all
 	$(Q)scripts/run-tests.sh $(UNIT_BIN) "$(VECTORS_BIN) $(VECTORS)" \
-		$(foreach n,$(FUZZ_NAMES),"$(BUILD)/tests/fuzz/$(n)_replay tests/fuzz/corpus/$(n)")
+		$(foreach n,$(FUZZ_NAMES),"$(BUILD)/tests/fuzz/$(n)_replay tests/fuzz/corpus/$(n)") \
+		$(SCENARIOS)
+
+scenario: all
+	$(Q)scripts/run-tests.sh $(SCENARIOS)
 
 demo:
 	$(Q)scripts/deps.sh build
@@ -108,10 +131,10 @@ bench: $(BENCH_BIN)
 
 # libFuzzer builds compile every library source with clang's instrumentation.
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined $(WARN) $(CPPFLAGS)
-$(BUILD)/fuzz/%_fuzz: tests/fuzz/%_fuzz.c $(COMMON_SRC) $(CRYPTO_SRC)
+$(BUILD)/fuzz/%_fuzz: tests/fuzz/%_fuzz.c $(COMMON_SRC) $(CRYPTO_SRC) $(USBPED_SRC)
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) -MF $@.d -o $@ $^ $(LDLIBS_CRYPTO)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -MF $@.d -o $@ $^ $(LDLIBS_ALL)
 fuzz:
 	$(Q)scripts/deps.sh fuzz
 	$(Q)$(MAKE) --no-print-directory $(LIBFUZZ_BIN)
@@ -126,10 +149,13 @@ valgrind: $(UNIT_BIN)
 	$(Q)scripts/run-tests.sh -w "valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible" $(UNIT_BIN)
 
 install: all
-	$(Q)install -d $(DESTDIR)$(PREFIX)/share/doc/remoteped
+	$(Q)install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/remoteped
+	$(Q)$(if $(PEDEMU_BIN),install -m 0755 $(PEDEMU_BIN) $(DESTDIR)$(PREFIX)/bin/)
 	$(Q)install -m 0644 README.md docs/PROTOCOL.md $(DESTDIR)$(PREFIX)/share/doc/remoteped/
 
 clean:
 	rm -rf $(BUILD) build-asan
+
+.SECONDARY:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,6 +1,8 @@
 /* err.c - names and messages of the error table in err.h. */
 #include "err.h"
 
+#include <stddef.h>
+
 #define PED_ERR_ROW(sym, num, name, msg) [num] = {name, msg},
 static const struct {
 	const char *name;

@@ -2,7 +2,9 @@
  *
  * Every function that can fail returns 0 on success or a negative PED_E_* code.
  * The table below (code, name, message) generates the enum, ped_errname() and
- * ped_strerror(); names are stable and appear in logs and on the console. */
+ * ped_strerror(); names are stable and appear in logs and on the console.
+ * The numbers are stable too: the PED link and the wire protocol carry them
+ * as status codes (the positive number). Never renumber; only append. */
 #ifndef PED_ERR_H
 #define PED_ERR_H
 
@@ -31,7 +33,18 @@
 	X(RANGE, 20, "OUT_OF_RANGE", "value out of the allowed range")              \
 	X(IO, 21, "IO_ERROR", "input/output error")                                 \
 	X(PARSE, 22, "PARSE_ERROR", "cannot parse input")                           \
-	X(VERSION, 23, "VERSION_MISMATCH", "unsupported protocol or format version")
+	X(VERSION, 23, "VERSION_MISMATCH", "unsupported protocol or format version")  \
+	X(PED_TIMEOUT, 24, "PED_TIMEOUT", "the PED operation timed out")            \
+	X(USER_CANCELLED, 25, "USER_CANCELLED", "the operation was cancelled on the PED") \
+	X(WRONG_KEY_TYPE, 26, "WRONG_KEY_TYPE", "the PED key is of the wrong type or keyset") \
+	X(KEY_UNREADABLE, 27, "KEY_UNREADABLE", "the PED key cannot be read")       \
+	X(PED_BUSY, 28, "PED_BUSY", "the PED is busy with another operation")       \
+	X(UNPLUGGED, 29, "CKR_PED_UNPLUGGED", "the PED is not connected")           \
+	X(HOST_CANCELLED, 30, "HOST_CANCELLED", "the operation was cancelled by the host") \
+	X(BAD_REQUEST, 31, "BAD_REQUEST", "the request is malformed or not allowed now") \
+	X(WRONG_MODE, 32, "PED_WRONG_MODE", "the PED is not in the mode this needs") \
+	X(NOT_FOUND, 33, "NOT_FOUND", "no such item")                               \
+	X(EXISTS, 34, "ALREADY_EXISTS", "the item already exists")
 
 enum ped_err {
 	PED_OK = 0,

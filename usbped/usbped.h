@@ -1,0 +1,116 @@
+/* usbped.h - the PED transport: a byte stream to a PIN Entry Device, behind
+ * one opaque handle, on a libuv loop.
+ *
+ * Spec syntax (pedserver -ped, pedlink -ped):
+ *   /dev/ttyUSB0, /run/ped/link, ...   a tty, pty or serial line (usbped_tty.c)
+ *   usb                                libusb, the default PED VID:PID
+ *   usb:VVVV:PPPP                      libusb, hex vendor and product id
+ * A spec that starts with "usb" but is not one of the two usb forms is
+ * rejected (PED_E_INVAL); anything else is a path.
+ *
+ * Bytes written are copied into a bounded queue and flushed when the device
+ * can take them; with a write delay (-pedwritelay, 0..10000 us) they go out
+ * in chunks of USBPED_CHUNK bytes with a uv_timer pause between chunks.
+ * Received bytes are handed to on_data as they arrive (no framing here: see
+ * link.h). When the device goes away (tty hang-up, EIO, POLLHUP, USB device
+ * removal) on_down fires once with PED_E_UNPLUGGED; a USB backend with
+ * hot-plug then calls on_up when the same VID:PID comes back.
+ *
+ * Closing is asynchronous: usbped_close() starts it and on_closed runs once
+ * every libuv handle of the transport is closed; after that the loop holds
+ * nothing of ours. Callbacks never run after usbped_close() was called.
+ * Buffers that held link bytes (which carry shares) are wiped. */
+#ifndef PED_USBPED_H
+#define PED_USBPED_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+/* USB ids of the PED. No public source we could check documents the Luna
+ * PED's own VID:PID, so these are PLACEHOLDERS (0xFFFF is reserved and
+ * never assigned by the USB-IF): with the real pair, give -ped usb:VVVV:PPPP. */
+#define USBPED_DEFAULT_VID 0xFFFFu /* PLACEHOLDER, see above */
+#define USBPED_DEFAULT_PID 0x0001u /* PLACEHOLDER, see above */
+
+#define USBPED_WRITE_DELAY_MAX_US 10000u
+#define USBPED_QUEUE_MAX 65536u /* bytes waiting to be written */
+#define USBPED_CHUNK 64u        /* bytes per throttled chunk (a full-speed packet) */
+
+typedef struct usbped usbped_t;
+
+enum usbped_kind { USBPED_KIND_TTY = 1, USBPED_KIND_USB = 2 };
+
+typedef struct usbped_spec {
+	int kind;
+	char path[PATH_MAX]; /* tty */
+	uint16_t vid, pid;   /* usb */
+} usbped_spec_t;
+
+/* Parses a spec (syntax above): 0, or PED_E_INVAL / PED_E_TOO_LONG. */
+int usbped_parse_spec(const char *spec, usbped_spec_t *out);
+
+typedef struct usbped_cbs {
+	/* Bytes from the PED (valid during the call only; wiped afterwards). */
+	void (*on_data)(void *arg, const uint8_t *data, size_t len);
+	/* The link went down: PED_E_UNPLUGGED, or PED_E_IO for another failure. */
+	void (*on_down)(void *arg, int err);
+	/* Optional: the device came back (USB hot-plug only). */
+	void (*on_up)(void *arg);
+} usbped_cbs_t;
+
+/* Opens the PED named by spec. Synchronous failures: PED_E_INVAL (bad spec,
+ * not a terminal), PED_E_RANGE (write delay), PED_E_NOT_FOUND (no such path,
+ * no USB PED found), PED_E_IO. On success the link is up. */
+int usbped_open(uv_loop_t *loop, const char *spec, unsigned write_delay_us,
+		const usbped_cbs_t *cbs, void *arg, usbped_t **out);
+/* Queues len bytes: 0, PED_E_UNPLUGGED when the link is down, PED_E_NOSPACE
+ * when the queue cannot take them all (nothing is queued then). */
+int usbped_write(usbped_t *p, const void *data, size_t len);
+int usbped_is_up(const usbped_t *p);
+/* Bytes queued and not yet written. */
+size_t usbped_pending(const usbped_t *p);
+/* "tty /path" or "usb 1234:5678" (for logs). */
+const char *usbped_describe(const usbped_t *p);
+/* Starts closing; on_closed(arg) (may be NULL) runs from a libuv close
+ * callback when everything is released. usbped_close(NULL, ...) is a no-op
+ * (on_closed is not called). */
+void usbped_close(usbped_t *p, void (*on_closed)(void *arg), void *arg);
+
+/* ---- Backend seam ------------------------------------------------------
+ * usbped.c owns the handle, the write queue and the throttle; a backend
+ * (usbped_tty.c, usbped_libusb.c, or a test's scripted device) moves bytes. */
+typedef struct usbped_backend {
+	const char *name;
+	/* Opens the device; *state is the backend's own data. */
+	int (*open)(usbped_t *p, const usbped_spec_t *spec, void **state);
+	/* Bytes are waiting (usbped_peek): write what the device takes now,
+	 * the rest when it becomes writable. */
+	void (*kick)(usbped_t *p, void *state);
+	/* Releases everything, then calls usbped_backend_closed(p) exactly once
+	 * (typically from the last libuv close callback). */
+	void (*close)(usbped_t *p, void *state);
+} usbped_backend_t;
+
+extern const usbped_backend_t usbped_tty_backend;
+extern const usbped_backend_t usbped_libusb_backend;
+
+/* Opens with an explicit backend (tests); spec is passed through as parsed. */
+int usbped_open_backend(uv_loop_t *loop, const usbped_backend_t *be, const usbped_spec_t *spec,
+			unsigned write_delay_us, const usbped_cbs_t *cbs, void *arg,
+			usbped_t **out);
+
+uv_loop_t *usbped_loop(const usbped_t *p);
+/* The next contiguous bytes the backend may write now (0: nothing, or the
+ * throttle is pausing); usbped_consumed() once n of them are written. */
+size_t usbped_peek(usbped_t *p, const uint8_t **data);
+void usbped_consumed(usbped_t *p, size_t n);
+/* Backend events. */
+void usbped_deliver(usbped_t *p, const uint8_t *data, size_t len);
+void usbped_set_down(usbped_t *p, int err);
+void usbped_set_up(usbped_t *p);
+void usbped_backend_closed(usbped_t *p);
+
+#endif
