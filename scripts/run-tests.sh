@@ -7,8 +7,7 @@ if [ "${1:-}" = "-w" ]; then wrap=$2; shift 2; fi
 pass=0 fail=0 failed=""
 for t in "$@"; do
 	echo "== $t"
-	# shellcheck disable=SC2086
-	if timeout 600 $wrap "$t"; then
+	if timeout 600 $wrap $t; then
 		pass=$((pass + 1))
 	else
 		fail=$((fail + 1))

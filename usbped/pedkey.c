@@ -8,6 +8,7 @@
  * share with the right x and M but a wrong value. */
 #include "pedkey.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
