@@ -134,7 +134,7 @@ FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined $(WARN) $(CPPFLAGS)
 $(BUILD)/fuzz/%_fuzz: tests/fuzz/%_fuzz.c $(COMMON_SRC) $(CRYPTO_SRC) $(USBPED_SRC)
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) -MF $@.d -o $@ $^ $(LDLIBS_ALL)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -MF $@.d -o $@ $(filter %.c,$^) $(LDLIBS_ALL)
 fuzz:
 	$(Q)scripts/deps.sh fuzz
 	$(Q)$(MAKE) --no-print-directory $(LIBFUZZ_BIN)

@@ -239,10 +239,6 @@ int chan_open(chan_t *c, const uint8_t *rec, size_t reclen, uint8_t *pt, size_t 
 		r = PED_E_INVAL;
 		goto out;
 	}
-	if (c->rx.seq >= CHAN_SEQ_LIMIT) {
-		r = PED_E_SEQ_EXHAUSTED;
-		goto out;
-	}
 	if ((r = chan_record_len(rec, reclen, &want)) != 0)
 		goto out;
 	if (reclen != want) {
@@ -252,6 +248,10 @@ int chan_open(chan_t *c, const uint8_t *rec, size_t reclen, uint8_t *pt, size_t 
 	len = want - CHAN_OVERHEAD;
 	if (ptcap < len) {
 		r = PED_E_NOSPACE;
+		goto out;
+	}
+	if (c->rx.seq >= CHAN_SEQ_LIMIT) {
+		r = PED_E_SEQ_EXHAUSTED;
 		goto out;
 	}
 	if ((r = dir_mac(&c->rx, rec, CHAN_HDR_LEN + len, tag)) != 0) {
