@@ -85,6 +85,8 @@ out:
 
 static int check_params(const struct kas_params *p)
 {
+	int ok;
+
 	if (p == NULL || (p->role != KAS_U && p->role != KAS_V))
 		return PED_E_INVAL;
 	if ((p->secret == NULL && p->secret_len > 0) || p->secret_len > KAS_SECRET_MAX ||
@@ -92,24 +94,23 @@ static int check_params(const struct kas_params *p)
 		return PED_E_INVAL;
 	switch (p->scheme) {
 	case KAS_FULL_UNIFIED:
-		if (p->own_static == NULL || p->own_ephem == NULL || p->peer_static == NULL ||
-		    p->peer_ephem == NULL || p->nonce_v != NULL)
-			return PED_E_INVAL;
-		return 0;
+		ok = p->own_static != NULL && p->own_ephem != NULL && p->peer_static != NULL &&
+		     p->peer_ephem != NULL && p->nonce_v == NULL;
+		break;
 	case KAS_ONE_PASS:
-		if (p->nonce_v == NULL)
-			return PED_E_INVAL;
 		if (p->role == KAS_U)
-			return p->own_ephem != NULL && p->peer_static != NULL &&
-					       p->own_static == NULL && p->peer_ephem == NULL
-				       ? 0
-				       : PED_E_INVAL;
-		return p->own_static != NULL && p->peer_ephem != NULL && p->own_ephem == NULL &&
-				       p->peer_static == NULL
-			       ? 0
-			       : PED_E_INVAL;
+			ok = p->own_ephem != NULL && p->peer_static != NULL &&
+			     p->own_static == NULL && p->peer_ephem == NULL;
+		else
+			ok = p->own_static != NULL && p->peer_ephem != NULL &&
+			     p->own_ephem == NULL && p->peer_static == NULL;
+		ok = ok && p->nonce_v != NULL;
+		break;
+	default:
+		ok = 0;
+		break;
 	}
-	return PED_E_INVAL;
+	return ok ? 0 : PED_E_INVAL;
 }
 
 static int export_opt(const ecp_key_t *k, uint8_t buf[ECP_PUB_LEN], size_t *len)
@@ -128,11 +129,15 @@ static int collect_pubs(const struct kas_params *p, struct kas_pubs *pp)
 	int r;
 
 	if (p->role == KAS_U) {
-		su = p->own_static, eu = p->own_ephem;
-		sv = p->peer_static, ev = p->peer_ephem;
+		su = p->own_static;
+		eu = p->own_ephem;
+		sv = p->peer_static;
+		ev = p->peer_ephem;
 	} else {
-		su = p->peer_static, eu = p->peer_ephem;
-		sv = p->own_static, ev = p->own_ephem;
+		su = p->peer_static;
+		eu = p->peer_ephem;
+		sv = p->own_static;
+		ev = p->own_ephem;
 	}
 	if ((r = export_opt(su, pp->id_u, &pp->id_u_len)) != 0 ||
 	    (r = export_opt(sv, pp->id_v, &pp->id_v_len)) != 0 ||
@@ -200,15 +205,13 @@ static int mac_tag(const uint8_t mac_key[KAS_MACKEY_LEN], const char *label,
 {
 	uint8_t mem[KAS_MACDATA_MAX];
 	pbuf_t md;
-	int r;
 
 	pbuf_over(&md, mem, sizeof(mem));
 	if (pbuf_put_bytes(&md, label, KAS_LABEL_LEN) != 0 || pbuf_put_bytes(&md, a, alen) != 0 ||
 	    pbuf_put_bytes(&md, b, blen) != 0 || pbuf_put_bytes(&md, c, clen) != 0 ||
 	    pbuf_put_bytes(&md, d, dlen) != 0)
 		return PED_E_INTERNAL;
-	r = hmac_sha512(mac_key, KAS_MACKEY_LEN, md.data, md.len, tag);
-	return r;
+	return hmac_sha512(mac_key, KAS_MACKEY_LEN, md.data, md.len, tag);
 }
 
 static void split_dir(const uint8_t *src, kas_dir_keys_t *d)
