@@ -53,6 +53,41 @@ static const uint8_t spki_prefix[] = {
 };
 #define ECP_SPKI_LEN (sizeof(spki_prefix) + ECP_PUB_LEN) /* 158 */
 
+/* A parameters-only P-521 key, built once per process. Key generation and
+ * point decoding start from it instead of from the curve name: building the
+ * group by name costs more than decoding a point. */
+static EVP_PKEY *ecp_template;
+static CRYPTO_ONCE ecp_once = CRYPTO_ONCE_STATIC_INIT;
+
+static void ecp_template_release(void)
+{
+	EVP_PKEY_free(ecp_template);
+	ecp_template = NULL;
+}
+
+static void ecp_template_build(void)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)ECP_GROUP_NAME, 0),
+		OSSL_PARAM_END,
+	};
+
+	if (ctx != NULL && EVP_PKEY_fromdata_init(ctx) == 1 &&
+	    EVP_PKEY_fromdata(ctx, &ecp_template, EVP_PKEY_KEY_PARAMETERS, params) == 1)
+		OPENSSL_atexit(ecp_template_release);
+	EVP_PKEY_CTX_free(ctx);
+}
+
+static const EVP_PKEY *template_get(void)
+{
+	if (!CRYPTO_THREAD_run_once(&ecp_once, ecp_template_build) || ecp_template == NULL) {
+		log_openssl("ecp: cannot set up the P-521 group");
+		return NULL;
+	}
+	return ecp_template;
+}
+
 static ecp_key_t *key_new(void)
 {
 	return calloc(1, sizeof(ecp_key_t));
@@ -94,9 +129,10 @@ int ecp_generate(ecp_key_t **out)
 		r = PED_E_NOMEM;
 		goto out;
 	}
-	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	if (template_get() == NULL)
+		goto out;
+	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, (EVP_PKEY *)ecp_template, NULL);
 	if (ctx == NULL || EVP_PKEY_keygen_init(ctx) != 1 ||
-	    EVP_PKEY_CTX_set_group_name(ctx, ECP_GROUP_NAME) != 1 ||
 	    EVP_PKEY_generate(ctx, &k->pkey) != 1) {
 		log_openssl("ecp: key generation failed");
 		goto out;
@@ -160,24 +196,25 @@ static int coord_in_range(const uint8_t c[ECP_COORD_LEN])
 	return memcmp(c, p521_p, ECP_COORD_LEN) < 0;
 }
 
-/* SP 800-56A rev3 §5.6.2.3.4 (ECC partial public-key validation):
+/* SP 800-56A rev3 §5.6.2.3.4 (ECC partial public-key validation), done once:
  *   1. Q is not the identity      - the identity has no 133-byte encoding
- *                                   (it is the single byte 00), and
- *                                   EVP_PKEY_public_check_quick checks it;
+ *                                   (it is the single byte 00);
  *   2. x, y in [0, p-1]            - checked explicitly below, before OpenSSL
- *                                   sees the point, and again by OpenSSL;
- *   3. Q on the curve              - EC_POINT_oct2point in fromdata and
- *                                   EVP_PKEY_public_check_quick.
+ *                                   sees the point;
+ *   3. Q on the curve              - checked when the point is decoded
+ *                                   (EVP_PKEY_set1_encoded_public_key ->
+ *                                   EC_POINT_oct2point, which refuses a point
+ *                                   off the curve; vectors and unit tests
+ *                                   prove invalid-curve points are refused).
  * Full validation (§5.6.2.3.3) adds step 4, n·Q = identity. Every point on
  * the curve is in the group of prime order n because P-521's cofactor h is 1
  * (#E = n), so step 4 cannot fail for a point that passed 1-3: the partial
- * check is full validation for this curve, and ecp_cdh() may skip OpenSSL's
- * re-validation. */
+ * check is full validation for this curve, and ecp_cdh() skips OpenSSL's
+ * re-validation (which would double the cost of a derivation). */
 int ecp_import_public(const uint8_t *pt, size_t len, ecp_key_t **out)
 {
 	int r = PED_E_BAD_KEY;
 	ecp_key_t *k = NULL;
-	EVP_PKEY_CTX *chk = NULL;
 
 	if (out == NULL || (pt == NULL && len > 0))
 		return PED_E_INVAL;
@@ -190,14 +227,13 @@ int ecp_import_public(const uint8_t *pt, size_t len, ecp_key_t **out)
 		r = PED_E_NOMEM;
 		goto out;
 	}
-	if ((r = pkey_fromdata(pt, NULL, &k->pkey)) != 0)
-		goto out;
-	if ((chk = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL)) == NULL) {
-		log_openssl("ecp: cannot create a check context");
+	if (template_get() == NULL || (k->pkey = EVP_PKEY_dup(ecp_template)) == NULL) {
 		r = PED_E_CRYPTO;
 		goto out;
 	}
-	if (EVP_PKEY_public_check_quick(chk) != 1) {
+	/* A failure here is a bad point from the peer: clear the queue rather
+	 * than log it, so a hostile peer cannot flood the log. */
+	if (EVP_PKEY_set1_encoded_public_key(k->pkey, pt, ECP_PUB_LEN) != 1) {
 		ERR_clear_error();
 		r = PED_E_BAD_KEY;
 		goto out;
@@ -207,7 +243,6 @@ int ecp_import_public(const uint8_t *pt, size_t len, ecp_key_t **out)
 	k = NULL;
 	r = 0;
 out:
-	EVP_PKEY_CTX_free(chk);
 	ecp_free(k);
 	return r;
 }
