@@ -7,6 +7,7 @@
  * is indexed and no branch is taken on secret data. Branches on x, m and len
  * are fine: those are public. */
 #include "shamir.h"
+#include "shamir_int.h"
 
 #include <string.h>
 
@@ -17,10 +18,6 @@
 #include "common/log.h"
 
 #define SHARE_HDR_LEN 5 /* version, M, x, u16 len */
-
-/* Test hooks (tests/unit/shamir_test.c declares them itself); not API. */
-uint8_t shamir_test_gf_mul(uint8_t a, uint8_t b);
-uint8_t shamir_test_gf_inv(uint8_t a);
 
 /* a*b in GF(2^8) mod x^8+x^4+x^3+x+1. Eight fixed rounds; the masks are 0 or
  * all ones, derived from the bits by negation, never by a branch. */

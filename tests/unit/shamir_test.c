@@ -18,10 +18,7 @@
 #include "common/err.h"
 #include "common/hex.h"
 #include "crypto/shamir.h"
-
-/* Test hooks exported by crypto/shamir.c (not part of shamir.h). */
-uint8_t shamir_test_gf_mul(uint8_t a, uint8_t b);
-uint8_t shamir_test_gf_inv(uint8_t a);
+#include "crypto/shamir_int.h"
 
 /* Subsets, orders and lengths come from a fixed-seed splitmix64 so that a
  * failure can be reproduced; secrets and coefficients come from RAND_bytes. */
