@@ -129,12 +129,22 @@ demo:
 bench: $(BENCH_BIN)
 	$(Q)$(BENCH_BIN)
 
-# libFuzzer builds compile every library source with clang's instrumentation.
-FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined $(WARN) $(CPPFLAGS)
-$(BUILD)/fuzz/%_fuzz: tests/fuzz/%_fuzz.c $(COMMON_SRC) $(CRYPTO_SRC) $(USBPED_SRC)
-	$(call msg,FUZZ,$@)
+# libFuzzer builds: every library source compiled with clang's coverage
+# instrumentation into one archive; each target pulls what it needs from it.
+FUZZ_SAN := -fsanitize=address,undefined
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer-no-link $(FUZZ_SAN) $(WARN) $(CPPFLAGS)
+FUZZ_LIB_SRC := $(COMMON_SRC) $(CRYPTO_SRC) $(USBPED_SRC)
+FUZZ_LIB := $(BUILD)/fuzz/libpedfuzz.a
+$(BUILD)/fuzz/obj/%.o: %.c
+	$(call msg,CLANG,$<)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) -MF $@.d -o $@ $(filter %.c,$^) $(LDLIBS_ALL)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -c -o $@ $<
+$(FUZZ_LIB): $(FUZZ_LIB_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(BUILD)/fuzz/%_fuzz: $(BUILD)/fuzz/obj/tests/fuzz/%_fuzz.o $(FUZZ_LIB)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(LDLIBS_ALL)
 fuzz:
 	$(Q)scripts/deps.sh fuzz
 	$(Q)$(MAKE) --no-print-directory $(LIBFUZZ_BIN)
