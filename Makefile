@@ -37,7 +37,7 @@ LIB_COMMON := $(BUILD)/libpedcommon.a
 LIB_CRYPTO := $(BUILD)/libpedcrypto.a
 LIB_USBPED := $(BUILD)/libpedusb.a
 LIBS := $(LIB_USBPED) $(LIB_CRYPTO) $(LIB_COMMON)
-LDLIBS_ALL := -luv -lusb-1.0 $(LDLIBS_CRYPTO)
+LDLIBS_ALL := -luv -lusb-1.0 -linih $(LDLIBS_CRYPTO)
 
 UNIT_SRC := $(sort $(wildcard tests/unit/*_test.c))
 UNIT_BIN := $(UNIT_SRC:%.c=$(BUILD)/%)
