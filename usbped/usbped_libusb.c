@@ -1,0 +1,509 @@
+/* usbped_libusb.c - PED transport over USB bulk endpoints with libusb.
+ *
+ * libusb runs inside the libuv loop: every fd of libusb_get_pollfds() gets a
+ * uv_poll (kept in step with libusb_set_pollfd_notifiers) whose callback calls
+ * libusb_handle_events_timeout_completed() with a zero timeout, so nothing
+ * ever blocks; libusb's own timeouts, when it cannot express them as an fd,
+ * are driven by a uv_timer from libusb_get_next_timeout(). One bulk IN and
+ * at most one bulk OUT transfer are in flight. Hot-plug (when libusb has it):
+ * removal of our device takes the link down, arrival of the same VID:PID
+ * brings it back. Hot-plug callbacks only set flags; the work happens after
+ * libusb_handle_events returns, as libusb asks. */
+#include "usbped/usbped.h"
+
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libusb-1.0/libusb.h>
+#include <openssl/crypto.h>
+
+#include "common/err.h"
+#include "common/log.h"
+
+#define LUSB_BUF 4096
+#define LUSB_CLOSE_POLL_MS 10
+
+struct lusb;
+
+struct ufd {
+	struct lusb *u;
+	int fd;
+	uv_poll_t poll;
+	struct ufd *next;
+};
+
+struct lusb {
+	usbped_t *p;
+	libusb_context *ctx;
+	libusb_device_handle *dev;
+	uint16_t vid, pid;
+	int iface;
+	uint8_t ep_in, ep_out;
+	struct libusb_transfer *rx, *tx;
+	int rx_busy, tx_busy;
+	int hotplug;
+	libusb_hotplug_callback_handle hp;
+	int ev_arrived, ev_left; /* set by the hot-plug callback */
+	int closing, finishing;
+	int handles; /* libuv handles not yet closed */
+	uv_timer_t timer;
+	struct ufd *fds;
+	uint8_t rxbuf[LUSB_BUF];
+	uint8_t txbuf[LUSB_BUF];
+};
+
+static void lusb_events(struct lusb *u);
+static void lusb_try_finish(struct lusb *u);
+
+/* ---- libuv <-> libusb plumbing ---------------------------------------- */
+
+static void ufd_closed(uv_handle_t *h)
+{
+	struct ufd *f = h->data;
+	struct lusb *u = f->u;
+
+	free(f);
+	if (--u->handles == 0 && u->finishing) {
+		usbped_t *p = u->p;
+		libusb_exit(u->ctx);
+		free(u);
+		usbped_backend_closed(p);
+	}
+}
+
+static void ufd_poll_cb(uv_poll_t *h, int status, int events)
+{
+	struct ufd *f = h->data;
+
+	(void)status;
+	(void)events;
+	lusb_events(f->u);
+}
+
+static void pollfd_added(int fd, short events, void *user)
+{
+	struct lusb *u = user;
+	struct ufd *f;
+	int ev = 0;
+
+	if (u->finishing || (f = calloc(1, sizeof(*f))) == NULL)
+		return;
+	f->u = u;
+	f->fd = fd;
+	if (uv_poll_init(usbped_loop(u->p), &f->poll, fd) < 0) {
+		free(f);
+		return;
+	}
+	f->poll.data = f;
+	u->handles++;
+	f->next = u->fds;
+	u->fds = f;
+	if (events & POLLIN)
+		ev |= UV_READABLE;
+	if (events & POLLOUT)
+		ev |= UV_WRITABLE;
+	uv_poll_start(&f->poll, ev, ufd_poll_cb);
+}
+
+static void pollfd_removed(int fd, void *user)
+{
+	struct lusb *u = user;
+	struct ufd **pp = &u->fds, *f;
+
+	while ((f = *pp) != NULL) {
+		if (f->fd == fd) {
+			*pp = f->next;
+			uv_close((uv_handle_t *)&f->poll, ufd_closed);
+			return;
+		}
+		pp = &f->next;
+	}
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+	lusb_events(t->data);
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+	struct lusb *u = h->data;
+
+	/* Shares the teardown accounting with the poll handles. */
+	if (--u->handles == 0 && u->finishing) {
+		usbped_t *p = u->p;
+		libusb_exit(u->ctx);
+		free(u);
+		usbped_backend_closed(p);
+	}
+}
+
+static void rearm_timer(struct lusb *u)
+{
+	struct timeval tv;
+	uint64_t ms;
+
+	if (u->finishing)
+		return;
+	if (u->closing) {
+		uv_timer_start(&u->timer, timer_cb, LUSB_CLOSE_POLL_MS, 0);
+		return;
+	}
+	if (u->ev_arrived || u->ev_left) {
+		uv_timer_start(&u->timer, timer_cb, 0, 0);
+		return;
+	}
+	if (libusb_pollfds_handle_timeouts(u->ctx) ||
+	    libusb_get_next_timeout(u->ctx, &tv) != 1) {
+		uv_timer_stop(&u->timer);
+		return;
+	}
+	ms = (uint64_t)tv.tv_sec * 1000u + ((uint64_t)tv.tv_usec + 999u) / 1000u;
+	uv_timer_start(&u->timer, timer_cb, ms, 0);
+}
+
+/* ---- device ------------------------------------------------------------ */
+
+static void rx_cb(struct libusb_transfer *x);
+static void tx_cb(struct libusb_transfer *x);
+
+/* Finds the first interface with a bulk IN and a bulk OUT endpoint. */
+static int find_endpoints(libusb_device *d, struct lusb *u)
+{
+	struct libusb_config_descriptor *cfg = NULL;
+	int r = PED_E_NOT_FOUND;
+
+	if (libusb_get_active_config_descriptor(d, &cfg) != 0)
+		return PED_E_IO;
+	for (int i = 0; i < cfg->bNumInterfaces && r < 0; i++) {
+		const struct libusb_interface *itf = &cfg->interface[i];
+		if (itf->num_altsetting < 1)
+			continue;
+		const struct libusb_interface_descriptor *alt = &itf->altsetting[0];
+		uint8_t in = 0, out = 0;
+		for (int e = 0; e < alt->bNumEndpoints; e++) {
+			const struct libusb_endpoint_descriptor *ep = &alt->endpoint[e];
+			if ((ep->bmAttributes & LIBUSB_TRANSFER_TYPE_MASK) !=
+			    LIBUSB_TRANSFER_TYPE_BULK)
+				continue;
+			if (ep->bEndpointAddress & LIBUSB_ENDPOINT_IN) {
+				if (in == 0)
+					in = ep->bEndpointAddress;
+			} else if (out == 0) {
+				out = ep->bEndpointAddress;
+			}
+		}
+		if (in != 0 && out != 0) {
+			u->iface = alt->bInterfaceNumber;
+			u->ep_in = in;
+			u->ep_out = out;
+			r = 0;
+		}
+	}
+	libusb_free_config_descriptor(cfg);
+	return r;
+}
+
+/* Finds, opens and claims the PED; starts the IN transfer. */
+static int device_attach(struct lusb *u)
+{
+	libusb_device **list = NULL;
+	libusb_device *found = NULL;
+	struct libusb_device_descriptor dd;
+	libusb_device_handle *h = NULL;
+	ssize_t n;
+	int r = PED_E_NOT_FOUND, claimed = 0, lr;
+
+	n = libusb_get_device_list(u->ctx, &list);
+	for (ssize_t i = 0; i < n && found == NULL; i++) {
+		if (libusb_get_device_descriptor(list[i], &dd) == 0 && dd.idVendor == u->vid &&
+		    dd.idProduct == u->pid)
+			found = list[i];
+	}
+	if (found == NULL) {
+		log_error("usbped: no PED found (usb %04x:%04x)", u->vid, u->pid);
+		goto out;
+	}
+	if ((r = find_endpoints(found, u)) < 0) {
+		log_error("usbped: usb %04x:%04x has no bulk IN/OUT interface", u->vid, u->pid);
+		goto out;
+	}
+	if ((lr = libusb_open(found, &h)) != 0) {
+		r = lr == LIBUSB_ERROR_NO_DEVICE ? PED_E_NOT_FOUND : PED_E_IO;
+		log_error("usbped: cannot open usb %04x:%04x: %s", u->vid, u->pid,
+			  libusb_strerror(lr));
+		goto out;
+	}
+	libusb_set_auto_detach_kernel_driver(h, 1);
+	if ((lr = libusb_claim_interface(h, u->iface)) != 0) {
+		r = PED_E_IO;
+		log_error("usbped: cannot claim interface %d of usb %04x:%04x: %s", u->iface,
+			  u->vid, u->pid, libusb_strerror(lr));
+		goto out;
+	}
+	claimed = 1;
+	libusb_fill_bulk_transfer(u->rx, h, u->ep_in, u->rxbuf, sizeof(u->rxbuf), rx_cb, u, 0);
+	if ((lr = libusb_submit_transfer(u->rx)) != 0) {
+		r = PED_E_IO;
+		log_error("usbped: usb %04x:%04x: %s", u->vid, u->pid, libusb_strerror(lr));
+		goto out;
+	}
+	u->rx_busy = 1;
+	u->dev = h;
+	h = NULL;
+	r = 0;
+out:
+	if (h != NULL) {
+		if (claimed)
+			libusb_release_interface(h, u->iface);
+		libusb_close(h);
+	}
+	if (list != NULL)
+		libusb_free_device_list(list, 1);
+	return r;
+}
+
+/* Closes the device handle once no transfer is in flight. */
+static void device_detach_if_idle(struct lusb *u)
+{
+	if (u->dev == NULL || u->rx_busy || u->tx_busy)
+		return;
+	libusb_release_interface(u->dev, u->iface);
+	libusb_close(u->dev);
+	u->dev = NULL;
+	OPENSSL_cleanse(u->txbuf, sizeof(u->txbuf));
+}
+
+static void device_gone(struct lusb *u, int err)
+{
+	if (u->rx_busy)
+		libusb_cancel_transfer(u->rx);
+	if (u->tx_busy)
+		libusb_cancel_transfer(u->tx);
+	usbped_set_down(u->p, err);
+}
+
+static void rx_cb(struct libusb_transfer *x)
+{
+	struct lusb *u = x->user_data;
+
+	u->rx_busy = 0;
+	switch (x->status) {
+	case LIBUSB_TRANSFER_COMPLETED:
+	case LIBUSB_TRANSFER_TIMED_OUT:
+		if (x->status == LIBUSB_TRANSFER_COMPLETED) {
+			usbped_deliver(u->p, u->rxbuf, (size_t)x->actual_length);
+			OPENSSL_cleanse(u->rxbuf, sizeof(u->rxbuf));
+		}
+		if (!u->closing && usbped_is_up(u->p) && libusb_submit_transfer(x) == 0)
+			u->rx_busy = 1;
+		else if (!u->closing)
+			device_gone(u, PED_E_IO);
+		break;
+	case LIBUSB_TRANSFER_CANCELLED:
+		break;
+	case LIBUSB_TRANSFER_NO_DEVICE:
+		device_gone(u, PED_E_UNPLUGGED);
+		break;
+	default:
+		log_warning("usbped: usb %04x:%04x: IN transfer failed (%d)", u->vid, u->pid,
+			    (int)x->status);
+		device_gone(u, PED_E_IO);
+		break;
+	}
+	if (!usbped_is_up(u->p) || u->closing)
+		device_detach_if_idle(u);
+}
+
+static void lusb_kick(usbped_t *p, void *state);
+
+static void tx_cb(struct libusb_transfer *x)
+{
+	struct lusb *u = x->user_data;
+
+	u->tx_busy = 0;
+	OPENSSL_cleanse(u->txbuf, sizeof(u->txbuf));
+	if (x->status == LIBUSB_TRANSFER_COMPLETED) {
+		usbped_consumed(u->p, (size_t)x->actual_length);
+		if (!u->closing)
+			lusb_kick(u->p, u);
+	} else if (x->status == LIBUSB_TRANSFER_NO_DEVICE) {
+		device_gone(u, PED_E_UNPLUGGED);
+	} else if (x->status != LIBUSB_TRANSFER_CANCELLED) {
+		log_warning("usbped: usb %04x:%04x: OUT transfer failed (%d)", u->vid, u->pid,
+			    (int)x->status);
+		device_gone(u, PED_E_IO);
+	}
+	if (!usbped_is_up(u->p) || u->closing)
+		device_detach_if_idle(u);
+}
+
+static int hotplug_cb(libusb_context *ctx, libusb_device *d, libusb_hotplug_event ev,
+		      void *user)
+{
+	struct lusb *u = user;
+
+	(void)ctx;
+	(void)d;
+	if (ev == LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED)
+		u->ev_arrived = 1;
+	else if (ev == LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT)
+		u->ev_left = 1;
+	return 0; /* stay registered */
+}
+
+static void lusb_events(struct lusb *u)
+{
+	struct timeval zero = {0, 0};
+
+	if (u->finishing)
+		return;
+	libusb_handle_events_timeout_completed(u->ctx, &zero, NULL);
+	if (u->closing) {
+		lusb_try_finish(u);
+		return;
+	}
+	if (u->ev_left) {
+		u->ev_left = 0;
+		/* The transfers fail with NO_DEVICE as well; whichever comes first. */
+		if (usbped_is_up(u->p) && u->dev != NULL) {
+			log_info("usbped: usb %04x:%04x removed", u->vid, u->pid);
+			device_gone(u, PED_E_UNPLUGGED);
+		}
+	}
+	if (u->ev_arrived) {
+		u->ev_arrived = 0;
+		device_detach_if_idle(u);
+		if (!usbped_is_up(u->p) && u->dev == NULL && device_attach(u) == 0)
+			usbped_set_up(u->p);
+	}
+	if (!u->closing)
+		rearm_timer(u);
+}
+
+/* ---- backend ------------------------------------------------------------ */
+
+static void lusb_kick(usbped_t *p, void *state)
+{
+	struct lusb *u = state;
+	const uint8_t *data;
+	size_t n;
+
+	if (u->tx_busy || u->dev == NULL || u->closing)
+		return;
+	n = usbped_peek(p, &data);
+	if (n == 0)
+		return;
+	if (n > sizeof(u->txbuf))
+		n = sizeof(u->txbuf);
+	memcpy(u->txbuf, data, n);
+	libusb_fill_bulk_transfer(u->tx, u->dev, u->ep_out, u->txbuf, (int)n, tx_cb, u, 0);
+	if (libusb_submit_transfer(u->tx) == 0)
+		u->tx_busy = 1;
+	else
+		device_gone(u, PED_E_IO);
+}
+
+static int lusb_open(usbped_t *p, const usbped_spec_t *spec, void **state)
+{
+	struct lusb *u = NULL;
+	const struct libusb_pollfd **pfds = NULL;
+	int r = PED_E_NOMEM, lr;
+
+	*state = NULL;
+	if ((u = calloc(1, sizeof(*u))) == NULL)
+		goto out;
+	u->p = p;
+	u->vid = spec->vid;
+	u->pid = spec->pid;
+	if ((lr = libusb_init(&u->ctx)) != 0) {
+		u->ctx = NULL;
+		r = PED_E_NOT_FOUND;
+		log_error("usbped: no PED found (usb %04x:%04x): libusb: %s", u->vid, u->pid,
+			  libusb_strerror(lr));
+		goto out;
+	}
+	u->rx = libusb_alloc_transfer(0);
+	u->tx = libusb_alloc_transfer(0);
+	if (u->rx == NULL || u->tx == NULL)
+		goto out;
+	if ((r = device_attach(u)) < 0)
+		goto out;
+	/* Device claimed and IN transfer running: wire libusb into the loop. */
+	uv_timer_init(usbped_loop(p), &u->timer);
+	u->timer.data = u;
+	u->handles = 1;
+	pfds = libusb_get_pollfds(u->ctx);
+	for (size_t i = 0; pfds != NULL && pfds[i] != NULL; i++)
+		pollfd_added(pfds[i]->fd, pfds[i]->events, u);
+	libusb_free_pollfds(pfds);
+	libusb_set_pollfd_notifiers(u->ctx, pollfd_added, pollfd_removed, u);
+	if (libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG) &&
+	    libusb_hotplug_register_callback(
+		    u->ctx, LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT,
+		    0, u->vid, u->pid, LIBUSB_HOTPLUG_MATCH_ANY, hotplug_cb, u, &u->hp) == 0)
+		u->hotplug = 1;
+	rearm_timer(u);
+	*state = u;
+	u = NULL;
+	r = 0;
+out:
+	if (u != NULL) {
+		if (u->rx != NULL)
+			libusb_free_transfer(u->rx);
+		if (u->tx != NULL)
+			libusb_free_transfer(u->tx);
+		if (u->ctx != NULL)
+			libusb_exit(u->ctx);
+		free(u);
+	}
+	return r;
+}
+
+/* Second half of closing: once no transfer is in flight, release the
+ * device and every libuv handle; libusb_exit runs after the last close. */
+static void lusb_try_finish(struct lusb *u)
+{
+	struct ufd *f;
+
+	if (u->finishing || u->rx_busy || u->tx_busy) {
+		if (!u->finishing)
+			rearm_timer(u);
+		return;
+	}
+	device_detach_if_idle(u);
+	if (u->hotplug)
+		libusb_hotplug_deregister_callback(u->ctx, u->hp);
+	u->hotplug = 0;
+	libusb_set_pollfd_notifiers(u->ctx, NULL, NULL, NULL);
+	libusb_free_transfer(u->rx);
+	libusb_free_transfer(u->tx);
+	u->rx = u->tx = NULL;
+	u->finishing = 1;
+	while ((f = u->fds) != NULL) {
+		u->fds = f->next;
+		uv_close((uv_handle_t *)&f->poll, ufd_closed);
+	}
+	uv_close((uv_handle_t *)&u->timer, timer_closed);
+}
+
+static void lusb_close(usbped_t *p, void *state)
+{
+	struct lusb *u = state;
+
+	(void)p;
+	u->closing = 1;
+	if (u->rx_busy)
+		libusb_cancel_transfer(u->rx);
+	if (u->tx_busy)
+		libusb_cancel_transfer(u->tx);
+	lusb_try_finish(u);
+}
+
+const usbped_backend_t usbped_libusb_backend = {
+	.name = "libusb",
+	.open = lusb_open,
+	.kick = lusb_kick,
+	.close = lusb_close,
+};
