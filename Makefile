@@ -111,10 +111,15 @@ replay: $(REPLAY_BIN)
 	$(Q)set -e; for n in $(FUZZ_NAMES); do \
 		$(BUILD)/tests/fuzz/$${n}_replay tests/fuzz/corpus/$$n; done
 
+# Unit tests run again under valgrind in make test (not under make asan).
+VALGRIND ?= 1
+VG := valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible
+VG_UNIT := $(if $(filter 1,$(VALGRIND)),$(foreach t,$(UNIT_BIN),"$(VG) $(t)"))
+
 # Scenario scripts find the binaries through BUILD (exported).
 export BUILD
 test: deps all
-	$(Q)scripts/run-tests.sh $(UNIT_BIN) "$(VECTORS_BIN) $(VECTORS)" \
+	$(Q)scripts/run-tests.sh $(UNIT_BIN) $(VG_UNIT) "$(VECTORS_BIN) $(VECTORS)" \
 		$(foreach n,$(FUZZ_NAMES),"$(BUILD)/tests/fuzz/$(n)_replay tests/fuzz/corpus/$(n)") \
 		$(SCENARIOS)
 
@@ -151,12 +156,12 @@ fuzz:
 	@echo "run e.g.: $(BUILD)/fuzz/rec_open_fuzz -max_total_time=60 tests/fuzz/corpus/rec_open"
 
 asan:
-	$(Q)$(MAKE) --no-print-directory BUILD=build-asan \
+	$(Q)$(MAKE) --no-print-directory BUILD=build-asan VALGRIND=0 \
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		LDFLAGS="-fsanitize=address,undefined" test
 
 valgrind: $(UNIT_BIN)
-	$(Q)scripts/run-tests.sh -w "valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible" $(UNIT_BIN)
+	$(Q)scripts/run-tests.sh -w "$(VG)" $(UNIT_BIN)
 
 install: all
 	$(Q)install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/remoteped
