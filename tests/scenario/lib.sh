@@ -1,0 +1,172 @@
+# lib.sh - helpers shared by the scenario tests. Source it from a scenario
+# script run from the repository root:   . tests/scenario/lib.sh
+#
+# The helpers need bash (read -t, {fd} redirections); a script started with
+# `sh script.sh` is re-executed under bash here. Binaries are found under
+# ${BUILD:-build}. Every test gets a private directory $T under ${TMPDIR:-/tmp},
+# removed on exit together with every process started through the helpers.
+#
+#   start_pedemu [NAME] [pedemu options]   start an emulator, wait for "ready"
+#       sets EMU_SOCK EMU_LINK EMU_KEYS EMU_PID (and EMU_<NAME>_SOCK/LINK/PID)
+#   stop_pedemu [NAME]       "quit", wait for the exit, check socket and link are gone
+#   ctl CMD...               one control command to $CTL_SOCK (default $EMU_SOCK);
+#                            prints the answer lines (without the final OK),
+#                            fails unless the last line is OK
+#   expect_ctl_err CMD...    the same, but the answer must end in ERR
+#   ctl_wait TEXT [MS]       until the LCD shows TEXT (the emulator's own wait)
+#   wait_until SECS CMD...   retry CMD until it succeeds or SECS elapse
+#   run_bg NAME CMD...       run CMD in the background, output in $T/NAME.log
+#   wait_bg NAME [SECS]      wait for it (default 30 s); returns its exit status
+#   fail MSG / note MSG / assert_contains TEXT STRING / assert_not_contains
+if [ -z "${BASH_VERSION:-}" ]; then
+	exec bash "$0" "$@"
+fi
+set -eu
+
+BUILD=${BUILD:-build}
+PEDEMU=${PEDEMU:-$BUILD/pedemu}
+PEDLINK=${PEDLINK:-$BUILD/tests/tools/pedlink}
+T=$(mktemp -d "${TMPDIR:-/tmp}/pedscen.XXXXXX")
+_lib_pids=""
+_lib_bg=""
+
+_lib_cleanup() {
+	local rc=$? pid
+	for pid in $_lib_pids; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in $_lib_pids; do
+		wait "$pid" 2>/dev/null || true
+	done
+	if [ "$rc" -ne 0 ] && [ -d "$T" ]; then
+		for f in "$T"/*.err "$T"/*.log; do
+			[ -s "$f" ] || continue
+			echo "---- $f" >&2
+			tail -n 30 "$f" >&2
+		done
+	fi
+	rm -rf "$T"
+	exit "$rc"
+}
+trap _lib_cleanup EXIT
+trap 'exit 130' INT TERM
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+note() {
+	echo "-- $*"
+}
+
+assert_contains() {
+	case "$2" in
+	*"$1"*) ;;
+	*) fail "expected '$1' in: $2" ;;
+	esac
+}
+
+assert_not_contains() {
+	case "$2" in
+	*"$1"*) fail "did not expect '$1' in: $2" ;;
+	*) ;;
+	esac
+}
+
+[ -x "$PEDEMU" ] || fail "$PEDEMU not built (make BUILD=$BUILD $PEDEMU)"
+command -v socat >/dev/null || fail "socat is needed"
+
+# start_pedemu [NAME] [options...]: NAME defaults to "emu"; files live in $T.
+start_pedemu() {
+	local name=emu line fd pid
+	case "${1:-}" in
+	-* | "") ;;
+	*) name=$1; shift ;;
+	esac
+	local fifo="$T/$name.ready"
+	rm -f "$fifo"
+	mkfifo "$fifo"
+	"$PEDEMU" -keys "$T/$name.keys" -link "$T/$name.link" -control "$T/$name.sock" "$@" \
+		>"$fifo" 2>"$T/$name.err" &
+	pid=$!
+	_lib_pids="$_lib_pids $pid"
+	exec {fd}<"$fifo"
+	if ! read -r -t 10 -u "$fd" line || [ "$line" != "pedemu: ready" ]; then
+		exec {fd}<&-
+		fail "pedemu $name did not get ready"
+	fi
+	exec {fd}<&-
+	EMU_SOCK="$T/$name.sock"
+	EMU_LINK="$T/$name.link"
+	EMU_KEYS="$T/$name.keys"
+	EMU_PID=$pid
+	eval "EMU_${name}_SOCK=\$EMU_SOCK EMU_${name}_LINK=\$EMU_LINK EMU_${name}_PID=\$pid"
+}
+
+# _ctl_raw CMD: the whole answer, as sent by the emulator.
+_ctl_raw() {
+	printf '%s\n' "$*" | socat -t 60 - "UNIX-CONNECT:${CTL_SOCK:-$EMU_SOCK}"
+}
+
+ctl() {
+	local out last
+	out=$(_ctl_raw "$@") || fail "ctl $*: cannot reach the control socket"
+	last=$(printf '%s\n' "$out" | tail -n 1)
+	if [ "$last" != "OK" ]; then
+		echo "ctl $*: $last" >&2
+		return 1
+	fi
+	printf '%s\n' "$out" | sed '$d'
+}
+
+expect_ctl_err() {
+	local out last
+	out=$(_ctl_raw "$@") || fail "ctl $*: cannot reach the control socket"
+	last=$(printf '%s\n' "$out" | tail -n 1)
+	case "$last" in
+	ERR*) printf '%s\n' "$last" ;;
+	*) fail "ctl $*: expected ERR, got: $last" ;;
+	esac
+}
+
+ctl_wait() {
+	ctl "wait \"$1\" ${2:-5000}" >/dev/null || fail "LCD never showed '$1'; screen: $(ctl screen | tr '\n' '|')"
+}
+
+wait_until() {
+	local secs=$1 deadline
+	shift
+	deadline=$((SECONDS + secs))
+	until "$@"; do
+		[ "$SECONDS" -lt "$deadline" ] || return 1
+		sleep 0.05
+	done
+}
+
+stop_pedemu() {
+	local name=${1:-emu} pid sock link
+	eval "pid=\$EMU_${name}_PID sock=\$EMU_${name}_SOCK link=\$EMU_${name}_LINK"
+	CTL_SOCK=$sock ctl quit >/dev/null || fail "quit refused"
+	wait_until 10 eval "! kill -0 $pid 2>/dev/null" || fail "pedemu $name did not exit"
+	wait "$pid" || fail "pedemu $name exited with status $?"
+	[ ! -e "$sock" ] || fail "control socket left behind"
+	[ ! -L "$link" ] || fail "link symlink left behind"
+}
+
+run_bg() {
+	local name=$1 pid
+	shift
+	"$@" >"$T/$name.log" 2>&1 &
+	pid=$!
+	_lib_pids="$_lib_pids $pid"
+	eval "_lib_bg_$name=$pid"
+}
+
+wait_bg() {
+	local name=$1 secs=${2:-30} pid rc=0
+	eval "pid=\$_lib_bg_$name"
+	wait_until "$secs" eval "! kill -0 $pid 2>/dev/null" || fail "$name still running after ${secs}s"
+	wait "$pid" || rc=$?
+	return "$rc"
+}

@@ -1,0 +1,292 @@
+/* pedemu.c - the PED emulator's main program: a Luna-style PED (usbped/emu/
+ * ped.c) on a pty that a host opens like a serial PED, with a control
+ * socket for tests and an optional terminal UI. Everything runs on one
+ * libuv loop.
+ *
+ *   pedemu -keys DIR -link PATH -control SOCK [-tui] [-mode local|remote|admin]
+ *
+ * When the pty, the symlink and the socket are in place it prints the line
+ * "pedemu: ready" on stdout. SIGTERM, SIGINT and the "quit" command exit
+ * cleanly, removing the symlink and the socket. */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "usbped/emu/ctl.h"
+#include "usbped/emu/emu.h"
+#include "usbped/emu/ped.h"
+#include "usbped/emu/port.h"
+#include "usbped/emu/tui.h"
+
+struct emu {
+	uv_loop_t loop;
+	uv_signal_t sigterm, sigint;
+	ped_t *ped;
+	port_t *port;
+	ctl_t *ctl;
+	tui_t *tui;
+	const char *keydir, *linkpath, *ctlpath;
+	enum link_mode mode;
+	bool want_tui;
+	bool level_set;
+	bool quitting;
+	char last_slave[128];
+};
+
+/* ---------------------------------------------------------- wiring */
+
+static void on_ped_send(void *arg, uint8_t type, uint16_t id, const uint8_t *payload, size_t len)
+{
+	emu_t *e = arg;
+
+	if (e->port != NULL)
+		port_send(e->port, type, id, payload, len);
+}
+
+static void on_ped_changed(void *arg)
+{
+	emu_t *e = arg;
+
+	ctl_notify(e->ctl);
+	tui_redraw(e->tui);
+}
+
+static void on_port_frame(void *arg, const link_frame_t *f)
+{
+	emu_t *e = arg;
+
+	ped_link_frame(e->ped, f);
+}
+
+static void on_port_updown(void *arg, int up)
+{
+	emu_t *e = arg;
+
+	ped_set_link_up(e->ped, up != 0);
+}
+
+static int plug(emu_t *e)
+{
+	port_cb_t cb = {.arg = e, .frame = on_port_frame, .updown = on_port_updown};
+	int r;
+
+	r = port_open(&e->loop, e->linkpath, e->last_slave[0] ? e->last_slave : NULL, &cb,
+		      &e->port);
+	if (r == 0)
+		snprintf(e->last_slave, sizeof(e->last_slave), "%s", port_slave(e->port));
+	return r;
+}
+
+ped_t *emu_ped(emu_t *e)
+{
+	return e->ped;
+}
+
+bool emu_plugged(const emu_t *e)
+{
+	return e->port != NULL;
+}
+
+int emu_unplug(emu_t *e)
+{
+	if (e->port == NULL)
+		return PED_E_UNPLUGGED;
+	log_info("unplugged");
+	port_close(e->port);
+	e->port = NULL;
+	ped_set_link_up(e->ped, false);
+	ped_forget_rpk(e->ped);
+	tui_redraw(e->tui);
+	return 0;
+}
+
+int emu_plug(emu_t *e)
+{
+	int r;
+
+	if (e->port != NULL)
+		return PED_E_EXISTS;
+	if ((r = plug(e)) != 0)
+		return r;
+	log_info("plugged in");
+	tui_redraw(e->tui);
+	return 0;
+}
+
+void emu_quit(emu_t *e)
+{
+	if (e->quitting)
+		return;
+	e->quitting = true;
+	log_info("exiting");
+	tui_close(e->tui);
+	e->tui = NULL;
+	ctl_close(e->ctl);
+	e->ctl = NULL;
+	port_close(e->port);
+	e->port = NULL;
+	ped_close(e->ped);
+	e->ped = NULL;
+	uv_close((uv_handle_t *)&e->sigterm, NULL);
+	uv_close((uv_handle_t *)&e->sigint, NULL);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	(void)signum;
+	emu_quit(s->data);
+}
+
+/* ---------------------------------------------------------- options */
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: pedemu -keys DIR -link PATH -control SOCK [-tui] "
+		   "[-mode local|remote|admin] [-loglevel error|warning|info|trace]\n");
+}
+
+static int parse_mode(const char *s, enum link_mode *m)
+{
+	if (strcmp(s, "local") == 0)
+		*m = LINK_MODE_LOCAL;
+	else if (strcmp(s, "remote") == 0)
+		*m = LINK_MODE_REMOTE;
+	else if (strcmp(s, "admin") == 0)
+		*m = LINK_MODE_ADMIN;
+	else
+		return -1;
+	return 0;
+}
+
+static int parse_level(const char *s)
+{
+	static const char *const names[] = {"error", "warning", "info", "trace"};
+	int i;
+
+	for (i = 0; i < 4; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+static int parse_args(emu_t *e, int argc, char **argv)
+{
+	int i, lvl;
+
+	for (i = 1; i < argc; i++) {
+		const char *o = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (strcmp(o, "-tui") == 0) {
+			e->want_tui = true;
+			continue;
+		}
+		if (strcmp(o, "-h") == 0 || strcmp(o, "-help") == 0) {
+			usage(stdout);
+			exit(0);
+		}
+		if (v == NULL)
+			goto bad;
+		if (strcmp(o, "-keys") == 0)
+			e->keydir = v;
+		else if (strcmp(o, "-link") == 0)
+			e->linkpath = v;
+		else if (strcmp(o, "-control") == 0)
+			e->ctlpath = v;
+		else if (strcmp(o, "-mode") == 0 && parse_mode(v, &e->mode) == 0)
+			;
+		else if (strcmp(o, "-loglevel") == 0 && (lvl = parse_level(v)) >= 0) {
+			log_set_level((enum log_level)lvl);
+			e->level_set = true;
+		}
+		else
+			goto bad;
+		i++;
+	}
+	if (e->keydir == NULL || e->linkpath == NULL || e->ctlpath == NULL)
+		goto bad;
+	return 0;
+bad:
+	usage(stderr);
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	static emu_t emu;
+	emu_t *e = &emu;
+	ped_io_t io = {.arg = e, .send = on_ped_send, .changed = on_ped_changed};
+	bool loop_ok = false, linked = false, ctl_ok = false;
+	struct stat st;
+	int rc = 1, r;
+
+	log_set_ident("pedemu");
+	e->mode = LINK_MODE_LOCAL;
+	if (parse_args(e, argc, argv) != 0)
+		return 2;
+	/* Log lines on the terminal would tear the TUI's screen apart. */
+	if (e->want_tui && !e->level_set && isatty(2))
+		log_set_level(LOG_LVL_ERROR);
+	signal(SIGPIPE, SIG_IGN);
+	if (stat(e->keydir, &st) != 0 && mkdir(e->keydir, 0700) != 0) {
+		log_error("key directory %s: %s", e->keydir, strerror(errno));
+		return 1;
+	}
+	if (uv_loop_init(&e->loop) != 0)
+		goto out;
+	loop_ok = true;
+	if ((r = ped_new(&e->loop, e->keydir, e->mode, &io, &e->ped)) != 0) {
+		log_error("PED: %s", ped_strerror(r));
+		goto out;
+	}
+	if ((r = plug(e)) != 0) {
+		log_error("pty: %s", ped_strerror(r));
+		goto out;
+	}
+	linked = true;
+	if ((r = ctl_open(&e->loop, e->ctlpath, e, &e->ctl)) != 0)
+		goto out;
+	ctl_ok = true;
+	uv_signal_init(&e->loop, &e->sigterm);
+	uv_signal_init(&e->loop, &e->sigint);
+	e->sigterm.data = e->sigint.data = e;
+	uv_signal_start(&e->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&e->sigint, on_signal, SIGINT);
+	printf("pedemu: ready\n");
+	fflush(stdout);
+	if (e->want_tui && (r = tui_open(&e->loop, e, &e->tui)) != 0) {
+		log_error("terminal UI: %s", ped_strerror(r));
+		emu_quit(e);
+		uv_run(&e->loop, UV_RUN_DEFAULT);
+		goto out;
+	}
+	uv_run(&e->loop, UV_RUN_DEFAULT);
+	rc = 0;
+out:
+	if (!e->quitting && loop_ok) {
+		/* start-up failed half way: close what was opened */
+		ctl_close(e->ctl);
+		port_close(e->port);
+		ped_close(e->ped);
+		e->quitting = true;
+		uv_run(&e->loop, UV_RUN_DEFAULT);
+	}
+	if (linked)
+		unlink(e->linkpath);
+	if (ctl_ok)
+		unlink(e->ctlpath);
+	if (loop_ok && uv_loop_close(&e->loop) != 0) {
+		log_error("handles left open at exit");
+		rc = 1;
+	}
+	return rc;
+}

@@ -1,0 +1,34 @@
+/* port.h - the PED end of the link: a pseudo-terminal whose slave (peer)
+ * path is published as a symlink, carrying link frames (usbped/link.h). */
+#ifndef PED_EMU_PORT_H
+#define PED_EMU_PORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "usbped/link.h"
+
+typedef struct port port_t;
+
+typedef struct port_cb {
+	void *arg;
+	void (*frame)(void *arg, const link_frame_t *f);
+	/* The host opened (up = 1) or closed (up = 0) the slave side. */
+	void (*updown)(void *arg, int up);
+} port_cb_t;
+
+/* Opens a pty (raw mode), points linkpath at its slave, starts serving.
+ * avoid: a slave path the new pty must not reuse (the previous one), or NULL. */
+int port_open(uv_loop_t *loop, const char *linkpath, const char *avoid, const port_cb_t *cb,
+	      port_t **out);
+/* The slave path of the pty. */
+const char *port_slave(const port_t *p);
+/* Encodes and queues one frame; dropped when no host has the slave open. */
+int port_send(port_t *p, uint8_t type, uint16_t id, const uint8_t *payload, size_t len);
+/* Closes the master (the host sees a hang-up) and frees the port once the
+ * loop has closed its handles. The symlink is left in place. NULL: no-op. */
+void port_close(port_t *p);
+
+#endif
