@@ -51,7 +51,7 @@ DEMO_BIN := $(BUILD)/tests/demo/chandemo
 PEDEMU_BIN := $(if $(EMU_SRC),$(BUILD)/pedemu)
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 TOOL_BIN := $(TOOL_SRC:%.c=$(BUILD)/%)
-SCENARIOS := $(sort $(wildcard tests/scenario/*.sh))
+SCENARIOS := $(sort $(filter-out tests/scenario/lib%,$(wildcard tests/scenario/*.sh)))
 
 PROGS := $(VECTORS_BIN) $(BENCH_BIN) $(DEMO_BIN) $(PEDEMU_BIN) $(TOOL_BIN)
 
