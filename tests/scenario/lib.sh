@@ -14,7 +14,8 @@
 #                            fails unless the last line is OK
 #   expect_ctl_err CMD...    the same, but the answer must end in ERR
 #   ctl_wait TEXT [MS]       until the LCD shows TEXT (the emulator's own wait)
-#   wait_until SECS CMD...   retry CMD until it succeeds or SECS elapse
+#   wait_exit PID [SECS]     wait for a background child to exit (deadline
+#                            SECS, default 10); returns its status, 124 on timeout
 #   run_bg NAME CMD...       run CMD in the background, output in $T/NAME.log
 #   wait_bg NAME [SECS]      wait for it (default 30 s); returns its exit status
 #   fail MSG / note MSG / assert_contains TEXT STRING / assert_not_contains
@@ -134,22 +135,27 @@ ctl_wait() {
 	ctl "wait \"$1\" ${2:-5000}" >/dev/null || fail "LCD never showed '$1'; screen: $(ctl screen | tr '\n' '|')"
 }
 
-wait_until() {
-	local secs=$1 deadline
-	shift
-	deadline=$((SECONDS + secs))
-	until "$@"; do
-		[ "$SECONDS" -lt "$deadline" ] || return 1
-		sleep 0.05
-	done
+# wait(1) on the child itself: the exit is the event. The watchdog only
+# enforces the deadline; it kills the child if it is still running then.
+wait_exit() {
+	local pid=$1 secs=${2:-10} w rc=0
+	rm -f "$T/.deadline.$pid"
+	( sleep "$secs" && touch "$T/.deadline.$pid" && kill -KILL "$pid" 2>/dev/null ) &
+	w=$!
+	wait "$pid" || rc=$?
+	kill "$w" 2>/dev/null || true
+	wait "$w" 2>/dev/null || true
+	if [ -e "$T/.deadline.$pid" ]; then
+		return 124
+	fi
+	return "$rc"
 }
 
 stop_pedemu() {
 	local name=${1:-emu} pid sock link
 	eval "pid=\$EMU_${name}_PID sock=\$EMU_${name}_SOCK link=\$EMU_${name}_LINK"
 	CTL_SOCK=$sock ctl quit >/dev/null || fail "quit refused"
-	wait_until 10 eval "! kill -0 $pid 2>/dev/null" || fail "pedemu $name did not exit"
-	wait "$pid" || fail "pedemu $name exited with status $?"
+	wait_exit "$pid" 10 || fail "pedemu $name: exit status $? after quit (124: still running)"
 	[ ! -e "$sock" ] || fail "control socket left behind"
 	[ ! -L "$link" ] || fail "link symlink left behind"
 }
@@ -166,7 +172,7 @@ run_bg() {
 wait_bg() {
 	local name=$1 secs=${2:-30} pid rc=0
 	eval "pid=\$_lib_bg_$name"
-	wait_until "$secs" eval "! kill -0 $pid 2>/dev/null" || fail "$name still running after ${secs}s"
-	wait "$pid" || rc=$?
+	wait_exit "$pid" "$secs" || rc=$?
+	[ "$rc" -ne 124 ] || fail "$name still running after ${secs}s"
 	return "$rc"
 }

@@ -230,8 +230,7 @@ note "SIGTERM exits cleanly too"
 start_pedemu second -mode remote
 assert_contains "Remote PED mode" "$(CTL_SOCK=$EMU_SOCK ctl screen)"
 kill -TERM "$EMU_PID"
-wait_until 10 eval "! kill -0 $EMU_PID 2>/dev/null" || fail "no exit on SIGTERM"
-wait "$EMU_PID" || fail "bad exit status on SIGTERM"
+wait_exit "$EMU_PID" 10 || fail "exit status $? on SIGTERM (124: no exit)"
 [ ! -e "$EMU_SOCK" ] && [ ! -L "$EMU_LINK" ] || fail "files left after SIGTERM"
 
 echo "pedemu_ctl: all passed"

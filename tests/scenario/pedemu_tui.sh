@@ -16,9 +16,15 @@ pane() {
 shows() {
 	pane | grep -qF -- "$1"
 }
+# A terminal's contents raise no event, so this one helper re-reads the pane
+# (every 50 ms, 10 s deadline). Everything else waits for events.
 expect_pane() {
-	wait_until 10 shows "$1" || fail "the pane never showed '$1':
+	local deadline=$((SECONDS + 10))
+	until shows "$1"; do
+		[ "$SECONDS" -lt "$deadline" ] || fail "the pane never showed '$1':
 $(pane)"
+		sleep 0.05
+	done
 }
 keys() {
 	tm send-keys -t tui "$@"
@@ -31,7 +37,7 @@ esac
 EMU_SOCK="$T/tui.sock"
 EMU_LINK="$T/tui.link"
 tm new-session -d -s tui -x 100 -y 30 \
-	"$bin -tui -keys $T/tui.keys -link $EMU_LINK -control $EMU_SOCK 2>$T/tui.err"
+	"$bin -tui -keys $T/tui.keys -link $EMU_LINK -control $EMU_SOCK 2>$T/tui.err; tmux -S $TM wait-for -S tui-exited"
 _lib_pids="$_lib_pids $(tm display-message -p -t tui '#{pid}')"
 
 note "the LCD box and the status line"
@@ -84,7 +90,7 @@ expect_pane "Plugged in"
 
 note "q quits and cleans up"
 keys q
-wait_until 10 eval '! tm has-session -t tui 2>/dev/null' || fail "pedemu -tui did not exit"
+timeout 10 tmux -S "$TM" wait-for tui-exited || fail "pedemu -tui did not exit"
 [ ! -e "$EMU_SOCK" ] || fail "socket left behind"
 [ ! -L "$EMU_LINK" ] || fail "symlink left behind"
 tm kill-server 2>/dev/null || true
