@@ -1,43 +1,346 @@
-/* log.c - leveled logging to stderr (see log.h). */
+/* log.c - leveled, bounded, escaped logging to stderr, the journal and a
+ * rotated log file (see log.h). */
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 
-static enum log_level log_level = LOG_LVL_INFO;
+#include "err.h"
+
+static unsigned log_mask = LOG_MASK(LOG_LVL_ERROR) | LOG_MASK(LOG_LVL_WARNING) |
+			   LOG_MASK(LOG_LVL_INFO);
 static const char *log_ident = "ped";
+static int stderr_ts;
+static int journal = -1; /* -1: not checked yet */
+
+static int file_fd = -1;
+static char *file_path;
+static size_t file_max;
+static size_t file_size;
+static int file_regular;
 
 static const char *const level_names[] = {"error", "warning", "info", "trace"};
+/* syslog priorities: LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG */
+static const int level_prio[] = {3, 4, 6, 7};
 
 void log_set_level(enum log_level lvl)
 {
-	log_level = lvl;
+	log_mask = (LOG_MASK(lvl) << 1) - 1;
+	log_mask &= LOG_MASK_ALL;
 }
 
 enum log_level log_get_level(void)
 {
-	return log_level;
+	int l;
+
+	for (l = LOG_LVL_TRACE; l > LOG_LVL_ERROR; l--)
+		if (log_mask & LOG_MASK(l))
+			break;
+	return (enum log_level)l;
+}
+
+void log_set_mask(unsigned mask)
+{
+	log_mask = mask & LOG_MASK_ALL;
+}
+
+unsigned log_get_mask(void)
+{
+	return log_mask;
+}
+
+int log_enabled(enum log_level lvl)
+{
+	return (unsigned)lvl <= LOG_LVL_TRACE && (log_mask & LOG_MASK(lvl)) != 0;
 }
 
 void log_set_ident(const char *ident)
 {
-	log_ident = ident;
+	log_ident = ident != NULL ? ident : "ped";
+}
+
+void log_set_stderr_timestamp(int on)
+{
+	stderr_ts = on != 0;
+}
+
+void log_stderr_changed(void)
+{
+	journal = -1;
+}
+
+/* systemd sets JOURNAL_STREAM=<dev>:<inode> of the stream it gave us; it
+ * only counts if fd 2 still is that stream (see systemd.exec(5)). */
+int log_to_journal(void)
+{
+	const char *js;
+	unsigned long long dev, ino;
+	struct stat st;
+	char tail;
+
+	if (journal >= 0)
+		return journal;
+	journal = 0;
+	js = getenv("JOURNAL_STREAM");
+	if (js != NULL && sscanf(js, "%llu:%llu%c", &dev, &ino, &tail) == 2 &&
+	    fstat(STDERR_FILENO, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino)
+		journal = 1;
+	return journal;
+}
+
+size_t log_escape(char *dst, size_t cap, const char *src, size_t n)
+{
+	static const char hexd[] = "0123456789abcdef";
+	size_t i, o = 0;
+
+	if (cap == 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)src[i];
+		char e[4];
+		size_t el = 2;
+
+		e[0] = '\\';
+		if (c == '\\')
+			e[1] = '\\';
+		else if (c == '\n')
+			e[1] = 'n';
+		else if (c == '\r')
+			e[1] = 'r';
+		else if (c == '\t')
+			e[1] = 't';
+		else if (c < 0x20 || c == 0x7f) {
+			e[1] = 'x';
+			e[2] = hexd[c >> 4];
+			e[3] = hexd[c & 15];
+			el = 4;
+		} else {
+			e[0] = (char)c;
+			el = 1;
+		}
+		if (o + el >= cap)
+			break;
+		memcpy(dst + o, e, el);
+		o += el;
+	}
+	dst[o] = '\0';
+	return i;
+}
+
+static void timestamp(char *out, size_t cap)
+{
+	struct timespec ts;
+	struct tm tm;
+	char base[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, cap, "%.24s.%03uZ", base, (unsigned)(ts.tv_nsec / 1000000L) % 1000u);
+}
+
+/* Builds "<prefix><escaped msg>\n" bounded to LOG_LINE_MAX; returns length. */
+static size_t compose(char line[static LOG_LINE_MAX], const char *prefix, const char *msg,
+		      size_t mlen, int cut)
+{
+	size_t p = strlen(prefix), used;
+
+	if (p > LOG_LINE_MAX / 2)
+		p = LOG_LINE_MAX / 2;
+	memcpy(line, prefix, p);
+	/* room for the body, "..." and "\n" */
+	used = log_escape(line + p, LOG_LINE_MAX - p - 4, msg, mlen);
+	p += strlen(line + p);
+	if (used < mlen || cut) {
+		memcpy(line + p, "...", 3);
+		p += 3;
+	}
+	line[p++] = '\n';
+	return p;
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static int open_fd(const char *path, int *regular, size_t *size)
+{
+	struct stat st;
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW,
+		      0600);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) != 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	*regular = S_ISREG(st.st_mode);
+	*size = *regular ? (size_t)st.st_size : 0;
+	return fd;
+}
+
+static void warn_fallback(const char *path, int e)
+{
+	log_warning("cannot open log file %s: %s; logging to %s", path, strerror(e),
+		    log_to_journal() ? "the journal" : "stderr");
+}
+
+static void rotate(void)
+{
+	char from[4096], to[4096];
+	int i, e;
+
+	close(file_fd);
+	file_fd = -1;
+	for (i = LOG_KEEP_FILES - 1; i >= 1; i--) {
+		snprintf(from, sizeof(from), "%s.%d", file_path, i);
+		snprintf(to, sizeof(to), "%s.%d", file_path, i + 1);
+		(void)rename(from, to);
+	}
+	snprintf(to, sizeof(to), "%s.1", file_path);
+	(void)rename(file_path, to);
+	file_fd = open_fd(file_path, &file_regular, &file_size);
+	if (file_fd < 0) {
+		e = errno;
+		warn_fallback(file_path, e);
+	}
+}
+
+static void emit(enum log_level lvl, const char *msg, size_t mlen, int cut)
+{
+	char prefix[LOG_LINE_MAX / 2], line[LOG_LINE_MAX], ts[40];
+	size_t n;
+	int jr = log_to_journal();
+
+	if (file_fd >= 0) {
+		timestamp(ts, sizeof(ts));
+		snprintf(prefix, sizeof(prefix), "%s %s[%ld] %s: ", ts, log_ident,
+			 (long)getpid(), level_names[lvl]);
+		n = compose(line, prefix, msg, mlen, cut);
+		if (file_regular && file_max > 0 && file_size > 0 && file_size + n > file_max)
+			rotate();
+		if (file_fd >= 0) {
+			write_all(file_fd, line, n);
+			file_size += n;
+			if (!jr)
+				return;
+		}
+	}
+	if (jr)
+		snprintf(prefix, sizeof(prefix), "<%d>%s: %s: ", level_prio[lvl], log_ident,
+			 level_names[lvl]);
+	else if (stderr_ts) {
+		timestamp(ts, sizeof(ts));
+		snprintf(prefix, sizeof(prefix), "%s %s: %s: ", ts, log_ident, level_names[lvl]);
+	} else
+		snprintf(prefix, sizeof(prefix), "%s: %s: ", log_ident, level_names[lvl]);
+	n = compose(line, prefix, msg, mlen, cut);
+	write_all(STDERR_FILENO, line, n);
 }
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
 {
-	char line[1024];
+	char msg[LOG_LINE_MAX];
 	va_list ap;
+	int n;
 
-	if (lvl > log_level)
+	if (!log_enabled(lvl))
 		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%s: %s: %s\n", log_ident, level_names[lvl], line);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(msg))
+		emit(lvl, msg, sizeof(msg) - 1, 1);
+	else
+		emit(lvl, msg, (size_t)n, 0);
+}
+
+int log_open_file(const char *path, size_t max_size)
+{
+	char *copy;
+	int fd, regular, e;
+	size_t size;
+
+	if (path == NULL || path[0] == '\0')
+		return PED_E_INVAL;
+	if ((copy = strdup(path)) == NULL)
+		return PED_E_NOMEM;
+	log_close_file();
+	file_path = copy;
+	file_max = max_size == 0 ? 0 : max_size < LOG_MIN_FILE_SIZE ? LOG_MIN_FILE_SIZE : max_size;
+	fd = open_fd(path, &regular, &size);
+	if (fd < 0) {
+		e = errno;
+		warn_fallback(path, e);
+		return PED_E_IO;
+	}
+	file_fd = fd;
+	file_regular = regular;
+	file_size = size;
+	return 0;
+}
+
+int log_reopen(void)
+{
+	int fd, regular, e;
+	size_t size;
+
+	if (file_path == NULL)
+		return 0;
+	if (file_fd >= 0) {
+		close(file_fd);
+		file_fd = -1;
+	}
+	fd = open_fd(file_path, &regular, &size);
+	if (fd < 0) {
+		e = errno;
+		warn_fallback(file_path, e);
+		return PED_E_IO;
+	}
+	file_fd = fd;
+	file_regular = regular;
+	file_size = size;
+	return 0;
+}
+
+void log_close_file(void)
+{
+	if (file_fd >= 0)
+		close(file_fd);
+	file_fd = -1;
+	free(file_path);
+	file_path = NULL;
+	file_size = 0;
+	file_max = 0;
+}
+
+const char *log_file_path(void)
+{
+	return file_fd >= 0 ? file_path : NULL;
 }
 
 void log_openssl(const char *msg)

@@ -1,0 +1,108 @@
+# lib_daemon.sh - helpers for the daemon lifecycle scenarios (testdaemon).
+# Source it from a scenario run from the repository root:
+#     . tests/scenario/lib_daemon.sh
+# Re-executes the script under bash. Every test gets a private directory $T
+# (removed on exit); daemons whose state dirs live under $T are stopped on
+# exit. Nothing here sleeps: waits use flock(1), FIFOs with read -t, wait(1).
+#
+#   TD                       path of the testdaemon binary
+#   td ARGS...               run testdaemon, output in $OUT, status in $RC
+#   new_statedir NAME        prints $T/NAME (not created: the daemon does it)
+#   free_port                prints a TCP port that is free on 127.0.0.1
+#   daemon_pid DIR           prints the pid in DIR/testdaemon.pid
+#   wait_unlocked DIR [SECS] waits until DIR/testdaemon.pid is no longer locked
+#                            (the daemon exited); needs an fd opened earlier by
+#                            hold_pidfile
+#   hold_pidfile DIR         opens DIR/testdaemon.pid on fd $PIDFD
+#   assert_no_runtime DIR    no pid/admin file left in DIR
+#   fail MSG / note MSG / assert_contains TEXT STRING / assert_not_contains
+if [ -z "${BASH_VERSION:-}" ]; then
+	exec bash "$0" "$@"
+fi
+set -eu
+
+BUILD=${BUILD:-build}
+# a test run from inside a systemd unit must still exercise background starts
+unset INVOCATION_ID NOTIFY_SOCKET JOURNAL_STREAM
+TD=${TD:-$BUILD/tests/tools/testdaemon}
+T=$(mktemp -d "${TMPDIR:-/tmp}/peddaemon.XXXXXX")
+OUT=""
+RC=0
+
+_ld_cleanup() {
+	local rc=$? f pid
+	for f in "$T"/*/testdaemon.pid; do
+		[ -f "$f" ] || continue
+		pid=$(cat "$f" 2>/dev/null || true)
+		[ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+	done
+	if [ "$rc" -ne 0 ]; then
+		for f in "$T"/*.log "$T"/*/*.log; do
+			[ -s "$f" ] || continue
+			echo "---- $f" >&2
+			tail -n 30 "$f" >&2
+		done
+	fi
+	rm -rf "$T"
+	exit "$rc"
+}
+trap _ld_cleanup EXIT
+trap 'exit 130' INT TERM
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+note() {
+	echo "-- $*"
+}
+
+assert_contains() {
+	case "$2" in
+	*"$1"*) ;;
+	*) fail "expected '$1' in: $2" ;;
+	esac
+}
+
+assert_not_contains() {
+	case "$2" in
+	*"$1"*) fail "did not expect '$1' in: $2" ;;
+	*) ;;
+	esac
+}
+
+[ -x "$TD" ] || fail "$TD not built (make BUILD=$BUILD $TD)"
+
+td() {
+	RC=0
+	OUT=$("$TD" "$@" 2>&1) || RC=$?
+}
+
+new_statedir() {
+	echo "$T/$1"
+}
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+daemon_pid() {
+	cat "$1/testdaemon.pid"
+}
+
+hold_pidfile() {
+	exec {PIDFD}<"$1/testdaemon.pid"
+}
+
+wait_unlocked() {
+	timeout "${2:-10}" flock -s "$PIDFD" || fail "daemon of $1 did not exit"
+	exec {PIDFD}<&-
+}
+
+assert_no_runtime() {
+	local f
+	for f in testdaemon.pid admin.port admin.token admin.sock; do
+		[ ! -e "$1/$f" ] || fail "runtime file $1/$f left behind"
+	done
+}
