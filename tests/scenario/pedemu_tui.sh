@@ -38,6 +38,9 @@ EMU_SOCK="$T/tui.sock"
 EMU_LINK="$T/tui.link"
 tm new-session -d -s tui -x 100 -y 30 \
 	"$bin -tui -keys $T/tui.keys -link $EMU_LINK -control $EMU_SOCK 2>$T/tui.err; tmux -S $TM wait-for -S tui-exited"
+# Keep the tmux server alive after the session ends, so that the exit signal
+# below is never lost with it.
+tm set-option -g exit-empty off
 _lib_pids="$_lib_pids $(tm display-message -p -t tui '#{pid}')"
 
 note "the LCD box and the status line"
