@@ -121,10 +121,10 @@ export BUILD
 test: deps all
 	$(Q)scripts/run-tests.sh $(UNIT_BIN) $(VG_UNIT) "$(VECTORS_BIN) $(VECTORS)" \
 		$(foreach n,$(FUZZ_NAMES),"$(BUILD)/tests/fuzz/$(n)_replay tests/fuzz/corpus/$(n)") \
-		$(SCENARIOS)
+		$(foreach s,$(SCENARIOS),"bash $(s)")
 
 scenario: all
-	$(Q)scripts/run-tests.sh $(SCENARIOS)
+	$(Q)scripts/run-tests.sh $(foreach s,$(SCENARIOS),"bash $(s)")
 
 demo:
 	$(Q)scripts/deps.sh build
