@@ -184,7 +184,11 @@ static void interpolate(const shamir_share_t *shares, unsigned k, size_t len, ui
 	}
 }
 
-int shamir_combine(const shamir_share_t *shares, unsigned k, uint8_t *secret, size_t cap)
+/* Validates the set and interpolates at 0: with use_m, the first m shares
+ * of a set that must agree on m (shamir_combine); otherwise all k points
+ * (shamir_interpolate). */
+static int recombine(const shamir_share_t *shares, unsigned k, uint8_t *secret, size_t cap,
+		     int use_m)
 {
 	int r = PED_E_INVAL;
 
@@ -194,39 +198,28 @@ int shamir_combine(const shamir_share_t *shares, unsigned k, uint8_t *secret, si
 	r = PED_E_SHARE_FEW;
 	if (k == 0)
 		goto out;
-	if ((r = check_set(shares, k, 1)) != 0)
+	if ((r = check_set(shares, k, use_m)) != 0)
 		goto out;
 	r = PED_E_SHARE_FEW;
-	if (k < shares[0].m)
+	if (use_m && k < shares[0].m)
 		goto out;
 	r = PED_E_NOSPACE;
 	if (cap < shares[0].len)
 		goto out;
-	interpolate(shares, shares[0].m, shares[0].len, secret);
+	interpolate(shares, use_m ? shares[0].m : k, shares[0].len, secret);
 	r = 0;
 out:
 	return r;
 }
 
+int shamir_combine(const shamir_share_t *shares, unsigned k, uint8_t *secret, size_t cap)
+{
+	return recombine(shares, k, secret, cap, 1);
+}
+
 int shamir_interpolate(const shamir_share_t *shares, unsigned k, uint8_t *secret, size_t cap)
 {
-	int r = PED_E_INVAL;
-
-	if (shares == NULL || secret == NULL)
-		goto out;
-	memset(secret, 0, cap);
-	r = PED_E_SHARE_FEW;
-	if (k == 0)
-		goto out;
-	if ((r = check_set(shares, k, 0)) != 0)
-		goto out;
-	r = PED_E_NOSPACE;
-	if (cap < shares[0].len)
-		goto out;
-	interpolate(shares, k, shares[0].len, secret);
-	r = 0;
-out:
-	return r;
+	return recombine(shares, k, secret, cap, 0);
 }
 
 static int check_fields(unsigned m, unsigned x, unsigned len)
