@@ -30,9 +30,14 @@ PEDLINK=${PEDLINK:-$BUILD/tests/tools/pedlink}
 T=$(mktemp -d "${TMPDIR:-/tmp}/pedscen.XXXXXX")
 _lib_pids=""
 _lib_bg=""
+# Functions other libraries register to run first on exit (e.g. stop daemons).
+_lib_exit_hooks=""
 
 _lib_cleanup() {
-	local rc=$? pid
+	local rc=$? pid h
+	for h in $_lib_exit_hooks; do
+		"$h" || true
+	done
 	for pid in $_lib_pids; do
 		kill "$pid" 2>/dev/null || true
 	done
@@ -40,7 +45,7 @@ _lib_cleanup() {
 		wait "$pid" 2>/dev/null || true
 	done
 	if [ "$rc" -ne 0 ] && [ -d "$T" ]; then
-		for f in "$T"/*.err "$T"/*.log; do
+		for f in "$T"/*.err "$T"/*.log "$T"/*/*.log; do
 			[ -s "$f" ] || continue
 			echo "---- $f" >&2
 			tail -n 30 "$f" >&2
@@ -75,9 +80,6 @@ assert_not_contains() {
 	esac
 }
 
-[ -x "$PEDEMU" ] || fail "$PEDEMU not built (make BUILD=$BUILD $PEDEMU)"
-command -v socat >/dev/null || fail "socat is needed"
-
 # start_pedemu [NAME] [options...]: NAME defaults to "emu"; files live in $T.
 start_pedemu() {
 	local name=emu line fd pid
@@ -86,6 +88,8 @@ start_pedemu() {
 	*) name=$1; shift ;;
 	esac
 	local fifo="$T/$name.ready"
+	[ -x "$PEDEMU" ] || fail "$PEDEMU not built (make BUILD=$BUILD $PEDEMU)"
+	command -v socat >/dev/null || fail "socat is needed"
 	rm -f "$fifo"
 	mkfifo "$fifo"
 	"$PEDEMU" -keys "$T/$name.keys" -link "$T/$name.link" -control "$T/$name.sock" "$@" \

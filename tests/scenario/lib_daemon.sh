@@ -1,9 +1,9 @@
 # lib_daemon.sh - helpers for the daemon lifecycle scenarios (testdaemon).
 # Source it from a scenario run from the repository root:
 #     . tests/scenario/lib_daemon.sh
-# Re-executes the script under bash. Every test gets a private directory $T
-# (removed on exit); daemons whose state dirs live under $T are stopped on
-# exit. Nothing here sleeps: waits use flock(1), FIFOs with read -t, wait(1).
+# Builds on lib.sh (private directory $T, cleanup, fail/note/asserts);
+# daemons whose state dirs live under $T are stopped on exit. Nothing here
+# sleeps: waits use flock(1), FIFOs with read -t, wait(1).
 #
 #   TD                       path of the testdaemon binary
 #   td ARGS...               run testdaemon, output in $OUT, status in $RC
@@ -19,58 +19,23 @@
 if [ -z "${BASH_VERSION:-}" ]; then
 	exec bash "$0" "$@"
 fi
-set -eu
+. tests/scenario/lib.sh
 
-BUILD=${BUILD:-build}
 # a test run from inside a systemd unit must still exercise background starts
 unset INVOCATION_ID NOTIFY_SOCKET JOURNAL_STREAM
 TD=${TD:-$BUILD/tests/tools/testdaemon}
-T=$(mktemp -d "${TMPDIR:-/tmp}/peddaemon.XXXXXX")
 OUT=""
 RC=0
 
-_ld_cleanup() {
-	local rc=$? f pid
+_ld_stop_daemons() {
+	local f pid
 	for f in "$T"/*/testdaemon.pid; do
 		[ -f "$f" ] || continue
 		pid=$(cat "$f" 2>/dev/null || true)
 		[ -n "$pid" ] && kill "$pid" 2>/dev/null || true
 	done
-	if [ "$rc" -ne 0 ]; then
-		for f in "$T"/*.log "$T"/*/*.log; do
-			[ -s "$f" ] || continue
-			echo "---- $f" >&2
-			tail -n 30 "$f" >&2
-		done
-	fi
-	rm -rf "$T"
-	exit "$rc"
 }
-trap _ld_cleanup EXIT
-trap 'exit 130' INT TERM
-
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
-
-note() {
-	echo "-- $*"
-}
-
-assert_contains() {
-	case "$2" in
-	*"$1"*) ;;
-	*) fail "expected '$1' in: $2" ;;
-	esac
-}
-
-assert_not_contains() {
-	case "$2" in
-	*"$1"*) fail "did not expect '$1' in: $2" ;;
-	*) ;;
-	esac
-}
+_lib_exit_hooks="$_lib_exit_hooks _ld_stop_daemons"
 
 [ -x "$TD" ] || fail "$TD not built (make BUILD=$BUILD $TD)"
 
