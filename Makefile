@@ -49,11 +49,26 @@ VECTORS_BIN := $(BUILD)/tests/vectors/vectors
 BENCH_BIN := $(BUILD)/tests/bench/bench
 DEMO_BIN := $(BUILD)/tests/demo/chandemo
 PEDEMU_BIN := $(if $(EMU_SRC),$(BUILD)/pedemu)
+PEDSERVER_SRC := $(sort $(wildcard pedserver/*.c))
+PEDSERVER_BIN := $(if $(PEDSERVER_SRC),$(BUILD)/pedserver)
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 TOOL_BIN := $(TOOL_SRC:%.c=$(BUILD)/%)
 SCENARIOS := $(sort $(filter-out tests/scenario/lib%,$(wildcard tests/scenario/*.sh)))
 
 PROGS := $(VECTORS_BIN) $(BENCH_BIN) $(DEMO_BIN) $(PEDEMU_BIN) $(TOOL_BIN)
+PROGS += $(PEDSERVER_BIN)
+# pedclient: the daemon; its modules (all but main.c) also in an archive for
+# the pedclient_*_test unit tests. Objects under obj/, as for pedserver.
+# pedhsm (pedclient/pedhsm.c) is the software HSM's console, a second binary.
+PEDCLIENT_SRC := $(sort $(wildcard pedclient/*.c))
+PEDCLIENT_MAINS := pedclient/main.c pedclient/pedhsm.c
+PEDCLIENT_LIB_SRC := $(filter-out $(PEDCLIENT_MAINS),$(PEDCLIENT_SRC))
+PEDCLIENT_BIN := $(if $(wildcard pedclient/main.c),$(BUILD)/pedclient)
+PEDHSM_BIN := $(if $(wildcard pedclient/pedhsm.c),$(BUILD)/pedhsm)
+LIB_PEDCLIENT := $(BUILD)/libpedclient.a
+# Test programs may use pedclient's modules (software HSM, mappings).
+TEST_LIBS := $(LIB_PEDCLIENT) $(LIBS)
+PROGS += $(PEDCLIENT_BIN) $(PEDHSM_BIN)
 
 .PHONY: all test unit vectors replay scenario demo bench fuzz asan valgrind install clean deps
 all: $(LIBS) $(UNIT_BIN) $(REPLAY_BIN) $(PROGS)
@@ -73,15 +88,39 @@ $(LIBS):
 	$(call msg,AR,$@)
 	$(Q)mkdir -p $(@D) && rm -f $@ && $(if $^,ar rcs $@ $^,printf '!<arch>\n' > $@)
 
-$(BUILD)/tests/unit/%_test: $(BUILD)/tests/unit/%_test.o $(LIBS)
+$(BUILD)/tests/unit/%_test: $(BUILD)/tests/unit/%_test.o $(TEST_LIBS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBS) -lcmocka $(LDLIBS_ALL)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_LIBS) -lcmocka $(LDLIBS_ALL)
 
-$(BUILD)/tests/fuzz/%_replay: $(BUILD)/tests/fuzz/%_fuzz.o $(BUILD)/tests/fuzz/replay.o $(LIBS)
+$(BUILD)/tests/fuzz/%_replay: $(BUILD)/tests/fuzz/%_fuzz.o $(BUILD)/tests/fuzz/replay.o $(TEST_LIBS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
 $(BUILD)/pedemu: $(EMU_SRC:%.c=$(BUILD)/%.o) $(LIBS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+# pedserver's objects live under obj/: $(BUILD)/pedserver is the binary
+$(BUILD)/obj/pedserver/%.o: pedserver/%.c
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+$(BUILD)/pedserver: $(PEDSERVER_SRC:%.c=$(BUILD)/obj/%.o) $(LIBS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+# pedclient (block of its own)
+$(BUILD)/obj/pedclient/%.o: pedclient/%.c
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+$(LIB_PEDCLIENT): $(PEDCLIENT_LIB_SRC:%.c=$(BUILD)/obj/%.o)
+	$(call msg,AR,$@)
+	$(Q)mkdir -p $(@D) && rm -f $@ && ar rcs $@ $^
+$(BUILD)/pedclient: $(BUILD)/obj/pedclient/main.o $(LIB_PEDCLIENT) $(LIBS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+$(BUILD)/pedhsm: $(BUILD)/obj/pedclient/pedhsm.o $(LIB_PEDCLIENT) $(LIBS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
@@ -138,7 +177,7 @@ bench: $(BENCH_BIN)
 # instrumentation into one archive; each target pulls what it needs from it.
 FUZZ_SAN := -fsanitize=address,undefined
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer-no-link $(FUZZ_SAN) $(WARN) $(CPPFLAGS)
-FUZZ_LIB_SRC := $(COMMON_SRC) $(CRYPTO_SRC) $(USBPED_SRC)
+FUZZ_LIB_SRC := $(COMMON_SRC) $(CRYPTO_SRC) $(USBPED_SRC) $(PEDCLIENT_LIB_SRC)
 FUZZ_LIB := $(BUILD)/fuzz/libpedfuzz.a
 $(BUILD)/fuzz/obj/%.o: %.c
 	$(call msg,CLANG,$<)
@@ -166,6 +205,8 @@ valgrind: $(UNIT_BIN)
 install: all
 	$(Q)install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/remoteped
 	$(Q)$(if $(PEDEMU_BIN),install -m 0755 $(PEDEMU_BIN) $(DESTDIR)$(PREFIX)/bin/)
+	$(Q)$(if $(PEDSERVER_BIN),install -m 0755 $(PEDSERVER_BIN) $(DESTDIR)$(PREFIX)/bin/)
+	$(Q)$(if $(PEDCLIENT_BIN),install -m 0755 $(PEDCLIENT_BIN) $(PEDHSM_BIN) $(DESTDIR)$(PREFIX)/bin/)
 	$(Q)install -m 0644 README.md docs/PROTOCOL.md $(DESTDIR)$(PREFIX)/share/doc/remoteped/
 
 clean:

@@ -44,7 +44,25 @@
 	X(BAD_REQUEST, 31, "BAD_REQUEST", "the request is malformed or not allowed now") \
 	X(WRONG_MODE, 32, "PED_WRONG_MODE", "the PED is not in the mode this needs") \
 	X(NOT_FOUND, 33, "NOT_FOUND", "no such item")                               \
-	X(EXISTS, 34, "ALREADY_EXISTS", "the item already exists")
+	X(EXISTS, 34, "ALREADY_EXISTS", "the item already exists")                \
+	X(PIN_INCORRECT, 35, "CKR_PIN_INCORRECT",                                   \
+	  "authentication failed (wrong PIN or wrong PED key)")                    \
+	X(PIN_LOCKED, 36, "CKR_PIN_LOCKED",                                         \
+	  "the role is locked after too many failed logins")                       \
+	X(NOT_INITIALIZED, 37, "NOT_INITIALIZED",                                   \
+	  "the HSM, partition, role or RPV is not initialized")                    \
+	X(NOT_LOGGED_IN, 38, "CKR_USER_NOT_LOGGED_IN",                              \
+	  "the role that may do this is not logged in")                            \
+	X(STATE_CORRUPT, 39, "STATE_CORRUPT",                                       \
+	  "the HSM state file is corrupt or not an HSM state file") \
+	X(RPV_MISMATCH, 40, "RPV_MISMATCH",                                         \
+	  "the orange key does not match this HSM (wrong RPV or PED key)")        \
+	X(SERVER_BUSY, 41, "SERVER_BUSY", "the PED server is serving another HSM")  \
+	X(HANDSHAKE_TIMEOUT, 42, "HANDSHAKE_TIMEOUT",                               \
+	  "the peer did not complete the handshake in time")                     \
+	X(DISCONNECTED, 43, "DISCONNECTED", "the session was closed by the peer")  \
+	X(PEER_TIMEOUT, 44, "PEER_TIMEOUT", "the peer stopped answering (ping timeout)") \
+	X(IDLE_TIMEOUT, 45, "IDLE_TIMEOUT", "the session was idle too long")
 
 enum ped_err {
 	PED_OK = 0,

@@ -1,0 +1,518 @@
+/* prog.c - the command-line flow shared by the daemons: parse, load the
+ * config, apply overrides, set up logging, run the standard modes
+ * (start / stop / show / config) or the program's own (see prog.h). */
+#include "common/prog.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "common/daemon.h"
+#include "common/err.h"
+#include "common/log.h"
+
+#define MAX_ASSIGN CLI_MAX_OPTS
+
+/* The level keys and their option names, in log_level order. */
+static const char *const level_key[4] = {"LogError", "LogWarning", "LogInfo", "LogTrace"};
+static const char *const level_opt[4] = {"logerror", "logwarning", "loginfo", "logtrace"};
+
+int prog_opt_index(const struct cli_spec *s, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < s->nopts; i++)
+		if (strcasecmp(s->opts[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static const struct cli_val *opt_val(const struct cli_spec *s, const struct cli_result *r,
+				     const char *name)
+{
+	int i = prog_opt_index(s, name);
+
+	return i >= 0 && r->val[i].set ? &r->val[i] : NULL;
+}
+
+const struct cli_val *prog_opt(const prog_t *p, const char *name)
+{
+	return opt_val(p->desc->cli, &p->cli, name);
+}
+
+/* The text an option contributes to its config key. */
+static const char *opt_text(const struct cli_opt *o, const struct cli_val *v)
+{
+	return o->type == CLI_FLAG || v->str == NULL ? "1" : v->str;
+}
+
+int prog_apply_overrides(const struct cli_spec *s, const struct cli_result *r,
+			 const struct cfg_table *t, void *vals, char *err, size_t errlen)
+{
+	char e[CFG_ERR_MAX];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < s->nopts; i++) {
+		const struct cli_opt *o = &s->opts[i];
+		if (o->cfgkey == NULL || !r->val[i].set)
+			continue;
+		rc = cfg_set_value(t, vals, o->cfgkey, opt_text(o, &r->val[i]), e, sizeof(e));
+		if (rc != 0) {
+			snprintf(err, errlen, "-%s: %s", o->name, e);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+size_t prog_collect_assign(const struct cli_spec *s, const struct cli_result *r,
+			   struct cfg_assign *a, size_t max)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < s->nopts && n < max; i++) {
+		const struct cli_opt *o = &s->opts[i];
+		if (o->cfgkey == NULL || !r->val[i].set)
+			continue;
+		a[n].key = o->cfgkey;
+		a[n].value = opt_text(o, &r->val[i]);
+		n++;
+	}
+	return n;
+}
+
+static const struct cfg_key *key_of(const struct cfg_table *t, const char *name)
+{
+	int i = t != NULL ? cfg_find(t, name) : -1;
+
+	return i >= 0 ? &t->keys[i] : NULL;
+}
+
+static long long key_num(const struct cfg_key *k, const void *vals)
+{
+	const char *f = (const char *)vals + k->offset;
+
+	if (k->type == CFG_INT)
+		return *(const int *)(const void *)f;
+	if (k->type == CFG_BOOL)
+		return *(const bool *)(const void *)f;
+	return 0;
+}
+
+unsigned prog_log_mask(const struct cli_spec *s, const struct cli_result *r,
+		       const struct cfg_table *t, const void *vals)
+{
+	unsigned mask = LOG_MASK(LOG_LVL_ERROR) | LOG_MASK(LOG_LVL_WARNING) |
+			LOG_MASK(LOG_LVL_INFO);
+	int l;
+
+	for (l = 0; l < 4; l++) {
+		const struct cfg_key *k = key_of(t, level_key[l]);
+		const struct cli_val *v = opt_val(s, r, level_opt[l]);
+		long long on;
+		if (k != NULL && vals != NULL && k->type == CFG_BOOL)
+			on = key_num(k, vals);
+		else if (v != NULL)
+			on = v->num;
+		else
+			continue;
+		mask = on ? mask | LOG_MASK(l) : mask & ~LOG_MASK(l);
+	}
+	return mask;
+}
+
+long long prog_cfg_num(const prog_t *p, const char *key, long long def)
+{
+	const struct cfg_key *k = key_of(p->desc->cfg, key);
+
+	if (k == NULL || (k->type != CFG_INT && k->type != CFG_BOOL))
+		return def;
+	return key_num(k, p->vals);
+}
+
+const char *prog_cfg_str(const prog_t *p, const char *key)
+{
+	const struct cfg_key *k = key_of(p->desc->cfg, key);
+
+	if (k == NULL || (k->type != CFG_STRING && k->type != CFG_PATH))
+		return "";
+	return (const char *)p->vals + k->offset;
+}
+
+static void warn_stderr(void *ctx, const char *msg)
+{
+	const prog_t *p = ctx;
+
+	fprintf(stderr, "%s: warning: %s\n", p->desc->cli->prog, msg);
+}
+
+static void warn_log(void *ctx, const char *msg)
+{
+	(void)ctx;
+	log_warning("%s", msg);
+}
+
+int prog_reload(const prog_t *p, void *vals, char *err, size_t errlen)
+{
+	const struct cfg_table *t = p->desc->cfg;
+	void *tmp = calloc(1, t->size);
+	int rc;
+
+	if (tmp == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return PED_E_NOMEM;
+	}
+	rc = cfg_load(t, tmp, p->cfgpath, warn_log, NULL, err, errlen);
+	if (rc == 0)
+		rc = prog_apply_overrides(p->desc->cli, &p->cli, t, tmp, err, errlen);
+	if (rc == 0)
+		memcpy(vals, tmp, t->size);
+	free(tmp);
+	return rc;
+}
+
+int prog_admin_start(const prog_t *p, uv_loop_t *loop, void *ctx, admin_server_t **out)
+{
+	struct admin_config c = {0};
+
+	c.statedir = daemon_statedir()[0] != '\0' ? daemon_statedir() : p->statedir;
+	c.port = (int)prog_cfg_num(p, "AdminPort", ADMIN_PORT_PEDSERVER);
+	c.external = (int)prog_cfg_num(p, "ExternalAdmin", 0);
+	c.cmds = p->desc->admin_cmds;
+	c.ctx = ctx;
+	return admin_server_start(loop, &c, out);
+}
+
+int prog_default_statedir(char *out, size_t outlen, const char *prog)
+{
+	const char *x = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	int n;
+
+	if (geteuid() == 0)
+		n = snprintf(out, outlen, "/var/lib/%s", prog);
+	else if (x != NULL && x[0] == '/')
+		n = snprintf(out, outlen, "%s/%s", x, prog);
+	else {
+		if (home == NULL || home[0] != '/') {
+			struct passwd *pw = getpwuid(geteuid());
+			home = pw != NULL ? pw->pw_dir : NULL;
+		}
+		if (home == NULL)
+			return PED_E_NOT_FOUND;
+		n = snprintf(out, outlen, "%s/.local/state/%s", home, prog);
+	}
+	return n < 0 || (size_t)n >= outlen ? PED_E_TOO_LONG : 0;
+}
+
+bool prog_argv_has(int argc, char *const argv[], const char *name)
+{
+	size_t n = strlen(name);
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (a[0] != '-')
+			continue;
+		a += a[1] == '-' ? 2 : 1;
+		if (strncasecmp(a, name, n) == 0 && (a[n] == '\0' || a[n] == '='))
+			return true;
+	}
+	return false;
+}
+
+void prog_json_str(char *dst, size_t cap, const char *src)
+{
+	size_t o = 0;
+
+	if (cap < 3) {
+		if (cap > 0)
+			dst[0] = '\0';
+		return;
+	}
+	dst[o++] = '"';
+	for (; *src != '\0'; src++) {
+		unsigned char c = (unsigned char)*src;
+		char e[8];
+		size_t el;
+		if (c == '"' || c == '\\')
+			el = (size_t)snprintf(e, sizeof(e), "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			el = (size_t)snprintf(e, sizeof(e), "\\u%04x", c);
+		else
+			el = (size_t)snprintf(e, sizeof(e), "%c", c);
+		if (o + el + 2 > cap)
+			break;
+		memcpy(dst + o, e, el);
+		o += el;
+	}
+	dst[o++] = '"';
+	dst[o] = '\0';
+}
+
+/* ---- the standard modes ---- */
+
+/* The daemon process: logging first, then the program's body. */
+static int daemon_body(void *arg)
+{
+	prog_t *p = arg;
+	const char *prog = p->desc->cli->prog;
+	const char *file = prog_cfg_str(p, "LogFileName");
+	size_t maxsz = (size_t)prog_cfg_num(p, "MaxLogFileSize", 0) * 1024;
+	bool background = !(p->foreground || getenv("NOTIFY_SOCKET") != NULL ||
+			    getenv("INVOCATION_ID") != NULL);
+	char def[PATH_MAX];
+	int n, st;
+
+	n = snprintf(def, sizeof(def), "%s/%s.log", daemon_statedir(), prog);
+	if (n < 0 || (size_t)n >= sizeof(def))
+		def[0] = '\0';
+	if (file[0] == '\0' && background)
+		file = def;
+	if (file[0] != '\0') {
+		if (log_open_file(file, maxsz) == 0) {
+			snprintf(p->logpath, sizeof(p->logpath), "%s", file);
+		} else if (background && file != def && def[0] != '\0' &&
+			   log_open_file(def, maxsz) == 0) {
+			/* stderr goes to /dev/null once ready: fall back to the
+			 * state dir, and say so where the user sees it */
+			snprintf(p->logpath, sizeof(p->logpath), "%s", def);
+			fprintf(stderr, "%s: warning: logging to %s instead\n", prog, def);
+			log_warning("cannot open log file %s; logging to %s instead", file, def);
+		}
+	}
+	log_info("%s %s starting (pid %ld, state dir %s, config %s)", prog,
+		 p->desc->version != NULL ? p->desc->version : "", (long)getpid(),
+		 daemon_statedir(), p->cfgpath);
+	st = p->desc->run(p);
+	log_info("%s exiting with status %d", prog, st);
+	log_close_file();
+	return st;
+}
+
+static int mode_start(prog_t *p)
+{
+	struct daemon_opts o = {0};
+
+	o.prog = p->desc->cli->prog;
+	o.statedir = p->statedir;
+	o.foreground = p->foreground;
+	o.startup_timeout_s = (unsigned)prog_cfg_num(p, "BgProcessStartupTimeout", 0);
+	o.internal_timeout_s = (unsigned)prog_cfg_num(p, "InternalShutdownTimeout", 0);
+	o.run = daemon_body;
+	o.arg = p;
+	return daemon_start(&o);
+}
+
+static int mode_stop(prog_t *p)
+{
+	return daemon_stop(p->statedir, p->desc->cli->prog,
+			   (unsigned)prog_cfg_num(p, "BgProcessShutdownTimeout", 0));
+}
+
+static void print_line(void *arg, const char *line)
+{
+	(void)arg;
+	printf("%s\n", line);
+}
+
+static int mode_show(prog_t *p)
+{
+	const struct cli_val *port = prog_opt(p, "admin");
+	struct admin_result res;
+	int rc;
+
+	rc = admin_call(p->statedir, NULL, port != NULL ? (int)port->num : 0,
+			p->json ? "show-json" : "show", NULL, print_line, NULL, 0, &res);
+	if (rc == ADMIN_NOT_RUNNING) {
+		if (p->json)
+			printf("{\"schema_version\":1,\"running\":false}\n");
+		else
+			printf("%s is not running\n", p->desc->cli->prog);
+		return PROG_EXIT_NOT_RUNNING;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "%s: error: %s%s%s\n", p->desc->cli->prog, res.name,
+			res.name[0] != '\0' ? " " : "", res.message);
+		return 1;
+	}
+	return 0;
+}
+
+static int json_key(void *ctx, const struct cfg_key *k, const char *value, bool is_default)
+{
+	bool *first = ctx;
+	char v[2 * CFG_STR_MAX * 3];
+
+	(void)is_default;
+	if (k->type == CFG_STRING || k->type == CFG_PATH)
+		prog_json_str(v, sizeof(v), value);
+	else if (k->type == CFG_BOOL)
+		snprintf(v, sizeof(v), "%s", value[0] == '1' ? "true" : "false");
+	else
+		snprintf(v, sizeof(v), "%s", value);
+	printf("%s\"%s\":%s", *first ? "" : ",", k->name, v);
+	*first = false;
+	return 0;
+}
+
+static int config_show(prog_t *p)
+{
+	char path[3 * PATH_MAX];
+	bool first = true;
+
+	if (p->json) {
+		prog_json_str(path, sizeof(path), p->cfgpath);
+		printf("{\"schema_version\":1,\"file\":%s,\"exists\":%s,\"config\":{", path,
+		       access(p->cfgpath, F_OK) == 0 ? "true" : "false");
+		cfg_foreach(p->desc->cfg, p->vals, json_key, &first);
+		printf("}}\n");
+		return 0;
+	}
+	printf("; %s%s\n", p->cfgpath,
+	       access(p->cfgpath, F_OK) == 0 ? "" : " (does not exist: defaults)");
+	return cfg_show(p->desc->cfg, p->vals, stdout) == 0 ? 0 : 1;
+}
+
+static int config_set(prog_t *p)
+{
+	const struct cfg_table *t = p->desc->cfg;
+	const char *prog = p->desc->cli->prog;
+	struct cfg_assign a[MAX_ASSIGN];
+	char err[CFG_ERR_MAX], before[CFG_STR_MAX], after[CFG_STR_MAX];
+	void *old = NULL;
+	size_t n, i;
+	int rc = PROG_EXIT_USAGE;
+
+	n = prog_collect_assign(p->desc->cli, &p->cli, a, MAX_ASSIGN);
+	if (n == 0) {
+		fprintf(stderr, "%s: -set: no option to write (e.g. -set -port 1600)\n", prog);
+		return PROG_EXIT_USAGE;
+	}
+	if ((old = calloc(1, t->size)) == NULL)
+		goto out;
+	if (cfg_load(t, old, p->cfgpath, warn_stderr, p, err, sizeof(err)) != 0 ||
+	    cfg_set(t, p->cfgpath, a, n, NULL, NULL, err, sizeof(err)) != 0 ||
+	    cfg_load(t, p->vals, p->cfgpath, NULL, NULL, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", prog, err);
+		goto out;
+	}
+	printf("updated %s\n", p->cfgpath);
+	for (i = 0; i < n; i++) {
+		int k = cfg_find(t, a[i].key);
+		if (k < 0)
+			continue;
+		cfg_value_text(t, old, (size_t)k, before, sizeof(before));
+		cfg_value_text(t, p->vals, (size_t)k, after, sizeof(after));
+		if (strcmp(before, after) == 0)
+			printf("%s: %s (unchanged)\n", t->keys[k].name, after);
+		else
+			printf("%s: %s -> %s\n", t->keys[k].name, before, after);
+	}
+	rc = 0;
+out:
+	free(old);
+	return rc;
+}
+
+static int mode_config(prog_t *p)
+{
+	if (prog_opt(p, "set") != NULL)
+		return config_set(p);
+	return config_show(p);
+}
+
+static int standard_mode(prog_t *p, const char *name)
+{
+	if (strcmp(name, "start") == 0)
+		return mode_start(p);
+	if (strcmp(name, "stop") == 0)
+		return mode_stop(p);
+	if (strcmp(name, "show") == 0)
+		return mode_show(p);
+	if (strcmp(name, "config") == 0)
+		return mode_config(p);
+	return -1;
+}
+
+/* Fills p from the command line: state dir, config path, flags. */
+static int locate(prog_t *p, char *err, size_t errlen)
+{
+	const char *prog = p->desc->cli->prog;
+	const struct cli_val *sd = prog_opt(p, "statedir"), *cf = prog_opt(p, "configfile");
+	int rc;
+
+	if (sd != NULL) {
+		if (snprintf(p->statedir, sizeof(p->statedir), "%s", sd->str) >=
+		    (int)sizeof(p->statedir)) {
+			snprintf(err, errlen, "-statedir: path too long");
+			return PED_E_TOO_LONG;
+		}
+	} else if ((rc = prog_default_statedir(p->statedir, sizeof(p->statedir), prog)) != 0) {
+		snprintf(err, errlen, "no state directory: give -statedir DIR");
+		return rc;
+	}
+	rc = cfg_path(p->cfgpath, sizeof(p->cfgpath), prog, cf != NULL ? cf->str : NULL,
+		      sd != NULL ? sd->str : NULL);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot find a config file: give -configfile FILE");
+		return rc;
+	}
+	p->foreground = prog_opt(p, "foreground") != NULL;
+	p->json = prog_opt(p, "json") != NULL;
+	return 0;
+}
+
+int prog_main(const struct prog_desc *desc, void *vals, int argc, char *argv[])
+{
+	const struct cli_spec *s = desc->cli;
+	static prog_t p; /* lives as long as the daemon, which uses it */
+	char err[CFG_ERR_MAX > CLI_ERR_MAX ? CFG_ERR_MAX : CLI_ERR_MAX];
+	const struct cli_mode *m;
+	bool lenient, set;
+	int rc;
+
+	memset(&p, 0, sizeof(p));
+	p.desc = desc;
+	p.vals = vals;
+	log_set_ident(s->prog);
+	if (cli_parse(s, argc, argv, &p.cli, err, sizeof(err)) != 0)
+		return cli_fail(s, err);
+	if (p.cli.help) {
+		cli_usage(s, p.cli.mode, argc <= 1 ? stderr : stdout);
+		return argc <= 1 ? PROG_EXIT_USAGE : 0;
+	}
+	if (p.cli.mode < 0)
+		return cli_fail(s, "-mode: missing");
+	m = &s->modes[p.cli.mode];
+	if (locate(&p, err, sizeof(err)) != 0)
+		return cli_fail(s, err);
+
+	/* stop and show must work even when the file has become invalid; a
+	 * config -set checks the file itself (and writes nothing if bad) */
+	lenient = m->run == NULL && (strcmp(m->name, "stop") == 0 || strcmp(m->name, "show") == 0);
+	set = m->run == NULL && strcmp(m->name, "config") == 0 && prog_opt(&p, "set") != NULL;
+	rc = cfg_load(desc->cfg, vals, p.cfgpath, warn_stderr, &p, err, sizeof(err));
+	if (rc == 0 && !set)
+		rc = prog_apply_overrides(s, &p.cli, desc->cfg, vals, err, sizeof(err));
+	if (rc != 0 && !set) {
+		if (!lenient)
+			return cli_fail(s, err);
+		fprintf(stderr, "%s: warning: %s\n", s->prog, err);
+		cfg_defaults(desc->cfg, vals);
+	}
+	log_set_mask(prog_log_mask(s, &p.cli, desc->cfg, vals));
+
+	if (m->run != NULL)
+		return m->run(&p, &p.cli);
+	rc = standard_mode(&p, m->name);
+	if (rc < 0) {
+		snprintf(err, sizeof(err), "-mode %s: not implemented", m->name);
+		return cli_fail(s, err);
+	}
+	return rc;
+}

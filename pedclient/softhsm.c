@@ -1,0 +1,1113 @@
+/* softhsm.c - the file-backed software HSM behind hsm.h.
+ *
+ * One slot = one state file (format and rules in docs/softhsm.md), replaced
+ * with atomic_write_file at every change, so that a crash leaves the old or the
+ * new state. The in-memory state changes only after the write succeeded:
+ * every mutation builds the next state in a copy, writes it, then adopts it.
+ * The file holds the HSM's own secrets (static scalar, RPV); role secrets are
+ * never stored, only an HMAC-SHA-512 verifier with a per-role salt. Staged
+ * (begun, uncommitted) changes live in memory only. Nothing here logs. */
+#include "pedclient/hsm.h"
+#include "pedclient/softhsm_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "common/atomic.h"
+#include "common/buf.h"
+#include "common/err.h"
+
+/* The verifier of a role secret s (32 bytes, full entropy, so no stretching):
+ * HMAC-SHA-512(key = s, VERIFIER_TAG || u8 role || u64be serial || salt). */
+#define VERIFIER_TAG "RemotePED softhsm role verifier v1"
+
+struct staged_role {
+	int active;
+	uint32_t token;
+	struct softhsm_role rec;
+};
+
+struct staged_rpv {
+	int active;
+	uint32_t token;
+	uint8_t rpv[HSM_RPV_LEN];
+	uint8_t ped_pub[ECP_PUB_LEN];
+};
+
+struct hsm {
+	char *path;
+	struct softhsm_state st;
+	ecp_key_t *static_key;
+	uint8_t static_pub[ECP_PUB_LEN];
+	unsigned logged_in; /* bit (1u << role) */
+	struct staged_role staged[HSM_ROLE_COUNT];
+	struct staged_rpv staged_rpv;
+	ecp_key_t *ephem; /* Full Unified: this session's ephemeral, one use */
+};
+
+static const struct {
+	const char *name;
+	int key_type;          /* docs/PROTOCOL.md key_type */
+	unsigned max_failures; /* 0: not a login role */
+} role_table[HSM_ROLE_COUNT] = {
+	[HSM_ROLE_SO] = {"so", 1, 3},
+	[HSM_ROLE_DOMAIN] = {"domain", 2, 0},
+	[HSM_ROLE_PO] = {"po", 1, 10},
+	[HSM_ROLE_PDOMAIN] = {"pdomain", 2, 0},
+	[HSM_ROLE_CO] = {"co", 4, 10},
+	[HSM_ROLE_CU] = {"cu", 4, 10},
+	[HSM_ROLE_AU] = {"au", 5, 10},
+};
+
+#define ROLE_BIT(r) (1u << (unsigned)(r))
+
+static int role_ok(enum hsm_role r)
+{
+	return (unsigned)r < HSM_ROLE_COUNT;
+}
+
+const char *hsm_role_name(enum hsm_role r)
+{
+	return role_ok(r) ? role_table[r].name : NULL;
+}
+
+int hsm_role_from_name(const char *name, enum hsm_role *r)
+{
+	unsigned i;
+
+	if (name == NULL || r == NULL)
+		return PED_E_INVAL;
+	for (i = 0; i < HSM_ROLE_COUNT; i++) {
+		if (strcmp(name, role_table[i].name) == 0) {
+			*r = (enum hsm_role)i;
+			return 0;
+		}
+	}
+	return PED_E_NOT_FOUND;
+}
+
+int hsm_role_key_type(enum hsm_role r)
+{
+	return role_ok(r) ? role_table[r].key_type : PED_E_INVAL;
+}
+
+unsigned hsm_role_max_failures(enum hsm_role r)
+{
+	return role_ok(r) ? role_table[r].max_failures : 0;
+}
+
+/* ---- the state file ------------------------------------------------------ */
+
+static int all_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint8_t acc = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		acc |= b[i];
+	return acc == 0;
+}
+
+static int printable(const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] < 0x20 || p[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+static int sha256(const uint8_t *data, size_t len, uint8_t out[SOFTHSM_SUM_LEN])
+{
+	size_t n = 0;
+
+	if (!EVP_Q_digest(NULL, "SHA256", NULL, data, len, out, &n) || n != SOFTHSM_SUM_LEN)
+		return PED_E_CRYPTO;
+	return 0;
+}
+
+/* u8 len || label padded with zeros to HSM_LABEL_MAX. present: 1..32
+ * printable characters; absent: all zero. */
+static int get_label(pbuf_t *b, int present, char out[HSM_LABEL_MAX + 1])
+{
+	uint8_t raw[HSM_LABEL_MAX], n;
+
+	if (pbuf_get_u8(b, &n) != 0 || pbuf_get_bytes(b, raw, sizeof(raw)) != 0)
+		return PED_E_STATE_CORRUPT;
+	if (n > HSM_LABEL_MAX || (present ? n == 0 : n != 0) || !printable(raw, n) ||
+	    !all_zero(raw + n, sizeof(raw) - n))
+		return PED_E_STATE_CORRUPT;
+	memcpy(out, raw, n);
+	out[n] = '\0';
+	return 0;
+}
+
+static int get_role(pbuf_t *b, unsigned idx, struct softhsm_role *rr)
+{
+	uint8_t id, state;
+
+	if (pbuf_get_u8(b, &id) != 0 || pbuf_get_u8(b, &state) != 0 ||
+	    pbuf_get_u8(b, &rr->m) != 0 || pbuf_get_u8(b, &rr->n) != 0 ||
+	    pbuf_get_u8(b, &rr->failures) != 0 ||
+	    pbuf_get_bytes(b, rr->keyset_id, sizeof(rr->keyset_id)) != 0 ||
+	    pbuf_get_bytes(b, rr->salt, sizeof(rr->salt)) != 0 ||
+	    pbuf_get_bytes(b, rr->verifier, sizeof(rr->verifier)) != 0)
+		return PED_E_STATE_CORRUPT;
+	if (id != idx || state > 1)
+		return PED_E_STATE_CORRUPT;
+	rr->initialized = state;
+	if (!state)
+		return all_zero(rr, sizeof(*rr)) ? 0 : PED_E_STATE_CORRUPT;
+	if (rr->m < 1 || rr->m > rr->n || rr->n > SHAMIR_MAX_N ||
+	    rr->failures > role_table[idx].max_failures)
+		return PED_E_STATE_CORRUPT;
+	return 0;
+}
+
+/* Which roles must (or may) be initialized for the flags. */
+static int roles_consistent(const struct softhsm_state *st)
+{
+	const int hsm = (st->flags & SOFTHSM_F_HSM) != 0;
+	const int part = (st->flags & SOFTHSM_F_PARTITION) != 0;
+	const struct softhsm_role *r = st->roles;
+
+	return r[HSM_ROLE_SO].initialized == hsm && r[HSM_ROLE_DOMAIN].initialized == hsm &&
+	       r[HSM_ROLE_PO].initialized == part && r[HSM_ROLE_PDOMAIN].initialized == part &&
+	       (part || !r[HSM_ROLE_CO].initialized) && (part || !r[HSM_ROLE_CU].initialized) &&
+	       (hsm || !r[HSM_ROLE_AU].initialized);
+}
+
+int softhsm_state_parse(const uint8_t *data, size_t len, struct softhsm_state *st,
+			ecp_key_t **key)
+{
+	uint8_t sum[SOFTHSM_SUM_LEN];
+	ecp_key_t *k = NULL, *pk = NULL;
+	const uint8_t *p;
+	uint16_t version, body_len;
+	unsigned i;
+	pbuf_t b;
+	int r = PED_E_INVAL;
+
+	if (key != NULL)
+		*key = NULL;
+	if (st == NULL)
+		goto out;
+	OPENSSL_cleanse(st, sizeof(*st));
+	if (data == NULL && len > 0)
+		goto out;
+	r = PED_E_STATE_CORRUPT;
+	pbuf_from(&b, data, len);
+	/* fixed order: magic, version, length, checksum, then the fields */
+	if (pbuf_get_view(&b, SOFTHSM_MAGIC_LEN, &p) != 0 ||
+	    memcmp(p, SOFTHSM_MAGIC, SOFTHSM_MAGIC_LEN) != 0 || pbuf_get_u16(&b, &version) != 0)
+		goto out;
+	r = PED_E_VERSION;
+	if (version != SOFTHSM_VERSION)
+		goto out;
+	r = PED_E_STATE_CORRUPT;
+	if (pbuf_get_u16(&b, &body_len) != 0 || body_len != SOFTHSM_BODY_LEN ||
+	    len != SOFTHSM_FILE_LEN)
+		goto out;
+	if ((r = sha256(data, SOFTHSM_HDR_LEN + SOFTHSM_BODY_LEN, sum)) != 0)
+		goto out;
+	r = PED_E_STATE_CORRUPT;
+	if (CRYPTO_memcmp(sum, data + SOFTHSM_HDR_LEN + SOFTHSM_BODY_LEN, sizeof(sum)) != 0)
+		goto out;
+	b.len = SOFTHSM_HDR_LEN + SOFTHSM_BODY_LEN; /* the body ends at the sum */
+
+	if (pbuf_get_u64(&b, &st->serial) != 0 || st->serial == 0 ||
+	    pbuf_get_u8(&b, &st->flags) != 0 || (st->flags & ~SOFTHSM_F_ALL) != 0 ||
+	    ((st->flags & SOFTHSM_F_PARTITION) && !(st->flags & SOFTHSM_F_HSM)))
+		goto out;
+	if ((r = get_label(&b, st->flags & SOFTHSM_F_HSM, st->label)) != 0 ||
+	    (r = get_label(&b, st->flags & SOFTHSM_F_PARTITION, st->plabel)) != 0)
+		goto out;
+	r = PED_E_STATE_CORRUPT;
+	if (pbuf_get_bytes(&b, st->static_priv, ECP_PRIV_LEN) != 0 ||
+	    pbuf_get_bytes(&b, st->rpv, HSM_RPV_LEN) != 0 ||
+	    pbuf_get_bytes(&b, st->ped_pub, ECP_PUB_LEN) != 0)
+		goto out;
+	if (st->flags & SOFTHSM_F_RPV) {
+		if (ecp_import_public(st->ped_pub, ECP_PUB_LEN, &pk) != 0)
+			goto out;
+	} else if (!all_zero(st->rpv, HSM_RPV_LEN) || !all_zero(st->ped_pub, ECP_PUB_LEN)) {
+		goto out;
+	}
+	for (i = 0; i < HSM_ROLE_COUNT; i++)
+		if ((r = get_role(&b, i, &st->roles[i])) != 0)
+			goto out;
+	r = PED_E_STATE_CORRUPT;
+	if (pbuf_expect_end(&b) != 0 || !roles_consistent(st))
+		goto out;
+	/* last, the costly check: the static scalar is in [1, n-1] */
+	if (ecp_from_private(st->static_priv, ECP_PRIV_LEN, &k) != 0)
+		goto out;
+	if (key != NULL) {
+		*key = k;
+		k = NULL;
+	}
+	r = 0;
+out:
+	if (r != 0 && st != NULL)
+		OPENSSL_cleanse(st, sizeof(*st));
+	ecp_free(k);
+	ecp_free(pk);
+	return r;
+}
+
+static int put_label(pbuf_t *b, const char *label)
+{
+	uint8_t raw[HSM_LABEL_MAX] = {0};
+	size_t n = strnlen(label, HSM_LABEL_MAX + 1);
+
+	if (n > HSM_LABEL_MAX)
+		return PED_E_INVAL;
+	memcpy(raw, label, n);
+	if (pbuf_put_u8(b, (uint8_t)n) != 0 || pbuf_put_bytes(b, raw, sizeof(raw)) != 0)
+		return PED_E_NOSPACE;
+	return 0;
+}
+
+int softhsm_state_encode(const struct softhsm_state *st, uint8_t *out, size_t cap, size_t *len)
+{
+	const struct softhsm_role *rr;
+	unsigned i;
+	pbuf_t b;
+	int r = PED_E_INVAL;
+
+	if (len != NULL)
+		*len = 0;
+	if (st == NULL || out == NULL || len == NULL)
+		goto out;
+	r = PED_E_NOSPACE;
+	if (cap < SOFTHSM_FILE_LEN)
+		goto out;
+	pbuf_over(&b, out, SOFTHSM_FILE_LEN);
+	if (pbuf_put_bytes(&b, SOFTHSM_MAGIC, SOFTHSM_MAGIC_LEN) != 0 ||
+	    pbuf_put_u16(&b, SOFTHSM_VERSION) != 0 || pbuf_put_u16(&b, SOFTHSM_BODY_LEN) != 0 ||
+	    pbuf_put_u64(&b, st->serial) != 0 || pbuf_put_u8(&b, st->flags) != 0)
+		goto out;
+	if ((r = put_label(&b, st->label)) != 0 || (r = put_label(&b, st->plabel)) != 0)
+		goto out;
+	r = PED_E_NOSPACE;
+	if (pbuf_put_bytes(&b, st->static_priv, ECP_PRIV_LEN) != 0 ||
+	    pbuf_put_bytes(&b, st->rpv, HSM_RPV_LEN) != 0 ||
+	    pbuf_put_bytes(&b, st->ped_pub, ECP_PUB_LEN) != 0)
+		goto out;
+	for (i = 0; i < HSM_ROLE_COUNT; i++) {
+		rr = &st->roles[i];
+		if (pbuf_put_u8(&b, (uint8_t)i) != 0 || pbuf_put_u8(&b, rr->initialized) != 0 ||
+		    pbuf_put_u8(&b, rr->m) != 0 || pbuf_put_u8(&b, rr->n) != 0 ||
+		    pbuf_put_u8(&b, rr->failures) != 0 ||
+		    pbuf_put_bytes(&b, rr->keyset_id, sizeof(rr->keyset_id)) != 0 ||
+		    pbuf_put_bytes(&b, rr->salt, sizeof(rr->salt)) != 0 ||
+		    pbuf_put_bytes(&b, rr->verifier, sizeof(rr->verifier)) != 0)
+			goto out;
+	}
+	r = PED_E_INTERNAL;
+	if (b.len != SOFTHSM_HDR_LEN + SOFTHSM_BODY_LEN)
+		goto out;
+	if ((r = sha256(out, b.len, out + b.len)) != 0)
+		goto out;
+	*len = SOFTHSM_FILE_LEN;
+	r = 0;
+out:
+	if (r != 0 && out != NULL && cap > 0)
+		OPENSSL_cleanse(out, cap < SOFTHSM_FILE_LEN ? cap : SOFTHSM_FILE_LEN);
+	return r;
+}
+
+static int save_state(const char *path, const struct softhsm_state *st)
+{
+	uint8_t buf[SOFTHSM_FILE_LEN];
+	size_t len;
+	int r;
+
+	if ((r = softhsm_state_encode(st, buf, sizeof(buf), &len)) == 0)
+		r = atomic_write_file(path, buf, len, 0600);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return r;
+}
+
+/* Writes next and, only if that worked, adopts it. next is wiped. */
+static int commit_state(hsm_t *h, struct softhsm_state *next)
+{
+	int r = save_state(h->path, next);
+
+	if (r == 0)
+		memcpy(&h->st, next, sizeof(h->st));
+	OPENSSL_cleanse(next, sizeof(*next));
+	return r;
+}
+
+/* ---- open / close / info ------------------------------------------------- */
+
+static int create_state(const char *path)
+{
+	struct softhsm_state st;
+	ecp_key_t *k = NULL;
+	uint8_t rnd[8];
+	uint64_t v;
+	int r = PED_E_CRYPTO;
+
+	memset(&st, 0, sizeof(st));
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		goto out;
+	v = (uint64_t)pbuf_rd32(rnd) << 32 | pbuf_rd32(rnd + 4);
+	st.serial = 1000000000u + v % 9000000000u; /* ten decimal digits */
+	if ((r = ecp_generate(&k)) != 0 || (r = ecp_export_private(k, st.static_priv)) != 0)
+		goto out;
+	r = save_state(path, &st);
+out:
+	ecp_free(k);
+	OPENSSL_cleanse(&st, sizeof(st));
+	return r;
+}
+
+int hsm_open(const char *path, int create_if_missing, hsm_t **out)
+{
+	hsm_t *h = NULL;
+	void *data = NULL;
+	size_t len = 0;
+	int r = PED_E_INVAL;
+
+	if (out != NULL)
+		*out = NULL;
+	if (path == NULL || path[0] == '\0' || out == NULL)
+		goto out;
+	r = PED_E_NOMEM;
+	if ((h = calloc(1, sizeof(*h))) == NULL || (h->path = strdup(path)) == NULL)
+		goto out;
+	r = atomic_read_file(path, SOFTHSM_FILE_MAX, &data, &len);
+	if (r == PED_E_NOT_FOUND && create_if_missing) {
+		if ((r = create_state(path)) != 0)
+			goto out;
+		r = atomic_read_file(path, SOFTHSM_FILE_MAX, &data, &len);
+	}
+	if (r == PED_E_TOO_LONG)
+		r = PED_E_STATE_CORRUPT;
+	if (r != 0)
+		goto out;
+	if ((r = softhsm_state_parse(data, len, &h->st, &h->static_key)) != 0 ||
+	    (r = ecp_export_public(h->static_key, h->static_pub)) != 0)
+		goto out;
+	*out = h;
+	h = NULL;
+	r = 0;
+out:
+	if (data != NULL) {
+		OPENSSL_cleanse(data, len);
+		free(data);
+	}
+	hsm_close(h);
+	return r;
+}
+
+void hsm_close(hsm_t *h)
+{
+	if (h == NULL)
+		return;
+	ecp_free(h->static_key);
+	ecp_free(h->ephem);
+	free(h->path);
+	OPENSSL_cleanse(h, sizeof(*h));
+	free(h);
+}
+
+int hsm_info(const hsm_t *h, struct hsm_info *out)
+{
+	const struct softhsm_role *rr;
+	struct hsm_role_info *ri;
+	unsigned i;
+
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (h == NULL || out == NULL)
+		return PED_E_INVAL;
+	out->serial = h->st.serial;
+	memcpy(out->label, h->st.label, sizeof(out->label));
+	memcpy(out->partition_label, h->st.plabel, sizeof(out->partition_label));
+	out->initialized = (h->st.flags & SOFTHSM_F_HSM) != 0;
+	out->partition_initialized = (h->st.flags & SOFTHSM_F_PARTITION) != 0;
+	out->rpv_initialized = (h->st.flags & SOFTHSM_F_RPV) != 0;
+	for (i = 0; i < HSM_ROLE_COUNT; i++) {
+		rr = &h->st.roles[i];
+		ri = &out->roles[i];
+		ri->initialized = rr->initialized;
+		ri->m = rr->m;
+		ri->n = rr->n;
+		memcpy(ri->keyset_id, rr->keyset_id, sizeof(ri->keyset_id));
+		ri->failures = rr->failures;
+		ri->max_failures = role_table[i].max_failures;
+		ri->remaining = ri->max_failures > rr->failures ? ri->max_failures - rr->failures : 0;
+		ri->locked = rr->initialized && ri->max_failures > 0 && ri->remaining == 0;
+		ri->logged_in = (h->logged_in & ROLE_BIT(i)) != 0;
+	}
+	return 0;
+}
+
+int hsm_static_public(const hsm_t *h, uint8_t out[static ECP_PUB_LEN])
+{
+	if (h == NULL || out == NULL)
+		return PED_E_INVAL;
+	memcpy(out, h->static_pub, ECP_PUB_LEN);
+	return 0;
+}
+
+int hsm_ped_static_public(const hsm_t *h, uint8_t out[static ECP_PUB_LEN])
+{
+	if (h == NULL || out == NULL)
+		return PED_E_INVAL;
+	if (!(h->st.flags & SOFTHSM_F_RPV))
+		return PED_E_NOT_INITIALIZED;
+	memcpy(out, h->st.ped_pub, ECP_PUB_LEN);
+	return 0;
+}
+
+/* ---- helpers for the two-phase changes ----------------------------------- */
+
+static int logged(const hsm_t *h, enum hsm_role r)
+{
+	return (h->logged_in & ROLE_BIT(r)) != 0;
+}
+
+/* The authorization table of hsm.h. */
+static int may_init(const hsm_t *h, enum hsm_role role)
+{
+	const int hsm = (h->st.flags & SOFTHSM_F_HSM) != 0;
+	const int part = (h->st.flags & SOFTHSM_F_PARTITION) != 0;
+
+	switch (role) {
+	case HSM_ROLE_SO:
+	case HSM_ROLE_DOMAIN:
+		return !hsm || logged(h, HSM_ROLE_SO) ? 0 : PED_E_NOT_LOGGED_IN;
+	case HSM_ROLE_PO:
+	case HSM_ROLE_PDOMAIN:
+		if (!hsm)
+			return PED_E_NOT_INITIALIZED;
+		return logged(h, HSM_ROLE_SO) ? 0 : PED_E_NOT_LOGGED_IN;
+	case HSM_ROLE_CO:
+		if (!part)
+			return PED_E_NOT_INITIALIZED;
+		return logged(h, HSM_ROLE_PO) ? 0 : PED_E_NOT_LOGGED_IN;
+	case HSM_ROLE_CU:
+		if (!part)
+			return PED_E_NOT_INITIALIZED;
+		return logged(h, HSM_ROLE_CO) ? 0 : PED_E_NOT_LOGGED_IN;
+	case HSM_ROLE_AU:
+		if (!hsm)
+			return PED_E_NOT_INITIALIZED;
+		return logged(h, HSM_ROLE_SO) || logged(h, HSM_ROLE_AU) ? 0 : PED_E_NOT_LOGGED_IN;
+	default:
+		return PED_E_INVAL;
+	}
+}
+
+static int may_init_rpv(const hsm_t *h)
+{
+	return !(h->st.flags & SOFTHSM_F_HSM) || logged(h, HSM_ROLE_SO) ? 0 : PED_E_NOT_LOGGED_IN;
+}
+
+static int new_token(uint32_t *t)
+{
+	uint8_t b[4];
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		if (RAND_bytes(b, sizeof(b)) != 1)
+			return PED_E_CRYPTO;
+		if ((*t = pbuf_rd32(b)) != 0)
+			return 0;
+	}
+	return PED_E_CRYPTO;
+}
+
+static int make_verifier(enum hsm_role role, uint64_t serial, const uint8_t *secret,
+			 const uint8_t salt[SOFTHSM_SALT_LEN], uint8_t out[SOFTHSM_VERIFIER_LEN])
+{
+	uint8_t msg[sizeof(VERIFIER_TAG) - 1 + 1 + 8 + SOFTHSM_SALT_LEN];
+	size_t off = sizeof(VERIFIER_TAG) - 1, n = 0;
+	int r = 0;
+
+	memcpy(msg, VERIFIER_TAG, off);
+	msg[off++] = (uint8_t)role;
+	pbuf_be64(msg + off, serial);
+	off += 8;
+	memcpy(msg + off, salt, SOFTHSM_SALT_LEN);
+	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA512", NULL, secret, HSM_ROLE_SECRET_LEN, msg,
+		      sizeof(msg), out, SOFTHSM_VERIFIER_LEN, &n) == NULL ||
+	    n != SOFTHSM_VERIFIER_LEN) {
+		OPENSSL_cleanse(out, SOFTHSM_VERIFIER_LEN);
+		r = PED_E_CRYPTO;
+	}
+	return r;
+}
+
+/* Stages role with the verifier of secret; keyset_id NULL = a random one. */
+static int stage_role(hsm_t *h, enum hsm_role role, const uint8_t *secret, unsigned m,
+		      unsigned n, const uint8_t *keyset_id, uint32_t *token)
+{
+	struct staged_role s;
+	int r = PED_E_CRYPTO;
+
+	memset(&s, 0, sizeof(s));
+	s.rec.initialized = 1;
+	s.rec.m = (uint8_t)m;
+	s.rec.n = (uint8_t)n;
+	if (keyset_id != NULL)
+		memcpy(s.rec.keyset_id, keyset_id, HSM_KEYSET_ID_LEN);
+	else if (RAND_bytes(s.rec.keyset_id, HSM_KEYSET_ID_LEN) != 1)
+		goto out;
+	if (RAND_bytes(s.rec.salt, SOFTHSM_SALT_LEN) != 1)
+		goto out;
+	if ((r = make_verifier(role, h->st.serial, secret, s.rec.salt, s.rec.verifier)) != 0 ||
+	    (r = new_token(&s.token)) != 0)
+		goto out;
+	s.active = 1;
+	memcpy(&h->staged[role], &s, sizeof(s));
+	*token = s.token;
+	r = 0;
+out:
+	OPENSSL_cleanse(&s, sizeof(s));
+	return r;
+}
+
+static void unstage_role(hsm_t *h, enum hsm_role role)
+{
+	OPENSSL_cleanse(&h->staged[role], sizeof(h->staged[role]));
+}
+
+static int staged_ok(const hsm_t *h, enum hsm_role role, uint32_t token)
+{
+	return h->staged[role].active && token != 0 && h->staged[role].token == token;
+}
+
+/* The highest x of k shares (the N recorded for a reused keyset). */
+static unsigned max_x(const shamir_share_t *shares, unsigned k)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < k; i++)
+		if (shares[i].x > n)
+			n = shares[i].x;
+	return n;
+}
+
+static void wipe_shares(shamir_share_t *shares, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		shamir_share_wipe(&shares[i]);
+}
+
+/* ---- roles ----------------------------------------------------------------- */
+
+int hsm_role_init_begin(hsm_t *h, enum hsm_role role, unsigned m, unsigned n,
+			shamir_share_t *shares, uint8_t *keyset_id, uint32_t *token)
+{
+	uint8_t secret[HSM_ROLE_SECRET_LEN];
+	int r = PED_E_INVAL;
+
+	if (token != NULL)
+		*token = 0;
+	if (h == NULL || !role_ok(role) || shares == NULL || token == NULL)
+		goto out;
+	r = PED_E_RANGE;
+	if (m < 1 || m > n || n > SHAMIR_MAX_N)
+		goto out;
+	wipe_shares(shares, n);
+	if ((r = may_init(h, role)) != 0)
+		goto out;
+	r = PED_E_CRYPTO;
+	if (RAND_priv_bytes(secret, sizeof(secret)) != 1)
+		goto out;
+	if ((r = shamir_split(secret, sizeof(secret), m, n, shares)) != 0)
+		goto out;
+	if ((r = stage_role(h, role, secret, m, n, NULL, token)) != 0) {
+		wipe_shares(shares, n);
+		goto out;
+	}
+	if (keyset_id != NULL)
+		memcpy(keyset_id, h->staged[role].rec.keyset_id, HSM_KEYSET_ID_LEN);
+	r = 0;
+out:
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return r;
+}
+
+int hsm_role_init_reuse(hsm_t *h, enum hsm_role role, const shamir_share_t *shares,
+			unsigned k, const uint8_t *keyset_id, uint32_t *token)
+{
+	uint8_t secret[SHAMIR_MAX_SECRET];
+	int r = PED_E_INVAL;
+
+	if (token != NULL)
+		*token = 0;
+	if (h == NULL || !role_ok(role) || shares == NULL || token == NULL || k > SHAMIR_MAX_N)
+		goto out;
+	if ((r = may_init(h, role)) != 0)
+		goto out;
+	r = PED_E_SHARE_FEW;
+	if (k == 0)
+		goto out;
+	r = PED_E_SHARE_BAD;
+	if (shares[0].len != HSM_ROLE_SECRET_LEN)
+		goto out;
+	if ((r = shamir_combine(shares, k, secret, sizeof(secret))) != 0)
+		goto out;
+	r = stage_role(h, role, secret, shares[0].m, max_x(shares, k), keyset_id, token);
+out:
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return r;
+}
+
+int hsm_role_init_commit(hsm_t *h, enum hsm_role role, uint32_t token)
+{
+	struct softhsm_state next;
+	int r = PED_E_INVAL;
+
+	if (h == NULL || (role != HSM_ROLE_CO && role != HSM_ROLE_CU && role != HSM_ROLE_AU))
+		goto out;
+	r = PED_E_BAD_REQUEST;
+	if (!staged_ok(h, role, token))
+		goto out;
+	if ((r = may_init(h, role)) != 0)
+		goto out;
+	memcpy(&next, &h->st, sizeof(next));
+	memcpy(&next.roles[role], &h->staged[role].rec, sizeof(next.roles[role]));
+	if ((r = commit_state(h, &next)) != 0)
+		goto out;
+	h->logged_in &= ~ROLE_BIT(role);
+	unstage_role(h, role);
+out:
+	return r;
+}
+
+void hsm_role_init_abort(hsm_t *h, enum hsm_role role)
+{
+	if (h != NULL && role_ok(role))
+		unstage_role(h, role);
+}
+
+static int label_ok(const char *label)
+{
+	size_t n;
+
+	if (label == NULL)
+		return 0;
+	n = strnlen(label, HSM_LABEL_MAX + 1);
+	return n >= 1 && n <= HSM_LABEL_MAX && printable((const uint8_t *)label, n);
+}
+
+static void clear_role(struct softhsm_state *st, enum hsm_role role)
+{
+	OPENSSL_cleanse(&st->roles[role], sizeof(st->roles[role]));
+}
+
+/* What a zeroized HSM keeps: serial, static key, RPV and PED public key. */
+static void zeroize_hsm(struct softhsm_state *st)
+{
+	unsigned i;
+
+	st->flags &= SOFTHSM_F_RPV;
+	memset(st->label, 0, sizeof(st->label));
+	memset(st->plabel, 0, sizeof(st->plabel));
+	for (i = 0; i < HSM_ROLE_COUNT; i++)
+		clear_role(st, (enum hsm_role)i);
+}
+
+static void zeroize_partition(struct softhsm_state *st)
+{
+	st->flags &= (uint8_t)~SOFTHSM_F_PARTITION;
+	memset(st->plabel, 0, sizeof(st->plabel));
+	clear_role(st, HSM_ROLE_PO);
+	clear_role(st, HSM_ROLE_PDOMAIN);
+	clear_role(st, HSM_ROLE_CO);
+	clear_role(st, HSM_ROLE_CU);
+}
+
+int hsm_init(hsm_t *h, const char *label, uint32_t so_token, uint32_t domain_token)
+{
+	struct softhsm_state next;
+	unsigned i;
+	int r = PED_E_INVAL;
+
+	if (h == NULL || !label_ok(label))
+		goto out;
+	r = PED_E_BAD_REQUEST;
+	if (!staged_ok(h, HSM_ROLE_SO, so_token) || !staged_ok(h, HSM_ROLE_DOMAIN, domain_token))
+		goto out;
+	if ((r = may_init(h, HSM_ROLE_SO)) != 0)
+		goto out;
+	memcpy(&next, &h->st, sizeof(next));
+	zeroize_hsm(&next);
+	next.flags |= SOFTHSM_F_HSM;
+	memcpy(next.label, label, strlen(label));
+	next.roles[HSM_ROLE_SO] = h->staged[HSM_ROLE_SO].rec;
+	next.roles[HSM_ROLE_DOMAIN] = h->staged[HSM_ROLE_DOMAIN].rec;
+	if ((r = commit_state(h, &next)) != 0)
+		goto out;
+	h->logged_in = 0;
+	for (i = 0; i < HSM_ROLE_COUNT; i++)
+		unstage_role(h, (enum hsm_role)i);
+out:
+	return r;
+}
+
+int hsm_partition_init(hsm_t *h, const char *label, uint32_t po_token, uint32_t pdomain_token)
+{
+	struct softhsm_state next;
+	int r = PED_E_INVAL;
+
+	if (h == NULL || !label_ok(label))
+		goto out;
+	r = PED_E_BAD_REQUEST;
+	if (!staged_ok(h, HSM_ROLE_PO, po_token) ||
+	    !staged_ok(h, HSM_ROLE_PDOMAIN, pdomain_token))
+		goto out;
+	if ((r = may_init(h, HSM_ROLE_PO)) != 0)
+		goto out;
+	memcpy(&next, &h->st, sizeof(next));
+	zeroize_partition(&next);
+	next.flags |= SOFTHSM_F_PARTITION;
+	memcpy(next.plabel, label, strlen(label));
+	next.roles[HSM_ROLE_PO] = h->staged[HSM_ROLE_PO].rec;
+	next.roles[HSM_ROLE_PDOMAIN] = h->staged[HSM_ROLE_PDOMAIN].rec;
+	if ((r = commit_state(h, &next)) != 0)
+		goto out;
+	h->logged_in &= ~(ROLE_BIT(HSM_ROLE_CO) | ROLE_BIT(HSM_ROLE_CU));
+	h->logged_in |= ROLE_BIT(HSM_ROLE_PO);
+	unstage_role(h, HSM_ROLE_PO);
+	unstage_role(h, HSM_ROLE_PDOMAIN);
+	unstage_role(h, HSM_ROLE_CO);
+	unstage_role(h, HSM_ROLE_CU);
+out:
+	return r;
+}
+
+/* The lockout action once a role has used up its attempts: SO zeroizes the
+ * HSM, PO the partition; CO, CU and AU stay locked by their counter. */
+static int lockout(hsm_t *h, enum hsm_role role)
+{
+	struct softhsm_state next;
+	unsigned i;
+	int r = 0;
+
+	if (role != HSM_ROLE_SO && role != HSM_ROLE_PO)
+		return 0;
+	memcpy(&next, &h->st, sizeof(next));
+	if (role == HSM_ROLE_SO)
+		zeroize_hsm(&next);
+	else
+		zeroize_partition(&next);
+	if ((r = commit_state(h, &next)) != 0)
+		return r;
+	if (role == HSM_ROLE_SO) {
+		h->logged_in = 0;
+		for (i = 0; i < HSM_ROLE_COUNT; i++)
+			unstage_role(h, (enum hsm_role)i);
+		hsm_rpv_init_abort(h);
+	} else {
+		h->logged_in &= ~(ROLE_BIT(HSM_ROLE_PO) | ROLE_BIT(HSM_ROLE_CO) |
+				  ROLE_BIT(HSM_ROLE_CU));
+		unstage_role(h, HSM_ROLE_CO);
+		unstage_role(h, HSM_ROLE_CU);
+	}
+	return 0;
+}
+
+/* The shape checks of a login, before the attempt counts. */
+static int check_login_shares(const struct softhsm_role *rec, const shamir_share_t *shares,
+			      unsigned k)
+{
+	unsigned i, j;
+
+	if (k == 0)
+		return PED_E_SHARE_FEW;
+	for (i = 0; i < k; i++)
+		if (shares[i].m != rec->m || shares[i].len != HSM_ROLE_SECRET_LEN ||
+		    shares[i].x < 1 || shares[i].x > SHAMIR_MAX_N)
+			return PED_E_SHARE_BAD;
+	for (i = 0; i < k; i++)
+		for (j = i + 1; j < k; j++)
+			if (shares[i].x == shares[j].x)
+				return PED_E_SHARE_DUP;
+	return k < rec->m ? PED_E_SHARE_FEW : 0;
+}
+
+int hsm_role_login(hsm_t *h, enum hsm_role role, const shamir_share_t *shares, unsigned k,
+		   unsigned *remaining)
+{
+	struct softhsm_state next;
+	uint8_t secret[SHAMIR_MAX_SECRET], v[SOFTHSM_VERIFIER_LEN];
+	const struct softhsm_role *rec;
+	unsigned max;
+	int r = PED_E_INVAL, match;
+
+	if (remaining != NULL)
+		*remaining = 0;
+	if (h == NULL || !role_ok(role) || shares == NULL || k > SHAMIR_MAX_N ||
+	    (max = role_table[role].max_failures) == 0)
+		goto out;
+	h->logged_in &= ~ROLE_BIT(role);
+	rec = &h->st.roles[role];
+	r = PED_E_NOT_INITIALIZED;
+	if (!rec->initialized)
+		goto out;
+	if (rec->failures >= max) {
+		/* a crash between the counter and the action: act now */
+		if ((r = lockout(h, role)) == 0)
+			r = PED_E_PIN_LOCKED;
+		goto out;
+	}
+	if (remaining != NULL)
+		*remaining = max - rec->failures;
+	if ((r = check_login_shares(rec, shares, k)) != 0)
+		goto out;
+
+	/* From here the attempt counts. The counter is written first, so that
+	 * killing the process after a failed check cannot save an attempt. */
+	memcpy(&next, &h->st, sizeof(next));
+	next.roles[role].failures++;
+	if ((r = commit_state(h, &next)) != 0)
+		goto out;
+	rec = &h->st.roles[role];
+	if ((r = shamir_combine(shares, k, secret, sizeof(secret))) != 0 ||
+	    (r = make_verifier(role, h->st.serial, secret, rec->salt, v)) != 0)
+		goto out;
+	match = CRYPTO_memcmp(v, rec->verifier, sizeof(v)) == 0;
+	if (match) {
+		memcpy(&next, &h->st, sizeof(next));
+		next.roles[role].failures = 0;
+		if ((r = commit_state(h, &next)) != 0)
+			goto out;
+		h->logged_in |= ROLE_BIT(role);
+		if (remaining != NULL)
+			*remaining = max;
+		r = 0;
+		goto out;
+	}
+	if (remaining != NULL)
+		*remaining = max - rec->failures;
+	if (rec->failures >= max && (r = lockout(h, role)) != 0)
+		goto out;
+	r = PED_E_PIN_INCORRECT;
+out:
+	OPENSSL_cleanse(secret, sizeof(secret));
+	OPENSSL_cleanse(v, sizeof(v));
+	return r;
+}
+
+void hsm_role_logout(hsm_t *h)
+{
+	if (h != NULL)
+		h->logged_in = 0;
+}
+
+/* ---- RPV ----------------------------------------------------------------- */
+
+static int stage_rpv(hsm_t *h, const uint8_t *rpv, const ecp_key_t *ped, uint32_t *token)
+{
+	struct staged_rpv s;
+	int r;
+
+	memset(&s, 0, sizeof(s));
+	memcpy(s.rpv, rpv, HSM_RPV_LEN);
+	if ((r = ecp_export_public(ped, s.ped_pub)) != 0 || (r = new_token(&s.token)) != 0)
+		goto out;
+	s.active = 1;
+	memcpy(&h->staged_rpv, &s, sizeof(s));
+	*token = s.token;
+out:
+	OPENSSL_cleanse(&s, sizeof(s));
+	return r;
+}
+
+int hsm_rpv_init_begin(hsm_t *h, unsigned m, unsigned n, shamir_share_t *shares,
+		       uint32_t *token)
+{
+	uint8_t secret[HSM_RPK_SECRET_LEN];
+	ecp_key_t *ped = NULL;
+	int r = PED_E_INVAL;
+
+	if (token != NULL)
+		*token = 0;
+	if (h == NULL || shares == NULL || token == NULL)
+		goto out;
+	r = PED_E_RANGE;
+	if (m < 1 || m > n || n > SHAMIR_MAX_N)
+		goto out;
+	wipe_shares(shares, n);
+	if ((r = may_init_rpv(h)) != 0)
+		goto out;
+	r = PED_E_CRYPTO;
+	if (RAND_priv_bytes(secret, HSM_RPV_LEN) != 1)
+		goto out;
+	if ((r = ecp_generate(&ped)) != 0 ||
+	    (r = ecp_export_private(ped, secret + HSM_RPV_LEN)) != 0)
+		goto out;
+	if ((r = shamir_split(secret, sizeof(secret), m, n, shares)) != 0)
+		goto out;
+	if ((r = stage_rpv(h, secret, ped, token)) != 0)
+		wipe_shares(shares, n);
+out:
+	ecp_free(ped);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return r;
+}
+
+int hsm_rpv_init_reuse(hsm_t *h, const shamir_share_t *shares, unsigned k, uint32_t *token)
+{
+	uint8_t secret[SHAMIR_MAX_SECRET];
+	ecp_key_t *ped = NULL;
+	int r = PED_E_INVAL;
+
+	if (token != NULL)
+		*token = 0;
+	if (h == NULL || shares == NULL || token == NULL || k > SHAMIR_MAX_N)
+		goto out;
+	if ((r = may_init_rpv(h)) != 0)
+		goto out;
+	r = PED_E_SHARE_FEW;
+	if (k == 0)
+		goto out;
+	r = PED_E_SHARE_BAD;
+	if (shares[0].len != HSM_RPK_SECRET_LEN)
+		goto out;
+	if ((r = shamir_combine(shares, k, secret, sizeof(secret))) != 0)
+		goto out;
+	/* a wrong PIN gives random bytes: the scalar is then out of range
+	 * with probability 1 - 2^-7 (the top byte of d must be 0 or 1) */
+	if (ecp_from_private(secret + HSM_RPV_LEN, ECP_PRIV_LEN, &ped) != 0) {
+		r = PED_E_PIN_INCORRECT;
+		goto out;
+	}
+	r = stage_rpv(h, secret, ped, token);
+out:
+	ecp_free(ped);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return r;
+}
+
+int hsm_rpv_init_commit(hsm_t *h, uint32_t token)
+{
+	struct softhsm_state next;
+	int r = PED_E_INVAL;
+
+	if (h == NULL)
+		goto out;
+	r = PED_E_BAD_REQUEST;
+	if (!h->staged_rpv.active || token == 0 || h->staged_rpv.token != token)
+		goto out;
+	if ((r = may_init_rpv(h)) != 0)
+		goto out;
+	memcpy(&next, &h->st, sizeof(next));
+	memcpy(next.rpv, h->staged_rpv.rpv, HSM_RPV_LEN);
+	memcpy(next.ped_pub, h->staged_rpv.ped_pub, ECP_PUB_LEN);
+	next.flags |= SOFTHSM_F_RPV;
+	if ((r = commit_state(h, &next)) != 0)
+		goto out;
+	hsm_rpv_init_abort(h);
+out:
+	return r;
+}
+
+void hsm_rpv_init_abort(hsm_t *h)
+{
+	if (h != NULL)
+		OPENSSL_cleanse(&h->staged_rpv, sizeof(h->staged_rpv));
+}
+
+/* ---- channel keys ---------------------------------------------------------- */
+
+int hsm_chan_ephemeral(hsm_t *h, uint8_t pub[static ECP_PUB_LEN])
+{
+	int r;
+
+	if (h == NULL || pub == NULL)
+		return PED_E_INVAL;
+	ecp_free(h->ephem);
+	h->ephem = NULL;
+	if ((r = ecp_generate(&h->ephem)) == 0 && (r = ecp_export_public(h->ephem, pub)) != 0) {
+		ecp_free(h->ephem);
+		h->ephem = NULL;
+	}
+	return r;
+}
+
+int hsm_channel_keys(hsm_t *h, const struct hsm_chan_params *p, kas_keys_t *out,
+		     uint8_t *own_ephem_pub)
+{
+	struct kas_params kp;
+	ecp_key_t *peer_e = NULL, *peer_s = NULL;
+	int fu = 0, r = PED_E_INVAL;
+
+	memset(&kp, 0, sizeof(kp));
+	if (out != NULL)
+		kas_keys_wipe(out);
+	if (h == NULL || p == NULL || out == NULL || p->peer_ephem == NULL)
+		goto out;
+	fu = p->scheme == KAS_FULL_UNIFIED;
+	if (!fu && p->scheme != KAS_ONE_PASS)
+		goto out;
+	if (fu ? p->nonce_v != NULL : (p->nonce_v == NULL || p->peer_static != NULL))
+		goto out;
+	if (fu && h->ephem == NULL && own_ephem_pub == NULL)
+		goto out;
+	if (p->use_rpv) {
+		r = PED_E_NOT_INITIALIZED;
+		if (!(h->st.flags & SOFTHSM_F_RPV))
+			goto out;
+		kp.secret = h->st.rpv;
+		kp.secret_len = HSM_RPV_LEN;
+	} else {
+		kp.secret = p->secret;
+		kp.secret_len = p->secret_len;
+	}
+	if ((r = ecp_import_public(p->peer_ephem, ECP_PUB_LEN, &peer_e)) != 0)
+		goto out;
+	kp.scheme = p->scheme;
+	kp.own_static = h->static_key;
+	kp.context = p->context;
+	kp.context_len = p->context_len;
+	if (fu) {
+		if (p->peer_static != NULL) {
+			r = ecp_import_public(p->peer_static, ECP_PUB_LEN, &peer_s);
+		} else if (h->st.flags & SOFTHSM_F_RPV) {
+			r = ecp_import_public(h->st.ped_pub, ECP_PUB_LEN, &peer_s);
+		} else {
+			r = PED_E_NOT_INITIALIZED;
+		}
+		if (r != 0)
+			goto out;
+		if (h->ephem == NULL && (r = ecp_generate(&h->ephem)) != 0)
+			goto out;
+		if (own_ephem_pub != NULL && (r = ecp_export_public(h->ephem, own_ephem_pub)) != 0)
+			goto out;
+		kp.role = KAS_U;
+		kp.own_ephem = h->ephem;
+		kp.peer_static = peer_s;
+		kp.peer_ephem = peer_e;
+	} else {
+		kp.role = KAS_V;
+		kp.peer_ephem = peer_e;
+		kp.nonce_v = p->nonce_v;
+	}
+	r = kas_derive(&kp, out);
+out:
+	if (fu && h != NULL) {
+		ecp_free(h->ephem);
+		h->ephem = NULL;
+	}
+	ecp_free(peer_e);
+	ecp_free(peer_s);
+	OPENSSL_cleanse(&kp, sizeof(kp));
+	return r;
+}

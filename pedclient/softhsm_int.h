@@ -1,0 +1,63 @@
+/* softhsm_int.h - the software HSM's state record and its file codec; not API
+ * (the fuzzer and the unit tests use it). The format is in docs/softhsm.md. */
+#ifndef PED_SOFTHSM_INT_H
+#define PED_SOFTHSM_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/ecp.h"
+#include "pedclient/hsm.h"
+
+#define SOFTHSM_MAGIC "RPEDSHSM"
+#define SOFTHSM_MAGIC_LEN 8
+#define SOFTHSM_VERSION 1
+#define SOFTHSM_SALT_LEN 32
+#define SOFTHSM_VERIFIER_LEN 64
+#define SOFTHSM_SUM_LEN 32 /* SHA-256 */
+/* one role record: id, state, m, n, failures, keyset id, salt, verifier */
+#define SOFTHSM_ROLE_LEN (5 + HSM_KEYSET_ID_LEN + SOFTHSM_SALT_LEN + SOFTHSM_VERIFIER_LEN)
+/* the body: serial, flags, two labels, static scalar, RPV, PED public, roles */
+#define SOFTHSM_BODY_LEN (8 + 1 + 2 * (1 + HSM_LABEL_MAX) + ECP_PRIV_LEN + HSM_RPV_LEN + \
+			  ECP_PUB_LEN + HSM_ROLE_COUNT * SOFTHSM_ROLE_LEN)
+#define SOFTHSM_HDR_LEN (SOFTHSM_MAGIC_LEN + 2 + 2)
+#define SOFTHSM_FILE_LEN (SOFTHSM_HDR_LEN + SOFTHSM_BODY_LEN + SOFTHSM_SUM_LEN)
+/* what hsm_open reads at most: a longer file is not ours */
+#define SOFTHSM_FILE_MAX 4096
+
+#define SOFTHSM_F_HSM 0x01u       /* hsm init done */
+#define SOFTHSM_F_PARTITION 0x02u /* partition init done */
+#define SOFTHSM_F_RPV 0x04u       /* RPV initialized */
+#define SOFTHSM_F_ALL 0x07u
+
+struct softhsm_role {
+	uint8_t initialized;
+	uint8_t m, n;
+	uint8_t failures;
+	uint8_t keyset_id[HSM_KEYSET_ID_LEN];
+	uint8_t salt[SOFTHSM_SALT_LEN];
+	uint8_t verifier[SOFTHSM_VERIFIER_LEN];
+};
+
+struct softhsm_state {
+	uint64_t serial;
+	uint8_t flags;
+	char label[HSM_LABEL_MAX + 1];
+	char plabel[HSM_LABEL_MAX + 1];
+	uint8_t static_priv[ECP_PRIV_LEN];
+	uint8_t rpv[HSM_RPV_LEN];
+	uint8_t ped_pub[ECP_PUB_LEN];
+	struct softhsm_role roles[HSM_ROLE_COUNT];
+};
+
+/* Parses a whole state file held in memory, strictly (docs/softhsm.md):
+ * 0, PED_E_STATE_CORRUPT (wrong magic, length, checksum or any field out of
+ * range or inconsistent) or PED_E_VERSION. *st is wiped first and on failure.
+ * When key is not NULL it receives the static key pair (caller frees). */
+int softhsm_state_parse(const uint8_t *data, size_t len, struct softhsm_state *st,
+			ecp_key_t **key);
+/* Encodes st into exactly SOFTHSM_FILE_LEN bytes of out. */
+int softhsm_state_encode(const struct softhsm_state *st, uint8_t *out, size_t cap,
+			 size_t *len);
+
+#endif

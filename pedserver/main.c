@@ -1,0 +1,210 @@
+/* main.c - pedserver: the daemon on the PED host. It owns one PED
+ * (usbped/pedhost) and listens on the server port for pedclient. The
+ * command-line flow (modes, config, logging) is common/prog.c; this file is
+ * the daemon's table of contents: start-up in dependency order, the loop,
+ * reload, and shutdown in reverse order. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/daemon.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "pedserver/pedserver.h"
+
+static struct pedserver ps;
+
+static void cmd_stop(void *ctx, admin_reply_t *r, int argc, char **argv)
+{
+	(void)ctx;
+	(void)argc;
+	(void)argv;
+	daemon_request_shutdown("admin stop");
+	admin_reply_line(r, "stopping");
+	admin_reply_end(r, 0);
+}
+
+static const struct admin_cmd cmds[] = {
+	{"show", pedserver_show, "status of the server, its PED and its client"},
+	{"show-json", pedserver_show_json, "the same as one JSON object"},
+	{"stop", cmd_stop, "stop the server"},
+	{NULL, NULL, NULL},
+};
+
+/* ---- shutdown: everything closes asynchronously, then the loop ends ---- */
+
+static void one_closed(void *arg)
+{
+	struct pedserver *p = arg;
+
+	if (--p->closing == 0)
+		daemon_loop_detach();
+}
+
+static void close_all(struct pedserver *p)
+{
+	p->closing = 1; /* released below */
+	if (p->admin != NULL) {
+		p->closing++;
+		admin_server_close(p->admin, one_closed, p);
+		p->admin = NULL;
+	}
+	if (p->server != NULL) {
+		p->closing++;
+		server_close(p->server, one_closed, p);
+		p->server = NULL;
+	}
+	if (p->ped != NULL) {
+		p->closing++;
+		pedatt_close(p->ped, one_closed, p);
+		p->ped = NULL;
+	}
+	one_closed(p);
+}
+
+static void on_shutdown(void *arg)
+{
+	close_all(arg);
+}
+
+/* ---- SIGHUP: the log was reopened by daemon.c; re-read the config ---- */
+
+/* Keys that only take effect at start (sockets and the PED are open). */
+static const char *const restart_keys[] = {
+	"Ip", "Port", "ExternalServer", "AdminPort", "ExternalAdmin", "Device",
+	"PedWriteDelay", "InternalShutdownTimeout", NULL,
+};
+
+static bool needs_restart(const char *key)
+{
+	for (size_t i = 0; restart_keys[i] != NULL; i++)
+		if (strcmp(restart_keys[i], key) == 0)
+			return true;
+	return false;
+}
+
+static void on_reload(void *arg)
+{
+	struct pedserver *p = arg;
+	const struct cfg_table *t = &pedserver_cfg_table;
+	struct pedserver_cfg nc;
+	char err[CFG_ERR_MAX], a[CFG_STR_MAX], b[CFG_STR_MAX];
+	char applied[512] = "", later[512] = "";
+
+	if (prog_reload(p->prog, &nc, err, sizeof(err)) != 0) {
+		log_error("reload: %s; keeping the running configuration", err);
+		return;
+	}
+	for (size_t i = 0; i < t->nkeys; i++) {
+		const char *k = t->keys[i].name;
+		cfg_value_text(t, p->cfg, i, a, sizeof(a));
+		cfg_value_text(t, &nc, i, b, sizeof(b));
+		if (strcmp(a, b) == 0)
+			continue;
+		if (needs_restart(k)) {
+			snprintf(later + strlen(later), sizeof(later) - strlen(later), "%s%s",
+				 later[0] ? ", " : "", k);
+			/* keep reporting what actually runs */
+			cfg_set_value(t, &nc, k, a, err, sizeof(err));
+		} else {
+			snprintf(applied + strlen(applied), sizeof(applied) - strlen(applied),
+				 "%s%s", applied[0] ? ", " : "", k);
+		}
+	}
+	if (strcmp(p->cfg->LogFileName, nc.LogFileName) != 0 ||
+	    p->cfg->MaxLogFileSize != nc.MaxLogFileSize) {
+		if (nc.LogFileName[0] != '\0')
+			(void)log_open_file(nc.LogFileName, (size_t)nc.MaxLogFileSize * 1024);
+	}
+	memcpy(p->cfg, &nc, sizeof(nc));
+	log_set_mask(prog_log_mask(&pedserver_cli, &p->prog->cli, t, p->cfg));
+	server_set_timeouts(p->server, p->cfg);
+	log_info("reload: applied %s%s%s", applied[0] ? applied : "no change",
+		 later[0] ? "; needs a restart: " : "", later);
+}
+
+/* ---- the daemon ---- */
+
+static void on_ped_settled(void *arg)
+{
+	struct pedserver *p = arg;
+
+	if (p->server == NULL || daemon_shutting_down())
+		return;
+	daemon_ready();
+	daemon_status("serving on %s port %d, admin port %d, PED %s %s",
+		      server_addresses(p->server), p->cfg->Port, admin_server_port(p->admin),
+		      p->cfg->Device, pedatt_up(p->ped) ? "connected" : "not connected");
+}
+
+static int run(prog_t *prog)
+{
+	struct daemon_hooks hooks = {on_shutdown, on_reload, &ps};
+	char err[512], host[256];
+	int st = 1, r;
+
+	ps.prog = prog;
+	ps.cfg = prog->vals;
+	if (uv_loop_init(&ps.loop) != 0) {
+		daemon_fail("cannot initialise the event loop");
+		return 1;
+	}
+	if (daemon_loop_attach(&ps.loop, &hooks) != 0) {
+		daemon_fail("cannot watch signals");
+		goto out;
+	}
+	if (gethostname(host, sizeof(host) - 1) != 0)
+		snprintf(host, sizeof(host), "pedserver");
+	host[sizeof(host) - 1] = '\0';
+	if (pedatt_open(&ps.loop, ps.cfg->Device, (unsigned)ps.cfg->PedWriteDelay, host, &ps.ped,
+			err, sizeof(err)) != 0) {
+		daemon_fail("%s", err);
+		goto fail;
+	}
+	if (server_listen(&ps.loop, ps.cfg, ps.ped, &ps.server, err, sizeof(err)) != 0) {
+		daemon_fail("%s", err);
+		goto fail;
+	}
+	if ((r = prog_admin_start(prog, &ps.loop, &ps, &ps.admin)) != 0) {
+		daemon_fail("cannot listen on admin port %d: %s", ps.cfg->AdminPort,
+			    r == PED_E_IO ? "address in use or not allowed" : ped_strerror(r));
+		goto fail;
+	}
+	/* ready once the PED's first HELLO is over, so that a show right after
+	 * start tells the truth (bounded by pedhost's HELLO timeout) */
+	pedatt_when_settled(ps.ped, on_ped_settled, &ps);
+	st = 0;
+	goto out;
+fail:
+	close_all(&ps);
+out:
+	uv_run(&ps.loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&ps.loop) != 0) {
+		log_error("event loop closed with handles left");
+		st = 1;
+	}
+	return st;
+}
+
+int main(int argc, char *argv[])
+{
+	static const struct prog_desc desc = {
+		.cli = &pedserver_cli,
+		.cfg = &pedserver_cfg_table,
+		.version = PEDSERVER_VERSION,
+		.run = run,
+		.admin_cmds = cmds,
+		.arg = &ps,
+	};
+	struct pedserver_cfg cfg;
+
+	/* PED-initiated mode is a later issue: say so before anything else */
+	if (prog_argv_has(argc, argv, "appliance") || prog_argv_has(argc, argv, "regen") ||
+	    prog_argv_has(argc, argv, "name")) {
+		fprintf(stderr, "pedserver: PED-initiated mode (-appliance, -regen, -name, -mode "
+				"connect/disconnect) is not supported by this build yet\n");
+		return PROG_EXIT_USAGE;
+	}
+	return prog_main(&desc, &cfg, argc, argv);
+}

@@ -1,0 +1,112 @@
+/* opts.c - pedserver's command line: the modes and options of the Luna
+ * PEDserver reference plus ours (-statedir -foreground -json -ped). The
+ * options that carry a cfgkey override that config key for this run, or are
+ * written by -mode config -set (common/prog.h). */
+#include "pedserver/pedserver.h"
+
+#include <stdio.h>
+
+enum { M_START, M_STOP, M_SHOW, M_CONFIG, M_CONNECT, M_DISCONNECT, M_COUNT };
+
+#define ALL 0
+#define START CLI_MODE(M_START)
+#define STOP CLI_MODE(M_STOP)
+#define SHOW CLI_MODE(M_SHOW)
+#define CONFIG CLI_MODE(M_CONFIG)
+
+/* PED-initiated (appliance) mode is a later issue. */
+static int not_yet(void *ctx, const struct cli_result *r)
+{
+	(void)ctx;
+	(void)r;
+	fprintf(stderr, "pedserver: PED-initiated mode (-appliance, -regen, -mode connect, "
+			"-mode disconnect, -name) is not supported by this build yet\n");
+	return PROG_EXIT_USAGE;
+}
+
+static const struct cli_mode modes[M_COUNT] = {
+	[M_START] = {"start", "start the server (in the background unless -foreground)", NULL},
+	[M_STOP] = {"stop", "stop the running server", NULL},
+	[M_SHOW] = {"show", "status of the running server (exit 3 if none runs)", NULL},
+	[M_CONFIG] = {"config", "print (-show) or change (-set ...) the config file", NULL},
+	[M_CONNECT] = {"connect", "PED-initiated mode: not supported by this build yet", not_yet},
+	[M_DISCONNECT] = {"disconnect", "PED-initiated mode: not supported by this build yet",
+			  not_yet},
+};
+
+#define SECS(lo, hi) .type = CLI_INT, .min = (lo), .max = (hi), .metavar = "<s>"
+#define BIT .type = CLI_INT, .min = 0, .max = 1, .metavar = "<0|1>"
+
+static const struct cli_opt opts[] = {
+	{.name = "ip", .type = CLI_STRING, .max = 64, .metavar = "<addr>", .modes = START | CONFIG,
+	 .help = "listen on this one address, IPv4 or IPv6", .cfgkey = "Ip"},
+	{.name = "port", .type = CLI_INT, .min = 1, .max = 65535, .metavar = "<port>",
+	 .def = "1503", .modes = START | CONFIG, .help = "server port", .cfgkey = "Port"},
+	{.name = "admin", .type = CLI_INT, .min = 1, .max = 65535, .metavar = "<port>",
+	 .def = "1502", .modes = START | SHOW | CONFIG,
+	 .help = "admin port (show: ask this port)", .cfgkey = "AdminPort"},
+	{.name = "eserverport", BIT, .def = "0", .modes = START | CONFIG,
+	 .help = "server port on every address (1) or loopback only (0)",
+	 .cfgkey = "ExternalServer"},
+	{.name = "eadmin", BIT, .def = "0", .modes = START | CONFIG,
+	 .help = "admin port on every address (1) or loopback only (0)", .cfgkey = "ExternalAdmin"},
+	{.name = "idletimeout", SECS(0, 604800), .def = "1800", .modes = START | CONFIG,
+	 .help = "idle session timeout (0: never)", .cfgkey = "IdleTimeout"},
+	{.name = "socketreadtimeout", SECS(1, 3600), .def = "30", .modes = START | STOP | CONFIG,
+	 .help = "socket read timeout", .cfgkey = "SocketReadTimeout"},
+	{.name = "socketwritetimeout", SECS(1, 3600), .def = "30", .modes = START | STOP | CONFIG,
+	 .help = "socket write timeout", .cfgkey = "SocketWriteTimeout"},
+	{.name = "internalshutdowntimeout", SECS(1, 600), .def = "10",
+	 .modes = START | STOP | CONFIG, .help = "shutdown deadline of the daemon",
+	 .cfgkey = "InternalShutdownTimeout"},
+	{.name = "bgprocessstartuptimeout", SECS(1, 600), .def = "10",
+	 .modes = START | STOP | CONFIG, .help = "how long start waits for readiness",
+	 .cfgkey = "BgProcessStartupTimeout"},
+	{.name = "bgprocessshutdowntimeout", SECS(1, 600), .def = "25",
+	 .modes = START | STOP | CONFIG, .help = "how long stop waits for the exit",
+	 .cfgkey = "BgProcessShutdownTimeout"},
+	{.name = "logfile", .alias = "logfilename", .type = CLI_PATH, .metavar = "<file>",
+	 .help = "log file (default: <statedir>/pedserver.log)", .cfgkey = "LogFileName"},
+	{.name = "loginfo", BIT, .def = "1", .help = "log info messages", .cfgkey = "LogInfo"},
+	{.name = "logwarning", BIT, .def = "1", .help = "log warnings", .cfgkey = "LogWarning"},
+	{.name = "logerror", BIT, .def = "1", .help = "log errors", .cfgkey = "LogError"},
+	{.name = "logtrace", BIT, .def = "0", .help = "log trace messages", .cfgkey = "LogTrace"},
+	{.name = "maxlogfilesize", .type = CLI_INT, .min = 0, .max = 1048576, .metavar = "<KB>",
+	 .def = "4096", .help = "rotate the log file beyond this size (0: never)",
+	 .cfgkey = "MaxLogFileSize"},
+	{.name = "pedwritelay", .type = CLI_INT, .min = 0, .max = 10000, .metavar = "<us>",
+	 .def = "0", .modes = START | CONFIG, .help = "delay between chunks written to the PED",
+	 .cfgkey = "PedWriteDelay"},
+	{.name = "pinginterval", SECS(1, 3600), .def = "15", .modes = START | CONFIG,
+	 .help = "seconds between session pings", .cfgkey = "PingInterval"},
+	{.name = "pingtimeout", SECS(1, 3600), .def = "60", .modes = START | CONFIG,
+	 .help = "seconds without a ping answer before a session is dropped",
+	 .cfgkey = "PingTimeout"},
+	{.name = "ped", .type = CLI_STRING, .max = 255, .metavar = "<device>", .def = "usb",
+	 .modes = START | CONFIG, .help = "the PED: tty/pty path, usb or usb:VVVV:PPPP",
+	 .cfgkey = "Device"},
+	{.name = "configfile", .type = CLI_PATH, .metavar = "<file>",
+	 .help = "config file (default: <statedir>/pedserver.conf if -statedir, else "
+		 "/etc/pedserver or $XDG_CONFIG_HOME/pedserver)"},
+	{.name = "statedir", .type = CLI_PATH, .metavar = "<dir>",
+	 .help = "state dir: pid, admin token and port, default log "
+		 "(default /var/lib/pedserver or ~/.local/state/pedserver)"},
+	{.name = "foreground", .type = CLI_FLAG, .modes = START,
+	 .help = "stay in the foreground (systemd; automatic with NOTIFY_SOCKET)"},
+	{.name = "json", .type = CLI_FLAG, .modes = SHOW | CONFIG,
+	 .help = "print one JSON object"},
+	{.name = "set", .type = CLI_FLAG, .flags = CLI_BARE_NAMES, .modes = CONFIG,
+	 .help = "write the options given into the config file"},
+	{.name = "show", .type = CLI_FLAG, .modes = CONFIG, .help = "print the effective config"},
+	{.name = "force", .type = CLI_FLAG, .help = "do not prompt (nothing prompts)"},
+	{.name = "name", .type = CLI_STRING, .max = 255, .metavar = "<appliance>",
+	 .help = "registered appliance: PED-initiated mode, not supported yet"},
+	{.name = "appliance", .type = CLI_STRING, .max = 255, .metavar = "<verb>",
+	 .help = "PED-initiated mode, not supported yet"},
+	{.name = "regen", .type = CLI_FLAG, .help = "PED-initiated mode, not supported yet"},
+};
+
+const struct cli_spec pedserver_cli = {
+	"pedserver", "Remote PED server: relays the PED on this host to a distant HSM",
+	modes, M_COUNT, opts, sizeof(opts) / sizeof(opts[0]),
+};
