@@ -310,11 +310,15 @@ const char *link_type_name(uint8_t type)
 	case LINK_FORGET_RPK: return "FORGET_RPK";
 	case LINK_OTP: return "OTP";
 	case LINK_CANCEL: return "CANCEL";
+	case LINK_KEX_OFFER: return "KEX_OFFER";
+	case LINK_KEX_CONFIRM: return "KEX_CONFIRM";
 	case LINK_HELLO_ACK: return "HELLO_ACK";
 	case LINK_STATUS_ACK: return "STATUS_ACK";
 	case LINK_EVENT: return "EVENT";
 	case LINK_RESULT: return "RESULT";
 	case LINK_ERROR: return "ERROR";
+	case LINK_KEX_ACCEPT: return "KEX_ACCEPT";
+	case LINK_KEX_DONE: return "KEX_DONE";
 	default: return "UNKNOWN";
 	}
 }

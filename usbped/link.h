@@ -35,6 +35,18 @@
  *   H FORGET_RPK   (empty) drop the cached RPK
  *   H OTP          u32 timeout_ms, str title, u8 digits
  *   H CANCEL       (empty; request id = the operation to cancel)
+ *   H KEX_OFFER    Qs_V(133) || Nonce_V(32): the HSM's static public key and a
+ *                  nonce; starts the Local PED's One-Pass C(1e,1s) key
+ *                  agreement (crypto/kas.h: the PED is party U with an
+ *                  ephemeral key, the HSM party V; SuppPubInfo = SHA-512 of
+ *                  the KEX_OFFER payload; no SuppPrivInfo)
+ *   P KEX_ACCEPT   Qe_U(133): the PED's ephemeral public key
+ *   H KEX_CONFIRM  MacTag_V(64): the HSM's key-confirmation tag
+ *   P KEX_DONE     u16 status: 0, or KEY_CONFIRMATION_FAILED (the PED shows
+ *                  it and drops the keys). From status 0 on, every blob with
+ *                  wrap = 1 is AES-256-KWP under the sender's CWK (PED: CWK_UV,
+ *                  host: CWK_VU) and the PED refuses plain (wrap = 0) CSPs
+ *                  from the host; the keys live until the link drops.
  *   P EVENT        u8 kind, then by kind:
  *                    PROMPT       u8 count, count x str (LCD lines, <= 8)
  *                    KEYS_READ    u8 k, u8 m
@@ -81,11 +93,15 @@ enum link_type {
 	LINK_FORGET_RPK = 0x07,
 	LINK_OTP = 0x08,
 	LINK_CANCEL = 0x09,
+	LINK_KEX_OFFER = 0x0A,
+	LINK_KEX_CONFIRM = 0x0B,
 	LINK_HELLO_ACK = 0x81,
 	LINK_STATUS_ACK = 0x82,
 	LINK_EVENT = 0x83,
 	LINK_RESULT = 0x84,
 	LINK_ERROR = 0x85,
+	LINK_KEX_ACCEPT = 0x86,
+	LINK_KEX_DONE = 0x87,
 };
 
 enum link_event { LINK_EV_PROMPT = 1, LINK_EV_KEYS_READ = 2, LINK_EV_KEY_WRITTEN = 3,

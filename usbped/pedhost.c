@@ -6,11 +6,20 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "crypto/kwp.h"
 #include "usbped/usbped.h"
+
+#define KEX_OFFER_LEN (ECP_PUB_LEN + KAS_NONCE_LEN)
+/* A CSP blob as it may arrive: the largest plain one, wrapped. */
+#define WRAPPED_MAX KWP_WRAPPED_LEN(SHAMIR_ENCODED_MAX)
+
+enum kex_stage { KEX_IDLE, KEX_OFFERED, KEX_CONFIRMED };
 
 enum hstate { HS_DOWN, HS_HELLO, HS_UP };
 
@@ -50,6 +59,22 @@ struct pedhost {
 	pedhost_event_t ev;
 	pedhost_status_t st;
 	pedhost_result_t res;
+
+	/* The Local PED's secure link (pedhost_secure). */
+	enum kex_stage kex;
+	uint16_t kex_id;
+	uv_timer_t kex_timer;
+	pedhost_derive_cb kex_derive;
+	pedhost_secure_done_cb kex_done;
+	void *kex_arg;
+	uint8_t kex_offer[KEX_OFFER_LEN];
+	uint8_t kex_context[PEDHOST_KEX_CONTEXT_LEN];
+	kas_keys_t kex_keys;                  /* filled by the derive callback */
+	uint8_t kex_cwk_uv[KAS_CWK_LEN];      /* derived, not yet confirmed */
+	uint8_t kex_cwk_vu[KAS_CWK_LEN];
+	int secure;
+	uint8_t cwk_uv[KAS_CWK_LEN];          /* PED -> host: unwrap with it */
+	uint8_t cwk_vu[KAS_CWK_LEN];          /* host -> PED: wrap with it */
 };
 
 static void release_one(pedhost_t *h)
@@ -85,7 +110,8 @@ static uint16_t new_id(pedhost_t *h)
 {
 	for (;;) {
 		uint16_t id = ++h->next_id;
-		int busy = id == 0 || (h->status_pending && id == h->status_id);
+		int busy = id == 0 || (h->status_pending && id == h->status_id) ||
+			   (h->kex != KEX_IDLE && id == h->kex_id);
 		for (int i = 0; i < PEDHOST_MAX_OPS; i++)
 			busy |= h->ops[i].used && h->ops[i].id == id;
 		if (!busy)
@@ -180,7 +206,7 @@ static int start_op(pedhost_t *h, uint8_t type, const uint8_t *payload, size_t l
 		return PED_E_INVAL;
 	if (h->state != HS_UP)
 		return PED_E_UNPLUGGED;
-	if (!raw && ops_pending(h) > 0)
+	if (!raw && (ops_pending(h) > 0 || h->kex != KEX_IDLE))
 		return PED_E_PED_BUSY;
 	for (int i = 0; i < PEDHOST_MAX_OPS && o == NULL; i++)
 		if (!h->ops[i].used)
@@ -273,7 +299,8 @@ int pedhost_otp(pedhost_t *h, uint32_t timeout_ms, const char *title, uint8_t di
 int pedhost_send_shares(pedhost_t *h, uint16_t id, const uint8_t keyset[LINK_KEYSET_ID_LEN],
 			const shamir_share_t *shares, unsigned count)
 {
-	uint8_t mem[LINK_MAX_PAYLOAD], one[SHAMIR_ENCODED_MAX];
+	uint8_t mem[LINK_MAX_PAYLOAD], one[SHAMIR_ENCODED_MAX], wrapped[WRAPPED_MAX];
+	size_t wlen = 0;
 	pbuf_t b, s;
 	struct op *o;
 	int r = PED_E_INVAL;
@@ -289,9 +316,17 @@ int pedhost_send_shares(pedhost_t *h, uint16_t id, const uint8_t keyset[LINK_KEY
 		goto out;
 	for (unsigned i = 0; i < count; i++) {
 		pbuf_over(&s, one, sizeof(one));
-		if ((r = shamir_share_encode(&shares[i], &s)) < 0 ||
-		    (r = link_put_blob(&b, 0, one, s.len)) < 0)
+		if ((r = shamir_share_encode(&shares[i], &s)) < 0)
 			goto out;
+		if (h->secure) {
+			/* The CWK wraps every CSP on a secured link. */
+			if ((r = kwp_wrap(h->cwk_vu, one, s.len, wrapped, sizeof(wrapped),
+					  &wlen)) < 0 ||
+			    (r = link_put_blob(&b, 1, wrapped, wlen)) < 0)
+				goto out;
+		} else if ((r = link_put_blob(&b, 0, one, s.len)) < 0) {
+			goto out;
+		}
 		OPENSSL_cleanse(one, sizeof(one));
 	}
 	if ((r = send_frame(h, LINK_SHARES, id, mem, b.len)) < 0)
@@ -300,6 +335,7 @@ int pedhost_send_shares(pedhost_t *h, uint16_t id, const uint8_t keyset[LINK_KEY
 	r = 0;
 out:
 	OPENSSL_cleanse(one, sizeof(one));
+	OPENSSL_cleanse(wrapped, sizeof(wrapped));
 	OPENSSL_cleanse(mem, sizeof(mem));
 	return r;
 }
@@ -355,6 +391,158 @@ int pedhost_status(pedhost_t *h)
 	return 0;
 }
 
+/* ---- the secure link (One-Pass key agreement, link.h KEX_*) ------------ */
+
+static void unsecure(pedhost_t *h)
+{
+	if (h->secure)
+		log_info("pedhost: link keys dropped");
+	h->secure = 0;
+	OPENSSL_cleanse(h->cwk_uv, sizeof(h->cwk_uv));
+	OPENSSL_cleanse(h->cwk_vu, sizeof(h->cwk_vu));
+}
+
+static void kex_wipe(pedhost_t *h)
+{
+	kas_keys_wipe(&h->kex_keys);
+	OPENSSL_cleanse(h->kex_cwk_uv, sizeof(h->kex_cwk_uv));
+	OPENSSL_cleanse(h->kex_cwk_vu, sizeof(h->kex_cwk_vu));
+	OPENSSL_cleanse(h->kex_offer, sizeof(h->kex_offer));
+	OPENSSL_cleanse(h->kex_context, sizeof(h->kex_context));
+}
+
+/* Ends the pending key agreement: err 0 installs the confirmed keys. */
+static void kex_finish(pedhost_t *h, int err)
+{
+	pedhost_secure_done_cb done = h->kex_done;
+	void *arg = h->kex_arg;
+
+	if (h->kex == KEX_IDLE)
+		return;
+	h->kex = KEX_IDLE;
+	uv_timer_stop(&h->kex_timer);
+	if (err == 0) {
+		memcpy(h->cwk_uv, h->kex_cwk_uv, sizeof(h->cwk_uv));
+		memcpy(h->cwk_vu, h->kex_cwk_vu, sizeof(h->cwk_vu));
+		h->secure = 1;
+		log_info("pedhost: link secured (One-Pass key agreement)");
+	} else {
+		unsecure(h);
+		log_warning("pedhost: securing the link failed: %s", ped_errname(err));
+	}
+	kex_wipe(h);
+	h->kex_done = NULL;
+	h->kex_derive = NULL;
+	h->kex_arg = NULL;
+	if (done != NULL && !h->closing)
+		done(arg, err);
+}
+
+static void kex_timeout_cb(uv_timer_t *t)
+{
+	pedhost_t *h = t->data;
+
+	log_warning("pedhost: the PED did not answer the key agreement in time");
+	kex_finish(h, PED_E_PED_TIMEOUT);
+}
+
+int pedhost_secure(pedhost_t *h, const uint8_t qs_v[ECP_PUB_LEN], pedhost_derive_cb derive,
+		   void *cb_arg, pedhost_secure_done_cb done)
+{
+	unsigned mdlen = 0;
+	int r;
+
+	if (h == NULL || h->closing || qs_v == NULL || derive == NULL || done == NULL)
+		return PED_E_INVAL;
+	if (h->state != HS_UP)
+		return PED_E_UNPLUGGED;
+	if (ops_pending(h) > 0 || h->kex != KEX_IDLE)
+		return PED_E_PED_BUSY;
+	unsecure(h); /* the PED drops its keys on KEX_OFFER too */
+	kex_wipe(h);
+	memcpy(h->kex_offer, qs_v, ECP_PUB_LEN);
+	if (RAND_bytes(h->kex_offer + ECP_PUB_LEN, KAS_NONCE_LEN) != 1 ||
+	    EVP_Digest(h->kex_offer, sizeof(h->kex_offer), h->kex_context, &mdlen, EVP_sha512(),
+		       NULL) != 1 ||
+	    mdlen != sizeof(h->kex_context)) {
+		kex_wipe(h);
+		return PED_E_CRYPTO;
+	}
+	h->kex_id = new_id(h);
+	if ((r = send_frame(h, LINK_KEX_OFFER, h->kex_id, h->kex_offer, sizeof(h->kex_offer))) < 0) {
+		kex_wipe(h);
+		return r;
+	}
+	h->kex = KEX_OFFERED;
+	h->kex_derive = derive;
+	h->kex_done = done;
+	h->kex_arg = cb_arg;
+	uv_timer_start(&h->kex_timer, kex_timeout_cb, h->margin_ms, 0);
+	return 0;
+}
+
+int pedhost_is_secure(const pedhost_t *h)
+{
+	return h != NULL && h->state == HS_UP && h->secure;
+}
+
+static void on_kex_accept(pedhost_t *h, const link_frame_t *f)
+{
+	int r;
+
+	if (h->kex != KEX_OFFERED || f->id != h->kex_id) {
+		log_trace("pedhost: stray KEX_ACCEPT ignored");
+		return;
+	}
+	if (f->len != ECP_PUB_LEN) {
+		log_warning("pedhost: malformed KEX_ACCEPT");
+		kex_finish(h, PED_E_PARSE);
+		return;
+	}
+	memset(&h->kex_keys, 0, sizeof(h->kex_keys));
+	r = h->kex_derive(h->kex_arg, f->payload, h->kex_offer + ECP_PUB_LEN, h->kex_context,
+			  &h->kex_keys);
+	if (h->closing || h->kex != KEX_OFFERED) {
+		kex_wipe(h); /* the callback closed us or the link dropped */
+		return;
+	}
+	if (r == 0 && (h->kex_keys.scheme != KAS_ONE_PASS || h->kex_keys.role != KAS_V ||
+		       !h->kex_keys.has_own_tag))
+		r = PED_E_INVAL;
+	if (r < 0) {
+		kex_finish(h, r);
+		return;
+	}
+	memcpy(h->kex_cwk_uv, h->kex_keys.uv.cwk, sizeof(h->kex_cwk_uv));
+	memcpy(h->kex_cwk_vu, h->kex_keys.vu.cwk, sizeof(h->kex_cwk_vu));
+	r = send_frame(h, LINK_KEX_CONFIRM, h->kex_id, h->kex_keys.own_tag, KAS_TAG_LEN);
+	kas_keys_wipe(&h->kex_keys);
+	if (r < 0) {
+		kex_finish(h, r);
+		return;
+	}
+	h->kex = KEX_CONFIRMED;
+	uv_timer_start(&h->kex_timer, kex_timeout_cb, h->margin_ms, 0);
+}
+
+static void on_kex_done(pedhost_t *h, const link_frame_t *f)
+{
+	uint16_t status = 0;
+	pbuf_t b;
+
+	if (h->kex != KEX_CONFIRMED || f->id != h->kex_id) {
+		log_trace("pedhost: stray KEX_DONE ignored");
+		return;
+	}
+	pbuf_from(&b, f->payload, f->len);
+	if (pbuf_get_u16(&b, &status) < 0 || pbuf_expect_end(&b) < 0) {
+		log_warning("pedhost: malformed KEX_DONE");
+		kex_finish(h, PED_E_PARSE);
+		return;
+	}
+	kex_finish(h, status == 0 ? 0 : -(int)status);
+}
+
 /* ---- link up and down -------------------------------------------------- */
 
 static void go_down(pedhost_t *h, int err)
@@ -363,10 +551,13 @@ static void go_down(pedhost_t *h, int err)
 
 	h->state = HS_DOWN;
 	uv_timer_stop(&h->hello_timer);
+	unsecure(h);
 	/* A callback may close or reopen us: stop as soon as it did. */
 	for (int i = 0; i < PEDHOST_MAX_OPS && !h->closing && h->state == HS_DOWN; i++)
 		if (h->ops[i].used)
 			fail_op(h, &h->ops[i], err);
+	if (h->kex != KEX_IDLE && !h->closing && h->state == HS_DOWN)
+		kex_finish(h, err);
 	if (h->status_pending && !h->closing && h->state == HS_DOWN)
 		status_done(h, err, NULL);
 	if (was != HS_DOWN && h->cbs.on_down != NULL && !h->closing && h->state == HS_DOWN)
@@ -395,6 +586,7 @@ static int start_hello(pedhost_t *h)
 	if ((r = pbuf_put_u8(&b, 1)) < 0 || (r = pbuf_put_u8(&b, LINK_VERSION)) < 0 ||
 	    (r = link_put_str(&b, h->host_name)) < 0)
 		return r;
+	unsecure(h); /* a new HELLO: the PED drops its link keys too */
 	h->hello_id = new_id(h);
 	h->state = HS_HELLO;
 	memset(&h->info, 0, sizeof(h->info));
@@ -406,19 +598,51 @@ static int start_hello(pedhost_t *h)
 
 /* ---- frames from the PED ----------------------------------------------- */
 
-static int get_share(pbuf_t *b, pedhost_share_t *s)
+/* Reads a CSP blob into out (cap bytes). With a CWK (a secured link) the
+ * blob must be wrapped: it is unwrapped into out and *wrap set to 0; a plain
+ * or forged one gives PED_E_UNWRAP. Without one the blob is copied as is. */
+static int get_csp(pbuf_t *b, const uint8_t *cwk, uint8_t *wrap, uint8_t *out, size_t cap,
+		   size_t *len)
+{
+	uint8_t tmp[WRAPPED_MAX];
+	size_t n = 0;
+	int r;
+
+	*len = 0;
+	if (cwk == NULL)
+		return link_get_blob(b, wrap, out, cap, len);
+	if ((r = link_get_blob(b, wrap, tmp, sizeof(tmp), &n)) < 0)
+		goto out;
+	if (*wrap != 1) {
+		r = PED_E_UNWRAP;
+		log_warning("pedhost: a plain CSP on a secured link refused");
+		goto out;
+	}
+	if ((r = kwp_unwrap(cwk, tmp, n, out, cap, len)) < 0) {
+		r = PED_E_UNWRAP;
+		log_warning("pedhost: a wrapped CSP did not unwrap");
+		goto out;
+	}
+	*wrap = 0;
+	r = 0;
+out:
+	OPENSSL_cleanse(tmp, sizeof(tmp));
+	return r;
+}
+
+static int get_share(pbuf_t *b, const uint8_t *cwk, pedhost_share_t *s)
 {
 	size_t len = 0;
 	int r;
 
 	if ((r = link_get_str(b, s->serial, sizeof(s->serial))) < 0 ||
-	    (r = link_get_blob(b, &s->wrap, s->data, sizeof(s->data), &len)) < 0)
+	    (r = get_csp(b, cwk, &s->wrap, s->data, sizeof(s->data), &len)) < 0)
 		return r;
 	s->len = (uint16_t)len;
 	return 0;
 }
 
-static int get_shares(pbuf_t *b, pedhost_result_t *res)
+static int get_shares(pbuf_t *b, const uint8_t *cwk, pedhost_result_t *res)
 {
 	int r;
 
@@ -427,12 +651,15 @@ static int get_shares(pbuf_t *b, pedhost_result_t *res)
 	if (res->count > PEDHOST_MAX_KEYS)
 		return PED_E_TOO_LONG;
 	for (unsigned i = 0; i < res->count; i++)
-		if ((r = get_share(b, &res->shares[i])) < 0)
+		if ((r = get_share(b, cwk, &res->shares[i])) < 0)
 			return r;
+	if (cwk != NULL && res->count > 0)
+		log_trace("pedhost: %u wrapped share blob(s) unwrapped", res->count);
 	return 0;
 }
 
-static int parse_result_body(pbuf_t *b, uint8_t type, pedhost_result_t *res)
+static int parse_result_body(pbuf_t *b, uint8_t type, const uint8_t *cwk,
+			     pedhost_result_t *res)
 {
 	int r = 0;
 
@@ -441,7 +668,7 @@ static int parse_result_body(pbuf_t *b, uint8_t type, pedhost_result_t *res)
 	case LINK_READ_RPK:
 		if ((r = pbuf_get_u8(b, &res->m)) < 0 || (r = pbuf_get_u8(b, &res->n)) < 0 ||
 		    (r = pbuf_get_bytes(b, res->keyset, LINK_KEYSET_ID_LEN)) < 0 ||
-		    (r = get_shares(b, res)) < 0)
+		    (r = get_shares(b, cwk, res)) < 0)
 			return r;
 		break;
 	case LINK_CREATE_KEYSET:
@@ -450,12 +677,12 @@ static int parse_result_body(pbuf_t *b, uint8_t type, pedhost_result_t *res)
 		    (r = pbuf_get_bytes(b, res->keyset, LINK_KEYSET_ID_LEN)) < 0 ||
 		    (r = pbuf_get_u8(b, &res->keys_written)) < 0)
 			return r;
-		if (res->reused && (r = get_shares(b, res)) < 0)
+		if (res->reused && (r = get_shares(b, cwk, res)) < 0)
 			return r;
 		break;
 	case LINK_OTP:
-		if ((r = link_get_blob(b, &res->otp_wrap, res->otp, sizeof(res->otp),
-				       &res->otp_len)) < 0)
+		if ((r = get_csp(b, cwk, &res->otp_wrap, res->otp, sizeof(res->otp),
+				 &res->otp_len)) < 0)
 			return r;
 		break;
 	default:
@@ -480,15 +707,16 @@ static void on_result_frame(pedhost_t *h, const link_frame_t *f)
 	if ((r = pbuf_get_u16(&b, &status)) == 0) {
 		if (status != 0)
 			r = pbuf_expect_end(&b) < 0 ? PED_E_PARSE : -(int)status;
-		else if (parse_result_body(&b, o->type, &h->res) < 0)
+		else if ((r = parse_result_body(&b, o->type, h->secure ? h->cwk_uv : NULL,
+						&h->res)) < 0 && r != PED_E_UNWRAP)
 			r = PED_E_PARSE;
 	} else {
 		r = PED_E_PARSE;
 	}
-	if (r == PED_E_PARSE) {
+	if (r == PED_E_PARSE)
 		log_warning("pedhost: malformed RESULT for %s", link_type_name(o->type));
+	if (r < 0)
 		OPENSSL_cleanse(&h->res, sizeof(h->res));
-	}
 	h->res.status = r;
 	complete_op(h, o);
 }
@@ -633,6 +861,10 @@ static void on_error_frame(pedhost_t *h, const link_frame_t *f)
 		status_done(h, err, NULL);
 		return;
 	}
+	if (h->kex != KEX_IDLE && f->id == h->kex_id) {
+		kex_finish(h, err);
+		return;
+	}
 	if ((o = find_op(h, f->id)) != NULL) {
 		memset(&h->res, 0, sizeof(h->res));
 		h->res.status = err;
@@ -661,6 +893,14 @@ static void dispatch(pedhost_t *h, const link_frame_t *f)
 	case LINK_RESULT:
 		if (h->state == HS_UP)
 			on_result_frame(h, f);
+		break;
+	case LINK_KEX_ACCEPT:
+		if (h->state == HS_UP)
+			on_kex_accept(h, f);
+		break;
+	case LINK_KEX_DONE:
+		if (h->state == HS_UP)
+			on_kex_done(h, f);
 		break;
 	default:
 		log_warning("pedhost: unexpected %s frame ignored", link_type_name(f->type));
@@ -757,9 +997,11 @@ int pedhost_open(uv_loop_t *loop, const pedhost_opts_t *opts, const pedhost_cbs_
 	h->handles = 1;
 	uv_timer_init(loop, &h->hello_timer);
 	uv_timer_init(loop, &h->status_timer);
+	uv_timer_init(loop, &h->kex_timer);
 	h->hello_timer.data = h;
 	h->status_timer.data = h;
-	h->handles += 2;
+	h->kex_timer.data = h;
+	h->handles += 3;
 	for (int i = 0; i < PEDHOST_MAX_OPS; i++) {
 		h->ops[i].h = h;
 		uv_timer_init(loop, &h->ops[i].timer);
@@ -806,9 +1048,13 @@ void pedhost_close(pedhost_t *h, void (*on_closed)(void *arg), void *arg)
 		if (h->ops[i].used && h->state == HS_UP)
 			send_frame(h, LINK_CANCEL, h->ops[i].id, NULL, 0);
 	h->state = HS_DOWN;
+	h->kex = KEX_IDLE;
+	kex_wipe(h);
+	unsecure(h);
 	transport_drop(h);
 	uv_close((uv_handle_t *)&h->hello_timer, handle_closed);
 	uv_close((uv_handle_t *)&h->status_timer, handle_closed);
+	uv_close((uv_handle_t *)&h->kex_timer, handle_closed);
 	for (int i = 0; i < PEDHOST_MAX_OPS; i++) {
 		h->ops[i].used = 0;
 		h->ops[i].timer.data = h;

@@ -27,6 +27,8 @@
 
 #include <uv.h>
 
+#include "crypto/ecp.h"
+#include "crypto/kas.h"
 #include "crypto/shamir.h"
 #include "usbped/link.h"
 
@@ -36,6 +38,7 @@
 #define PEDHOST_STR 256   /* a link str (u8 length) and its NUL */
 #define PEDHOST_MAX_KEYS 16
 #define PEDHOST_OTP_MAX 64
+#define PEDHOST_KEX_CONTEXT_LEN 64 /* SHA-512 of the KEX_OFFER payload */
 
 typedef struct pedhost pedhost_t;
 
@@ -73,7 +76,8 @@ typedef struct pedhost_event {
 
 typedef struct pedhost_share {
 	char serial[PEDHOST_STR];
-	uint8_t wrap; /* 0 plain, 1 KWP-wrapped (link.h) */
+	uint8_t wrap; /* 0 plain, 1 KWP-wrapped (link.h); always 0 on a secure
+		       * link: pedhost unwraps before on_result */
 	uint16_t len;
 	uint8_t data[SHAMIR_ENCODED_MAX]; /* an encoded share (shamir.h) */
 } pedhost_share_t;
@@ -137,6 +141,50 @@ int pedhost_cancel(pedhost_t *h, uint16_t id);
  * see the PED answer PED_BUSY); its RESULT is decoded as for type. */
 int pedhost_request(pedhost_t *h, uint8_t type, const uint8_t *payload, size_t len,
 		    uint32_t timeout_ms, uint16_t *id);
+
+/* ---- the Local PED's secure link (link.h KEX_*) ---------------------------
+ *
+ * One-Pass C(1e,1s) key agreement (crypto/kas.h): the PED is party U with an
+ * ephemeral key, the HSM is party V with its static key Qs_V. pedhost_secure()
+ * makes Nonce_V (32 random bytes) and sends KEX_OFFER(Qs_V || Nonce_V). On
+ * KEX_ACCEPT(Qe_U) it calls derive(arg, qe_u, nonce_v, context, keys), where
+ * context = SHA-512(KEX_OFFER payload) is the SuppPubInfo to use; the caller
+ * derives as party V (kas_derive with KAS_ONE_PASS, KAS_V, its static key,
+ * peer_ephem = Qe_U imported with ecp_import_public, nonce_v, context, no
+ * secret) into *keys and returns 0 or a negative PED_E_* code. *keys belongs
+ * to pedhost: it keeps the two CWKs and sends own_tag, and wipes *keys when
+ * derive returns (the caller wipes anything else it derived).
+ * pedhost then sends KEX_CONFIRM(keys->own_tag); on KEX_DONE 0 it installs
+ * the CWKs and done(arg, 0) fires. From then on:
+ *   - wrap = 1 blobs in RESULTs (shares, OTP digits) are unwrapped with CWK_UV
+ *     before on_result, which sees plain data with wrap = 0, exactly as on an
+ *     unsecured link; a blob that fails to unwrap, and a plain (wrap = 0) CSP
+ *     (a secured PED never sends one), complete the operation with
+ *     PED_E_UNWRAP and no data;
+ *   - pedhost_send_shares() wraps every share with CWK_VU.
+ * done(arg, err) fires exactly once per pedhost_secure() that returned 0:
+ * 0, PED_E_KC_FAILED (KEX_DONE KEY_CONFIRMATION_FAILED: the PED dropped the
+ * keys), the PED's ERROR status (e.g. PED_E_BAD_KEY, PED_E_PED_BUSY), derive's
+ * error (no KEX_CONFIRM is sent; the PED's pending keys die with the next
+ * KEX_OFFER, HELLO or link drop), PED_E_PARSE (malformed KEX_ACCEPT or
+ * KEX_DONE), PED_E_PED_TIMEOUT (no answer within margin_ms per step), or
+ * PED_E_UNPLUGGED (the link dropped). Any failure leaves the link unsecured.
+ * The keys are wiped when the link drops, on every HELLO (pedhost_reopen(),
+ * USB hot-plug), on pedhost_close(), and when a new pedhost_secure() starts;
+ * the PED drops its keys on the same events (link down, HELLO, KEX_OFFER).
+ * pedhost_secure() returns synchronously PED_E_UNPLUGGED (link not up),
+ * PED_E_PED_BUSY (an operation or another key agreement is pending),
+ * PED_E_INVAL, or the send error. It occupies the one-operation slot: no
+ * other operation can start until done() fired. */
+typedef int (*pedhost_derive_cb)(void *arg, const uint8_t qe_u[ECP_PUB_LEN],
+				 const uint8_t nonce_v[KAS_NONCE_LEN],
+				 const uint8_t context[PEDHOST_KEX_CONTEXT_LEN], kas_keys_t *keys);
+typedef void (*pedhost_secure_done_cb)(void *arg, int err);
+
+int pedhost_secure(pedhost_t *h, const uint8_t qs_v[ECP_PUB_LEN], pedhost_derive_cb derive,
+		   void *cb_arg, pedhost_secure_done_cb done);
+/* Whether the link is secured (KEX_DONE 0 seen and the link not dropped). */
+int pedhost_is_secure(const pedhost_t *h);
 
 /* Closes everything; on_closed(arg) (may be NULL) once the loop holds no
  * handle of ours. Pending operations get no callback. NULL is a no-op. */

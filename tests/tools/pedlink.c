@@ -1,6 +1,7 @@
 /* pedlink - drive a PED over the link protocol from the command line (tests).
  *
- *   pedlink -ped SPEC [-timeout MS] [-margin MS] [-pedwritelay US] [-v] COMMAND
+ *   pedlink -ped SPEC [-timeout MS] [-margin MS] [-pedwritelay US] [-v]
+ *           [-secure [-tampertag]] COMMAND
  *     hello | status | forget | otp [-digits N]
  *     read <blue|red|orange|black|white> [-keyset HEX]
  *     create <colour> -label L [-reuse]
@@ -12,7 +13,13 @@
  * ("keyset <hex> m M n N", "fingerprint <16 hex>", ...), then "result OK"
  * or "result <ERROR_NAME>"; exit 0 for OK, 1 otherwise. The fingerprint is
  * the first 16 hex digits of SHA-256 of the secret: shares and secrets are
- * never printed. */
+ * never printed.
+ *
+ * -secure first runs the Local PED's One-Pass key agreement (pedhost_secure)
+ * as the HSM side with a static P-521 key pedlink makes for the run, prints
+ * "secured" after KEX_DONE 0, then runs COMMAND over the secured link (CSPs
+ * wrapped under the CWKs). -tampertag flips a bit of the KEX_CONFIRM tag
+ * (tests: the PED must answer KEY_CONFIRMATION_FAILED). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +33,8 @@
 #include "common/err.h"
 #include "common/hex.h"
 #include "common/log.h"
+#include "crypto/ecp.h"
+#include "crypto/kas.h"
 #include "crypto/shamir.h"
 #include "usbped/link.h"
 #include "usbped/pedhost.h"
@@ -53,6 +62,8 @@ struct job {
 	int second_status, first_done, second_done;
 	uint8_t secret[SECRET_LEN];
 	int have_secret;
+	int secure, tamper_tag;
+	ecp_key_t *hsm_static; /* -secure: the HSM side's static key (party V) */
 };
 
 static const struct {
@@ -76,7 +87,8 @@ static int colour_of(const char *s, uint8_t *type)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: pedlink -ped SPEC [-timeout MS] [-margin MS] [-pedwritelay US] [-v] COMMAND\n"
+		"usage: pedlink -ped SPEC [-timeout MS] [-margin MS] [-pedwritelay US] [-v]\n"
+		"               [-secure [-tampertag]] COMMAND\n"
 		"  hello | status | forget | otp [-digits N]\n"
 		"  read <blue|red|orange|black|white> [-keyset HEX]\n"
 		"  create <colour> -label L [-reuse]\n"
@@ -176,12 +188,64 @@ static void start(struct job *j)
 		uv_timer_start(&j->cancel_timer, cancel_cb, (uint64_t)j->cancel_ms, 0);
 }
 
-static void on_up(void *arg, const pedhost_info_t *info)
+/* Party V of One-Pass C(1e,1s): what an HSM does with its static key. */
+static int derive_v(void *arg, const uint8_t qe_u[ECP_PUB_LEN],
+		    const uint8_t nonce_v[KAS_NONCE_LEN],
+		    const uint8_t context[PEDHOST_KEX_CONTEXT_LEN], kas_keys_t *keys)
+{
+	struct job *j = arg;
+	ecp_key_t *qe = NULL;
+	struct kas_params kp = {0};
+	int r;
+
+	if ((r = ecp_import_public(qe_u, ECP_PUB_LEN, &qe)) < 0)
+		return r;
+	kp.scheme = KAS_ONE_PASS;
+	kp.role = KAS_V;
+	kp.own_static = j->hsm_static;
+	kp.peer_ephem = qe;
+	kp.nonce_v = nonce_v;
+	kp.context = context;
+	kp.context_len = PEDHOST_KEX_CONTEXT_LEN;
+	r = kas_derive(&kp, keys);
+	if (r == 0 && j->tamper_tag)
+		keys->own_tag[0] ^= 0x01;
+	ecp_free(qe);
+	return r;
+}
+
+static void secure_done(void *arg, int err)
 {
 	struct job *j = arg;
 
+	if (err < 0) {
+		printf("secure %s\n", ped_errname(err));
+		finish(j, err);
+		return;
+	}
+	printf("secured\n");
+	if (j->cmd == C_HELLO)
+		finish(j, 0);
+	else if (!j->started)
+		start(j);
+}
+
+static void on_up(void *arg, const pedhost_info_t *info)
+{
+	struct job *j = arg;
+	uint8_t qs[ECP_PUB_LEN];
+	int r;
+
 	printf("hello version %u firmware %s serial %s model %s\n", info->version, info->firmware,
 	       info->serial, info->model);
+	if (j->secure && !j->started) {
+		if ((r = ecp_export_public(j->hsm_static, qs)) < 0 ||
+		    (r = pedhost_secure(j->h, qs, derive_v, j, secure_done)) < 0) {
+			printf("secure %s\n", ped_errname(r));
+			finish(j, r);
+		}
+		return;
+	}
 	if (j->cmd == C_HELLO)
 		finish(j, 0);
 	else if (!j->started)
@@ -449,6 +513,14 @@ int main(int argc, char **argv)
 			log_set_level(LOG_LVL_TRACE);
 			continue;
 		}
+		if (strcmp(a, "-secure") == 0) {
+			j->secure = 1;
+			continue;
+		}
+		if (strcmp(a, "-tampertag") == 0) {
+			j->tamper_tag = 1;
+			continue;
+		}
 		if (i + 1 >= argc)
 			break;
 		if (strcmp(a, "-ped") == 0)
@@ -464,8 +536,13 @@ int main(int argc, char **argv)
 		else
 			break;
 	}
-	if (o.spec == NULL || parse_command(j, argc, argv, i) < 0) {
+	if (o.spec == NULL || parse_command(j, argc, argv, i) < 0 ||
+	    (j->tamper_tag && !j->secure)) {
 		usage();
+		return 2;
+	}
+	if (j->secure && (r = ecp_generate(&j->hsm_static)) < 0) {
+		printf("pedlink: cannot make a static key: %s\n", ped_strerror(r));
 		return 2;
 	}
 	o.host_name = "pedlink";
@@ -490,5 +567,6 @@ int main(int argc, char **argv)
 	else
 		rc = j->rc;
 	OPENSSL_cleanse(j->secret, sizeof(j->secret));
+	ecp_free(j->hsm_static);
 	return rc;
 }

@@ -232,6 +232,7 @@ static int c_status(struct client *c, char *arg)
 	reply(c, "slot %s", slot != NULL ? slot : "-");
 	reply(c, "link %s", !emu_plugged(c->ctl->emu) ? "unplugged" : ped_link_up(p) ? "up" : "down");
 	reply(c, "busy %d", ped_busy(p) ? 1 : 0);
+	reply(c, "secure %d", ped_secure(p) ? 1 : 0);
 	return 0;
 }
 

@@ -11,7 +11,12 @@
  * cancels anywhere else; NO cancels where it is not the answer to a YES/NO
  * question; '<' is the backspace of an entry. Either cancel ends the
  * operation with USER_CANCELLED. Secrets (shares, PINs, the cached RPK)
- * are wiped as soon as they are not needed and never reach the LCD. */
+ * are wiped as soon as they are not needed and never reach the LCD.
+ *
+ * Secure link (Local PED): KEX_OFFER / KEX_CONFIRM run the One-Pass key
+ * agreement as party U (crypto/kas.h); once the host's tag checks, every CSP
+ * blob goes out wrapped under CWK_UV and must come in wrapped under CWK_VU,
+ * until the link drops, a HELLO or a new KEX_OFFER. */
 #include "usbped/emu/ped.h"
 
 #include <dirent.h>
@@ -22,11 +27,15 @@
 #include <sys/stat.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "common/err.h"
 #include "common/hex.h"
 #include "common/log.h"
+#include "crypto/ecp.h"
+#include "crypto/kas.h"
+#include "crypto/kwp.h"
 #include "crypto/shamir.h"
 #include "usbped/pedkey.h"
 
@@ -35,6 +44,8 @@
 #define OTP_MAX_DIGITS 16
 #define TITLE_MAX 256 /* a str field holds at most 255 bytes */
 #define LIST_MAX 1024
+#define KEX_OFFER_LEN (ECP_PUB_LEN + KAS_NONCE_LEN)
+#define WRAPPED_MAX KWP_WRAPPED_LEN(SHAMIR_ENCODED_MAX)
 
 enum screen {
 	S_IDLE,
@@ -122,6 +133,14 @@ struct ped {
 	char key_name[PED_KEYNAME_MAX + 1];
 	pedkey_t src; /* Admin duplicate: the original */
 	char src_pin[ENTRY_MAX + 1];
+
+	/* Secure link: keys of a KEX_OFFER awaiting KEX_CONFIRM, then the CWKs. */
+	bool kex_wait;
+	uint16_t kex_id;
+	kas_keys_t kex_keys;
+	bool secure;
+	uint8_t cwk_uv[KAS_CWK_LEN]; /* PED -> host */
+	uint8_t cwk_vu[KAS_CWK_LEN]; /* host -> PED */
 };
 
 static void refresh(ped_t *p);
@@ -242,6 +261,34 @@ static void forget_rpk(ped_t *p)
 	p->rpk_m = p->rpk_n = 0;
 }
 
+/* Drops the link keys, confirmed or pending. */
+static void unsecure(ped_t *p)
+{
+	if (p->secure)
+		log_info("link keys dropped");
+	p->secure = false;
+	p->kex_wait = false;
+	p->kex_id = 0;
+	kas_keys_wipe(&p->kex_keys);
+	OPENSSL_cleanse(p->cwk_uv, sizeof(p->cwk_uv));
+	OPENSSL_cleanse(p->cwk_vu, sizeof(p->cwk_vu));
+}
+
+/* Appends a CSP as a blob: wrapped under CWK_UV on a secured link. */
+static int put_csp(const ped_t *p, pbuf_t *b, const uint8_t *data, size_t len)
+{
+	uint8_t w[WRAPPED_MAX];
+	size_t wlen = 0;
+	int r;
+
+	if (!p->secure)
+		return link_put_blob(b, 0, data, len);
+	if ((r = kwp_wrap(p->cwk_uv, data, len, w, sizeof(w), &wlen)) == 0)
+		r = link_put_blob(b, 1, w, wlen);
+	OPENSSL_cleanse(w, sizeof(w));
+	return r;
+}
+
 /* Forgets the running flow and every secret it held. */
 static void flow_reset(ped_t *p)
 {
@@ -318,7 +365,7 @@ static void send_prompt(ped_t *p)
 }
 
 /* Appends count x (str serial, blob share). */
-static int put_shares(pbuf_t *b, const struct got *g, unsigned count)
+static int put_shares(const ped_t *p, pbuf_t *b, const struct got *g, unsigned count)
 {
 	uint8_t enc[SHAMIR_ENCODED_MAX];
 	pbuf_t e;
@@ -331,7 +378,7 @@ static int put_shares(pbuf_t *b, const struct got *g, unsigned count)
 		pbuf_over(&e, enc, sizeof(enc));
 		if ((r = shamir_share_encode(&g[i].s, &e)) != 0 ||
 		    (r = link_put_str(b, g[i].serial)) != 0 ||
-		    (r = link_put_blob(b, 0, e.data, e.len)) != 0)
+		    (r = put_csp(p, b, e.data, e.len)) != 0)
 			goto out;
 	}
 out:
@@ -357,7 +404,7 @@ static void end_op(ped_t *p, int status)
 		case F_RPK:
 			if ((r = pbuf_put_u8(&b, p->m)) != 0 || (r = pbuf_put_u8(&b, p->n)) != 0 ||
 			    (r = pbuf_put_bytes(&b, p->keyset, LINK_KEYSET_ID_LEN)) != 0 ||
-			    (r = put_shares(&b, p->got, p->nread)) != 0)
+			    (r = put_shares(p, &b, p->got, p->nread)) != 0)
 				break;
 			break;
 		case F_CREATE:
@@ -367,10 +414,10 @@ static void end_op(ped_t *p, int status)
 			    (r = pbuf_put_u8(&b, (uint8_t)(p->written > 255 ? 255 : p->written))) != 0)
 				break;
 			if (p->reused)
-				r = put_shares(&b, p->got, p->nread);
+				r = put_shares(p, &b, p->got, p->nread);
 			break;
 		case F_OTP:
-			r = link_put_blob(&b, 0, (const uint8_t *)p->entry, p->elen);
+			r = put_csp(p, &b, (const uint8_t *)p->entry, p->elen);
 			break;
 		default:
 			break;
@@ -476,6 +523,10 @@ static void render(ped_t *p)
 		lcd_set(p, 1, "Awaiting command...");
 		if (p->mode == LINK_MODE_REMOTE && p->rpk_cached)
 			lcd_set(p, 3, "RPK cached");
+		if (p->msg != NULL)
+			lcd_set(p, 5, "%s", p->msg);
+		else if (p->secure)
+			lcd_set(p, 5, "Link secured");
 		lcd_set(p, 7, "< Menu    > Log");
 		break;
 	case S_MENU:
@@ -1296,6 +1347,7 @@ static int h_hello(ped_t *p, const link_frame_t *f, pbuf_t *in)
 		return 0;
 	}
 	log_info("host hello");
+	unsecure(p); /* a new host session: its keys, if any, come with a new KEX */
 	pbuf_over(&b, mem, sizeof(mem));
 	pbuf_put_u8(&b, LINK_VERSION);
 	link_put_str(&b, PED_FIRMWARE);
@@ -1372,7 +1424,7 @@ static int h_read_rpk(ped_t *p, const link_frame_t *f, pbuf_t *in)
 		if (pbuf_put_u16(&b, 0) != 0 || pbuf_put_u8(&b, p->rpk_m) != 0 ||
 		    pbuf_put_u8(&b, p->rpk_n) != 0 ||
 		    pbuf_put_bytes(&b, p->rpk_keyset, LINK_KEYSET_ID_LEN) != 0 ||
-		    put_shares(&b, p->rpk, p->rpk_count) != 0) {
+		    put_shares(p, &b, p->rpk, p->rpk_count) != 0) {
 			OPENSSL_cleanse(mem, sizeof(mem));
 			send_status_result(p, f->id, PED_E_TOO_LONG);
 			return 0;
@@ -1420,8 +1472,9 @@ static int h_create(ped_t *p, const link_frame_t *f, pbuf_t *in)
 static int h_shares(ped_t *p, const link_frame_t *f, pbuf_t *in)
 {
 	uint8_t keyset[LINK_KEYSET_ID_LEN], count, wrap, blob[SHAMIR_ENCODED_MAX];
+	uint8_t wblob[WRAPPED_MAX];
 	unsigned i, j, seen = 0;
-	size_t blen;
+	size_t blen, wlen;
 	pbuf_t sb;
 	int r = PED_E_SHARE_BAD;
 
@@ -1434,8 +1487,17 @@ static int h_shares(ped_t *p, const link_frame_t *f, pbuf_t *in)
 	if (count != p->n || count > SHAMIR_MAX_N)
 		goto bad;
 	for (i = 0; i < count; i++) {
-		if (link_get_blob(in, &wrap, blob, sizeof(blob), &blen) != 0 || wrap != 0)
+		if (p->secure) {
+			/* Only shares wrapped under CWK_VU on a secured link. */
+			if (link_get_blob(in, &wrap, wblob, sizeof(wblob), &wlen) != 0 ||
+			    wrap != 1 || kwp_unwrap(p->cwk_vu, wblob, wlen, blob, sizeof(blob),
+						    &blen) != 0) {
+				log_warning("SHARES: a share is not wrapped under the link key");
+				goto bad;
+			}
+		} else if (link_get_blob(in, &wrap, blob, sizeof(blob), &blen) != 0 || wrap != 0) {
 			goto bad;
+		}
 		pbuf_from(&sb, blob, blen);
 		if (shamir_share_decode(&sb, &p->shares[i]) != 0 || pbuf_expect_end(&sb) != 0)
 			goto bad;
@@ -1454,6 +1516,7 @@ static int h_shares(ped_t *p, const link_frame_t *f, pbuf_t *in)
 	r = 0;
 bad:
 	OPENSSL_cleanse(blob, sizeof(blob));
+	OPENSSL_cleanse(wblob, sizeof(wblob));
 	if (r != 0) {
 		for (j = 0; j < SHAMIR_MAX_N; j++)
 			shamir_share_wipe(&p->shares[j]);
@@ -1494,6 +1557,102 @@ static int h_otp(ped_t *p, const link_frame_t *f, pbuf_t *in)
 	return 0;
 }
 
+/* KEX_OFFER: One-Pass C(1e,1s) as party U; the ephemeral key lives for
+ * this derivation only. */
+static int h_kex_offer(ped_t *p, const link_frame_t *f, pbuf_t *in)
+{
+	uint8_t qe[ECP_PUB_LEN], ctx[EVP_MAX_MD_SIZE];
+	unsigned ctxlen = 0;
+	ecp_key_t *qs = NULL, *e = NULL;
+	struct kas_params kp;
+	pbuf_t b;
+	int r;
+
+	if (f->len != KEX_OFFER_LEN || pbuf_skip(in, KEX_OFFER_LEN) != 0 ||
+	    pbuf_expect_end(in) != 0)
+		return PED_E_PARSE;
+	if (p->flow != F_NONE) {
+		/* A running operation keeps the keys it started with. */
+		send_error(p, f->id, PED_E_PED_BUSY, "an operation is running");
+		return 0;
+	}
+	unsecure(p);
+	if ((r = ecp_import_public(f->payload, ECP_PUB_LEN, &qs)) != 0) {
+		log_warning("KEX_OFFER #%u: invalid static key", f->id);
+		send_error(p, f->id, PED_E_BAD_KEY, "invalid static key");
+		goto out;
+	}
+	r = PED_E_CRYPTO;
+	if (EVP_Digest(f->payload, KEX_OFFER_LEN, ctx, &ctxlen, EVP_sha512(), NULL) != 1)
+		goto fail;
+	if ((r = ecp_generate(&e)) != 0 || (r = ecp_export_public(e, qe)) != 0)
+		goto fail;
+	memset(&kp, 0, sizeof(kp));
+	kp.scheme = KAS_ONE_PASS;
+	kp.role = KAS_U;
+	kp.own_ephem = e;
+	kp.peer_static = qs;
+	kp.nonce_v = f->payload + ECP_PUB_LEN;
+	kp.context = ctx;
+	kp.context_len = ctxlen;
+	if ((r = kas_derive(&kp, &p->kex_keys)) != 0)
+		goto fail;
+	p->kex_wait = true;
+	p->kex_id = f->id;
+	log_info("KEX_OFFER #%u: key agreement started", f->id);
+	pbuf_from(&b, qe, sizeof(qe));
+	send_frame(p, LINK_KEX_ACCEPT, f->id, &b);
+	r = 0;
+	goto out;
+fail:
+	log_warning("KEX_OFFER #%u: %s", f->id, ped_errname(r));
+	unsecure(p);
+	send_error(p, f->id, r, "key agreement failed");
+out:
+	ecp_free(e);
+	ecp_free(qs);
+	OPENSSL_cleanse(ctx, sizeof(ctx));
+	return 0;
+}
+
+static int h_kex_confirm(ped_t *p, const link_frame_t *f, pbuf_t *in)
+{
+	uint8_t mem[2];
+	pbuf_t b;
+	int r;
+
+	if (!p->kex_wait || f->id != p->kex_id) {
+		send_error(p, f->id, PED_E_BAD_REQUEST, "no key agreement pending");
+		return 0;
+	}
+	if (f->len != KAS_TAG_LEN || pbuf_skip(in, KAS_TAG_LEN) != 0 ||
+	    pbuf_expect_end(in) != 0) {
+		unsecure(p);
+		return PED_E_PARSE;
+	}
+	p->kex_wait = false;
+	r = kas_check_tag(&p->kex_keys, f->payload);
+	if (r == 0) {
+		memcpy(p->cwk_uv, p->kex_keys.uv.cwk, sizeof(p->cwk_uv));
+		memcpy(p->cwk_vu, p->kex_keys.vu.cwk, sizeof(p->cwk_vu));
+		kas_keys_wipe(&p->kex_keys);
+		p->secure = true;
+		log_info("KEX_CONFIRM #%u: link secured", f->id);
+		add_log(p, "Link secured");
+	} else {
+		unsecure(p);
+		r = PED_E_KC_FAILED;
+		log_warning("KEX_CONFIRM #%u: %s", f->id, ped_errname(r));
+		add_log(p, "Key confirm failed");
+		if (p->scr == idle_screen(p))
+			go(p, p->scr, "Secure link failed");
+	}
+	pbuf_over(&b, mem, sizeof(mem));
+	pbuf_put_u16(&b, (uint16_t)-r);
+	send_frame(p, LINK_KEX_DONE, f->id, &b);
+	return 0;
+}
+
 static int h_cancel(ped_t *p, const link_frame_t *f, pbuf_t *in)
 {
 	(void)in;
@@ -1509,6 +1668,7 @@ static const struct {
 	{LINK_HELLO, h_hello},		{LINK_STATUS, h_status},     {LINK_READ_KEYSET, h_read_keyset},
 	{LINK_CREATE_KEYSET, h_create}, {LINK_SHARES, h_shares},     {LINK_READ_RPK, h_read_rpk},
 	{LINK_FORGET_RPK, h_forget},	{LINK_OTP, h_otp},	     {LINK_CANCEL, h_cancel},
+	{LINK_KEX_OFFER, h_kex_offer},	{LINK_KEX_CONFIRM, h_kex_confirm},
 };
 
 void ped_link_frame(ped_t *p, const link_frame_t *f)
@@ -1537,6 +1697,7 @@ void ped_link_down(ped_t *p)
 {
 	if (p == NULL)
 		return;
+	unsecure(p);
 	if (p->linkop) {
 		log_info("host gone: operation #%u abandoned", p->id);
 		add_log(p, "Link lost");
@@ -1736,6 +1897,11 @@ bool ped_busy(const ped_t *p)
 	return p->linkop;
 }
 
+bool ped_secure(const ped_t *p)
+{
+	return p->secure;
+}
+
 bool ped_link_up(const ped_t *p)
 {
 	return p->link_up;
@@ -1803,5 +1969,6 @@ void ped_close(ped_t *p)
 		return;
 	flow_reset(p);
 	forget_rpk(p);
+	unsecure(p);
 	uv_close((uv_handle_t *)&p->timer, on_timer_closed);
 }

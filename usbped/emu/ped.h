@@ -79,6 +79,8 @@ const char *ped_lcd_line(const ped_t *p, unsigned i);
 bool ped_lcd_contains(const ped_t *p, const char *text);
 bool ped_busy(const ped_t *p);
 bool ped_link_up(const ped_t *p);
+/* Whether the link is secured (KEX_DONE 0 sent, keys not dropped since). */
+bool ped_secure(const ped_t *p);
 void ped_set_link_up(ped_t *p, bool up);
 
 #endif

@@ -48,6 +48,8 @@ static void on_ped_send(void *arg, uint8_t type, uint16_t id, const uint8_t *pay
 {
 	emu_t *e = arg;
 
+	/* Frame types and sizes only: a payload may carry a CSP. */
+	log_trace("link: out %s #%u, %zu bytes", link_type_name(type), id, len);
 	if (e->port != NULL)
 		port_send(e->port, type, id, payload, len);
 }
@@ -64,6 +66,7 @@ static void on_port_frame(void *arg, const link_frame_t *f)
 {
 	emu_t *e = arg;
 
+	log_trace("link: in %s #%u, %u bytes", link_type_name(f->type), f->id, f->len);
 	ped_link_frame(e->ped, f);
 }
 
