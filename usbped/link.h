@@ -46,7 +46,8 @@
  *                  it and drops the keys). From status 0 on, every blob with
  *                  wrap = 1 is AES-256-KWP under the sender's CWK (PED: CWK_UV,
  *                  host: CWK_VU) and the PED refuses plain (wrap = 0) CSPs
- *                  from the host; the keys live until the link drops.
+ *                  from the host; the keys live until the link drops,
+ *                  the next HELLO or the next KEX_OFFER.
  *   P EVENT        u8 kind, then by kind:
  *                    PROMPT       u8 count, count x str (LCD lines, <= 8)
  *                    KEYS_READ    u8 k, u8 m
