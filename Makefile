@@ -36,6 +36,8 @@ EMU_SRC := $(sort $(wildcard usbped/emu/*.c))
 LIB_COMMON := $(BUILD)/libpedcommon.a
 LIB_CRYPTO := $(BUILD)/libpedcrypto.a
 LIB_USBPED := $(BUILD)/libpedusb.a
+# Listed again after the objects in every link: common (session) and crypto
+# call each other.
 LIBS := $(LIB_USBPED) $(LIB_CRYPTO) $(LIB_COMMON)
 LDLIBS_ALL := -luv -lusb-1.0 -linih $(LDLIBS_CRYPTO)
 
@@ -90,15 +92,15 @@ $(LIBS):
 
 $(BUILD)/tests/unit/%_test: $(BUILD)/tests/unit/%_test.o $(TEST_LIBS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_LIBS) -lcmocka $(LDLIBS_ALL)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_LIBS) $(LIBS) -lcmocka $(LDLIBS_ALL)
 
 $(BUILD)/tests/fuzz/%_replay: $(BUILD)/tests/fuzz/%_fuzz.o $(BUILD)/tests/fuzz/replay.o $(TEST_LIBS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(LDLIBS_ALL)
 
 $(BUILD)/pedemu: $(EMU_SRC:%.c=$(BUILD)/%.o) $(LIBS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(LDLIBS_ALL)
 
 # pedserver's objects live under obj/: $(BUILD)/pedserver is the binary
 $(BUILD)/obj/pedserver/%.o: pedserver/%.c
@@ -107,7 +109,7 @@ $(BUILD)/obj/pedserver/%.o: pedserver/%.c
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 $(BUILD)/pedserver: $(PEDSERVER_SRC:%.c=$(BUILD)/obj/%.o) $(LIBS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(LDLIBS_ALL)
 
 # pedclient (block of its own)
 $(BUILD)/obj/pedclient/%.o: pedclient/%.c
@@ -119,14 +121,14 @@ $(LIB_PEDCLIENT): $(PEDCLIENT_LIB_SRC:%.c=$(BUILD)/obj/%.o)
 	$(Q)mkdir -p $(@D) && rm -f $@ && ar rcs $@ $^
 $(BUILD)/pedclient: $(BUILD)/obj/pedclient/main.o $(LIB_PEDCLIENT) $(LIBS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(LDLIBS_ALL)
 $(BUILD)/pedhsm: $(BUILD)/obj/pedclient/pedhsm.o $(LIB_PEDCLIENT) $(LIBS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(LDLIBS_ALL)
 
 $(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIBS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(LDLIBS_ALL)
 
 $(VECTORS_BIN): $(BUILD)/tests/vectors/vectors.o $(LIBS)
 	$(call msg,LD,$@)
@@ -134,11 +136,11 @@ $(VECTORS_BIN): $(BUILD)/tests/vectors/vectors.o $(LIBS)
 
 $(BUILD)/tests/bench/%: $(BUILD)/tests/bench/%.o $(LIBS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(LDLIBS_ALL)
 
 $(BUILD)/tests/demo/%: $(BUILD)/tests/demo/%.o $(LIBS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(LDLIBS_ALL)
 
 unit: $(UNIT_BIN)
 	$(Q)scripts/run-tests.sh $(UNIT_BIN)
@@ -212,6 +214,10 @@ install: all
 clean:
 	rm -rf $(BUILD) build-asan
 
-.SECONDARY:
+# Keep the objects of single-file programs (pattern-chain intermediates);
+# everything else stays an ordinary target, so a new source is always built.
+.SECONDARY: $(UNIT_BIN:%=%.o) $(TOOL_BIN:%=%.o) $(BENCH_BIN).o $(DEMO_BIN).o \
+	$(VECTORS_BIN).o $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/%_fuzz.o) $(BUILD)/tests/fuzz/replay.o \
+	$(FUZZ_NAMES:%=$(BUILD)/fuzz/obj/tests/fuzz/%_fuzz.o)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

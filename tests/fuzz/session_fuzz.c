@@ -1,0 +1,201 @@
+/* session_fuzz.c - libFuzzer target for the session state machine
+ * (common/session.c). Every input is fed
+ *   1. to a server session, as the bytes a client would send (the owner
+ *      accepts the HELLO and answers KEX_INIT with a fixed RPV and PED key);
+ *   2. to a client session that has queued its HELLO (the owner sends
+ *      KEX_INIT and derives as the HSM on KEX_REPLY);
+ *   3. if the input starts with 'R': the rest, cut into messages (u8 length
+ *      || bytes), sealed as records by a client that completed a real
+ *      handshake, to an open server session: message dispatch after the MAC.
+ * No input may crash, leak or read out of bounds. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "common/err.h"
+#include "common/session.h"
+#include "crypto/chan.h"
+#include "crypto/ecp.h"
+#include "crypto/kas.h"
+
+static ecp_key_t *hsm_s, *hsm_e, *ped_s;
+static uint8_t qs_u[ECP_PUB_LEN], qe_u[ECP_PUB_LEN];
+static const uint8_t rpv[32] = "fuzzing RPV, thirty-two bytes.!";
+
+static void keys_once(void)
+{
+	static const uint8_t d1[] = {0x11}, d2[] = {0x22}, d3[] = {0x33};
+
+	if (hsm_s != NULL)
+		return;
+	if (ecp_from_private(d1, 1, &hsm_s) != 0 || ecp_from_private(d2, 1, &hsm_e) != 0 ||
+	    ecp_from_private(d3, 1, &ped_s) != 0 || ecp_export_public(hsm_s, qs_u) != 0 ||
+	    ecp_export_public(hsm_e, qe_u) != 0)
+		abort();
+}
+
+/* The HSM's derivation; keeps a copy of the keys in *copy when asked. */
+static void client_keys(sess_t *c, const struct sess_event *ev, kas_keys_t *copy)
+{
+	ecp_key_t *qs = NULL, *qe = NULL;
+	kas_keys_t k;
+	struct kas_params kp = {
+		.scheme = KAS_FULL_UNIFIED, .role = KAS_U, .own_static = hsm_s,
+		.own_ephem = hsm_e, .secret = rpv, .secret_len = sizeof(rpv),
+		.context = ev->context, .context_len = SESS_TRANSCRIPT_LEN,
+	};
+
+	if (ecp_import_public(ev->peer_static, ECP_PUB_LEN, &qs) != 0 ||
+	    ecp_import_public(ev->peer_ephem, ECP_PUB_LEN, &qe) != 0)
+		abort(); /* the session validated them */
+	kp.peer_static = qs;
+	kp.peer_ephem = qe;
+	if (kas_derive(&kp, &k) == 0) {
+		if (copy != NULL)
+			*copy = k;
+		(void)sess_client_keys(c, &k);
+	}
+	kas_keys_wipe(&k);
+	ecp_free(qs);
+	ecp_free(qe);
+}
+
+/* Drains one session's events, answering as the daemons would. */
+static void drain(sess_t *s, kas_keys_t *copy)
+{
+	struct sess_event ev;
+	struct wire_hello_ack a = {.ped_attached = 1};
+
+	strcpy(a.server_name, "fuzzhost");
+	strcpy(a.software, "pedserver fuzz");
+	for (int i = 0; i < 100000; i++) {
+		if (sess_next(s, &ev) != 0)
+			abort();
+		switch (ev.type) {
+		case SESS_EV_NONE:
+			return;
+		case SESS_EV_HELLO:
+			(void)sess_server_accept(s, &a);
+			break;
+		case SESS_EV_KEX_INIT:
+			(void)sess_server_keys(s, rpv, sizeof(rpv), ped_s);
+			break;
+		case SESS_EV_HELLO_ACK:
+			if (!ev.ack.busy)
+				(void)sess_client_kex_init(s, qs_u, qe_u);
+			break;
+		case SESS_EV_KEX_REPLY:
+			client_keys(s, &ev, copy);
+			break;
+		case SESS_EV_MESSAGE:
+			if (ev.body_len > SESS_MSG_MAX || (ev.body_len > 0 && ev.body == NULL))
+				abort();
+			break;
+		default:
+			break;
+		}
+	}
+	abort(); /* an endless stream of events */
+}
+
+static void discard_output(sess_t *s)
+{
+	const uint8_t *p;
+	size_t n;
+
+	sess_output(s, &p, &n);
+	sess_output_done(s, n);
+}
+
+/* Feeds data to s in bounded chunks, draining between them. */
+static void feed(sess_t *s, const uint8_t *data, size_t size)
+{
+	while (size > 0) {
+		size_t n = size < SESS_FEED_MAX ? size : SESS_FEED_MAX;
+		if (sess_feed(s, data, n) != 0)
+			break;
+		drain(s, NULL);
+		discard_output(s);
+		data += n;
+		size -= n;
+	}
+}
+
+/* Moves everything queued by from into to. */
+static void move(sess_t *from, sess_t *to, kas_keys_t *copy)
+{
+	const uint8_t *p;
+	size_t n;
+
+	sess_output(from, &p, &n);
+	if (n > 0 && sess_feed(to, p, n) == 0)
+		drain(to, copy);
+	sess_output_done(from, n);
+}
+
+static void open_server(const uint8_t *data, size_t size)
+{
+	sess_t *c = NULL, *v = NULL;
+	kas_keys_t k;
+	chan_t *u = NULL;
+	uint8_t rec[WIRE_HDR_LEN + 255 + CHAN_OVERHEAD];
+
+	memset(&k, 0, sizeof(k));
+	if (sess_client_new("fuzz", "1", &c) != 0 || sess_server_new(&v) != 0)
+		abort();
+	for (int i = 0; i < 4; i++) {
+		move(c, v, NULL);
+		move(v, c, &k);
+	}
+	move(c, v, NULL);
+	if (sess_state(v) != SESS_ST_OPEN || sess_state(c) != SESS_ST_OPEN || chan_new(&k, &u) != 0)
+		abort();
+	while (size > 0) {
+		size_t n = data[0], got = 0;
+		data++, size--;
+		if (n > size)
+			n = size;
+		if (n == 0)
+			continue;
+		rec[0] = WIRE_VERSION;
+		rec[1] = WIRE_RECORD;
+		if (chan_seal(u, data, n, rec + WIRE_HDR_LEN, sizeof(rec) - WIRE_HDR_LEN, &got) != 0)
+			abort();
+		rec[2] = rec[3] = 0;
+		rec[4] = (uint8_t)(got >> 8);
+		rec[5] = (uint8_t)got;
+		if (sess_feed(v, rec, WIRE_HDR_LEN + got) != 0)
+			break;
+		drain(v, NULL);
+		discard_output(v);
+		data += n;
+		size -= n;
+	}
+	chan_free(u);
+	kas_keys_wipe(&k);
+	sess_free(c);
+	sess_free(v);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	sess_t *s = NULL;
+
+	keys_once();
+	if (sess_server_new(&s) != 0)
+		abort();
+	feed(s, data, size);
+	sess_free(s);
+
+	if (sess_client_new("fuzz", "1", &s) != 0)
+		abort();
+	discard_output(s);
+	feed(s, data, size);
+	sess_free(s);
+
+	if (size > 0 && data[0] == 'R')
+		open_server(data + 1, size - 1);
+	return 0;
+}
