@@ -126,7 +126,7 @@ $(BUILD)/pedhsm: $(BUILD)/obj/pedclient/pedhsm.o $(LIB_PEDCLIENT) $(LIBS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(LDLIBS_ALL)
 
-$(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIBS)
+$(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(TEST_LIBS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(LDLIBS_ALL)
 

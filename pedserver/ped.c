@@ -48,6 +48,11 @@ struct pedatt {
 	bool settled;       /* the first attempt is over (up, down or absent) */
 	void (*on_settled)(void *arg);
 	void *settled_arg;
+	/* the server's interest: operations, events, up/down */
+	struct pedatt_client client;
+	void *client_arg;
+	pedhost_status_t status; /* last STATUS_ACK while up */
+	bool have_status;
 	unsigned pending; /* handles still closing */
 	void (*done)(void *arg);
 	void *done_arg;
@@ -73,6 +78,9 @@ static void on_up(void *arg, const pedhost_info_t *info)
 	settle(a);
 	log_info("PED connected on %s: model %s, serial %s, firmware %s, link protocol %u",
 		 a->spec, info->model, info->serial, info->firmware, info->version);
+	pedatt_refresh_status(a);
+	if (a->client.on_state != NULL)
+		a->client.on_state(a->client_arg, true);
 }
 
 /* What the path names now: 0 and its identity, or -1 (does not exist). */
@@ -103,6 +111,9 @@ static void on_down(void *arg, int err)
 		log_warning("PED on %s does not answer: %s", a->spec, ped_strerror(err));
 	a->up = false;
 	memset(&a->info, 0, sizeof(a->info));
+	a->have_status = false;
+	if (was_up && a->client.on_state != NULL)
+		a->client.on_state(a->client_arg, false);
 	if (a->parsed.kind == USBPED_KIND_TTY && identity(a, &ino, &rdev) == 0) {
 		if (ino != a->link_ino || rdev != a->rdev) {
 			try_open(a);
@@ -115,7 +126,38 @@ static void on_down(void *arg, int err)
 	settle(a);
 }
 
-static const pedhost_cbs_t cbs = {.on_up = on_up, .on_down = on_down};
+static void on_status(void *arg, int err, const pedhost_status_t *st)
+{
+	pedatt_t *a = arg;
+
+	if (err == 0 && st != NULL && a->up) {
+		a->status = *st;
+		a->have_status = true;
+	} else if (err != 0) {
+		log_trace("PED status: %s", ped_strerror(err));
+	}
+}
+
+static void on_event(void *arg, uint16_t id, const pedhost_event_t *ev)
+{
+	pedatt_t *a = arg;
+
+	if (a->client.on_event != NULL)
+		a->client.on_event(a->client_arg, id, ev);
+}
+
+static void on_result(void *arg, uint16_t id, const pedhost_result_t *res)
+{
+	pedatt_t *a = arg;
+
+	if (a->client.on_result != NULL)
+		a->client.on_result(a->client_arg, id, res);
+	/* an operation may have changed the cached RPK: ask again */
+	pedatt_refresh_status(a);
+}
+
+static const pedhost_cbs_t cbs = {.on_up = on_up, .on_down = on_down, .on_status = on_status,
+				  .on_event = on_event, .on_result = on_result};
 
 /* Opens (or reopens) the PED if it is not up; quiet if it is not there.
  * True if a HELLO is now under way. */
@@ -275,6 +317,31 @@ const pedhost_info_t *pedatt_info(const pedatt_t *a)
 	return a != NULL && a->up ? &a->info : NULL;
 }
 
+void pedatt_set_client(pedatt_t *a, const struct pedatt_client *c, void *arg)
+{
+	if (c != NULL)
+		a->client = *c;
+	else
+		memset(&a->client, 0, sizeof(a->client));
+	a->client_arg = arg;
+}
+
+pedhost_t *pedatt_host(pedatt_t *a)
+{
+	return a != NULL && a->up ? a->h : NULL;
+}
+
+void pedatt_refresh_status(pedatt_t *a)
+{
+	if (a != NULL && a->up && a->h != NULL)
+		(void)pedhost_status(a->h); /* PED_BUSY: one is under way already */
+}
+
+const pedhost_status_t *pedatt_status(const pedatt_t *a)
+{
+	return a != NULL && a->up && a->have_status ? &a->status : NULL;
+}
+
 const char *pedatt_spec(const pedatt_t *a)
 {
 	return a != NULL ? a->spec : "";
@@ -321,5 +388,6 @@ void pedatt_close(pedatt_t *a, void (*done)(void *arg), void *arg)
 		a->h = NULL;
 	}
 	memset(&a->info, 0, sizeof(a->info));
+	memset(&a->client, 0, sizeof(a->client));
 	closed_one(a);
 }

@@ -13,12 +13,10 @@
 #include "common/cfg.h"
 #include "common/cli.h"
 #include "common/prog.h"
+#include "common/session.h"
 #include "usbped/pedhost.h"
 
 #define PEDSERVER_VERSION "0.1.0"
-/* A client must complete its HELLO within this many ms (or the socket read
- * timeout, if shorter). */
-#define PEDSERVER_HANDSHAKE_MS 5000u
 
 /* Every config key: X(section, key, type, default, min, max, help). */
 #define PEDSERVER_CFG(X)                                                                   \
@@ -36,6 +34,9 @@
 	  "seconds a client may stay silent in the middle of a message")                   \
 	X(Server, SocketWriteTimeout, INT, 30, 1, 3600,                                    \
 	  "seconds a write to a client may take")                                          \
+	X(Server, HandshakeTimeout, INT, 5, 1, 600,                                        \
+	  "seconds a client may take for each handshake step (HELLO, KEX_INIT, "           \
+	  "KEX_CONFIRM); the orange key read is bounded by PedOperationTimeout")           \
 	X(Server, PingInterval, INT, 15, 1, 3600,                                          \
 	  "seconds between keep-alive pings in a session")                                 \
 	X(Server, PingTimeout, INT, 60, 1, 3600,                                           \
@@ -81,6 +82,20 @@ bool pedatt_up(const pedatt_t *a);
 /* The PED's identity while it is up, else NULL. */
 const pedhost_info_t *pedatt_info(const pedatt_t *a);
 const char *pedatt_spec(const pedatt_t *a);
+/* The server's hooks: the PED's events and results of operations started
+ * on pedatt_host(), and up (true) / down (false) changes. One client. */
+struct pedatt_client {
+	void (*on_event)(void *arg, uint16_t id, const pedhost_event_t *ev);
+	void (*on_result)(void *arg, uint16_t id, const pedhost_result_t *res);
+	void (*on_state)(void *arg, bool up);
+};
+void pedatt_set_client(pedatt_t *a, const struct pedatt_client *c, void *arg);
+/* The PED's link while it is up (start operations on it), else NULL. */
+pedhost_t *pedatt_host(pedatt_t *a);
+/* The PED's last STATUS (mode, cached RPK), refreshed after HELLO and after
+ * every operation; NULL while unknown or down. */
+const pedhost_status_t *pedatt_status(const pedatt_t *a);
+void pedatt_refresh_status(pedatt_t *a);
 void pedatt_close(pedatt_t *a, void (*done)(void *arg), void *arg);
 
 /* ---- server port (server.c) ---- */
@@ -89,7 +104,8 @@ typedef struct server server_t;
 struct server_stats {
 	unsigned long probes;      /* HELLO PROBE answered */
 	unsigned long refused;     /* connections closed with an error */
-	unsigned long sessions;    /* sessions served (none yet) */
+	unsigned long sessions;    /* sessions opened (key confirmation passed) */
+	unsigned long busy;        /* SESSION HELLOs answered SERVER_BUSY */
 	uint64_t session_total_s;  /* total connection time */
 	uint64_t session_idle_s;   /* of which idle */
 };
@@ -98,12 +114,42 @@ struct server_stats {
  * reports the PED of att. -1 with the reason in err. */
 int server_listen(uv_loop_t *loop, const struct pedserver_cfg *cfg, pedatt_t *att,
 		  server_t **out, char *err, size_t errlen);
+/* The client of the server's one slot: the open session, else a handshake
+ * that is reading the orange key or waiting for KEX_CONFIRM. */
+struct server_client {
+	char hsm_serial[WIRE_STR_MAX + 1], name[WIRE_STR_MAX + 1];
+	char addr[80];
+	char since[32];          /* UTC, "YYYY-MM-DD HH:MM:SS" */
+	const char *state;       /* "open", "reading the orange key", ... */
+	bool open;
+	uint64_t conn_s, idle_s; /* since the session opened; since the last operation */
+};
+/* false if nobody holds or is taking the slot */
+bool server_client(const server_t *s, struct server_client *out);
 /* "127.0.0.1, ::1" */
 const char *server_addresses(const server_t *s);
 const struct server_stats *server_stats(const server_t *s);
 /* Live-changeable settings (SIGHUP). */
 void server_set_timeouts(server_t *s, const struct pedserver_cfg *cfg);
 void server_close(server_t *s, void (*done)(void *arg), void *arg);
+
+/* ---- session <-> PED relay codec (relay.c) ---- */
+/* The orange key's one secret: RPV(32) || d_PED(66) (pedclient/hsm.h). */
+#define RELAY_RPV_LEN 32
+#define RELAY_RPK_SECRET_LEN (RELAY_RPV_LEN + ECP_PRIV_LEN)
+/* SESS_MSG_LINK bodies (u8 type || u16 id || payload) for the client. */
+int relay_encode_event(uint16_t id, const pedhost_event_t *ev, uint8_t *out, size_t cap,
+		       size_t *len);
+/* Every share / OTP blob is wrapped with sess_wrap. */
+int relay_encode_result(sess_t *s, uint16_t id, const pedhost_result_t *res, uint8_t *out,
+			size_t cap, size_t *len);
+/* A SHARES payload from the client: keyset id and the unwrapped shares
+ * (array of SHAMIR_MAX_N; wiped by the caller). */
+int relay_decode_shares(sess_t *s, const uint8_t *p, size_t len,
+			uint8_t keyset[static LINK_KEYSET_ID_LEN], shamir_share_t *shares,
+			unsigned *count);
+/* Recombines a READ_RPK result into the orange key's secret. */
+int relay_rpk_secret(const pedhost_result_t *res, uint8_t secret[static RELAY_RPK_SECRET_LEN]);
 
 /* ---- status report (show.c) ---- */
 struct pedserver {

@@ -1,23 +1,42 @@
 /* server.c - pedserver's server port: accepts pedclient connections and
- * answers the session protocol's hello (common/wire.h). A HELLO with
- * purpose PROBE gets a HELLO_ACK describing this server and its PED; a
- * SESSION is refused for now (remote sessions come with the next issue).
- * Anything else gets a logged reason and the connection is closed; the
+ * serves the session protocol (common/wire.h, common/session.h). A HELLO
+ * with purpose PROBE gets a HELLO_ACK describing this server and its PED
+ * and the connection closes. A HELLO with purpose SESSION is handed, bytes
+ * and all, to a sess_t (the state machine); this file owns its I/O, its
+ * deadlines and the PED (pedatt) on its behalf:
+ *   HELLO      -> busy (the slot is held, or another handshake is reading
+ *                 the orange key) or accept
+ *   KEX_INIT   -> READ_RPK on the PED (the PED prompts for the orange key),
+ *                 recombine RPV || d_PED, sess_server_keys, wipe
+ *   OPEN       -> the slot is taken; PED requests from the client are relayed
+ *                 (relay.c), one at a time, with the PED's events and result
+ *   CLOSED     -> the slot is free; a pending PED operation is cancelled
+ * Anything malformed gets a logged reason and the connection is closed; the
  * server keeps serving.
  *
- * Each connection embeds its handles (socket, one timer) and is freed in
- * the last close callback. The timer is the handshake deadline (the sooner
- * of PEDSERVER_HANDSHAKE_MS and the socket read timeout) until the answer is
- * written, then the socket write timeout. The frame header is checked before
- * the payload is read: the version, then the length against WIRE_MAX_HELLO,
- * so no more than one bounded buffer is ever used per connection. */
+ * Each connection embeds its handles (socket, three timers) and is freed in
+ * the last close callback. The timer `timer` is the handshake deadline of
+ * the step that waits on the client (HandshakeTimeout, or the socket read
+ * timeout if shorter, for the HELLO), the ping deadline once the session is
+ * open, and the write deadline while the last bytes drain. The wait for the
+ * orange key is bounded by the PED operation timeout (pedhost), not by the
+ * handshake deadline. `ping` sends a ping every PingInterval; `idle` ends
+ * the session after IdleTimeout without a user operation (pings do not
+ * count). Until the HELLO is parsed the frame header is checked before the
+ * payload is read, so no more than one bounded buffer is used per
+ * connection; a session's bytes then go to sess_feed in chunks of that
+ * buffer. */
 #include "pedserver/pedserver.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "common/buf.h"
 #include "common/err.h"
@@ -28,17 +47,39 @@
 #define MAX_CONNS 64
 #define ADDR_MAX 64
 
+/* One queued write: the bytes are copied out of the session's queue. */
+struct wreq {
+	uv_write_t w;
+	struct conn *c;
+	size_t len;
+	uint8_t data[];
+};
+
 struct conn {
 	server_t *srv;
 	uv_tcp_t tcp;
-	uv_timer_t timer;
+	uv_timer_t timer, ping, idle;
 	uv_write_t wr;
 	uint8_t in[WIRE_HDR_LEN + WIRE_MAX_HELLO];
 	size_t inlen;
 	pbuf_t out;
-	char peer[ADDR_MAX + 8];
+	char peer[ADDR_MAX + 8], ip[ADDR_MAX];
 	unsigned open_handles;
 	bool closing, answered;
+	/* a session (HELLO purpose SESSION) */
+	sess_t *sess;
+	struct wire_hello hello;
+	bool draining;       /* the session is over: close once written */
+	unsigned writes;     /* uv_writes in flight */
+	bool reading_rpk;    /* READ_RPK of the handshake under way */
+	uint16_t rpk_id;
+	bool op;             /* a relayed PED operation under way */
+	uint8_t op_type;
+	uint16_t op_cid, op_pid; /* the client's request id, pedhost's */
+	bool ping_out;
+	uint64_t ping_nonce;
+	time_t t_hello, t_open, t_last;
+	char since[32];
 	struct conn *prev, *next;
 };
 
@@ -50,7 +91,9 @@ struct server {
 	char addrs[2 * ADDR_MAX + 4];
 	struct conn *conns;
 	unsigned nconns;
-	unsigned read_ms, write_ms;
+	unsigned read_ms, write_ms, handshake_ms, ping_ms, ping_timeout_ms, idle_ms, ped_op_ms;
+	struct conn *holder; /* the open session: the slot */
+	struct conn *hs;     /* a handshake past KEX_INIT (the PED reads its key) */
 	char hostname[WIRE_STR_MAX + 1];
 	struct server_stats stats;
 	bool closing;
@@ -84,17 +127,29 @@ static void conn_handle_closed(uv_handle_t *h)
 		c->next->prev = c->prev;
 	s->nconns--;
 	pbuf_release(&c->out);
+	sess_free(c->sess);
+	OPENSSL_cleanse(c->in, sizeof(c->in));
 	free(c);
 	maybe_done(s);
 }
+
+static void release_slot(struct conn *c);
 
 static void conn_close(struct conn *c)
 {
 	if (c->closing)
 		return;
 	c->closing = true;
+	release_slot(c);
 	uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
 	uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
+	uv_close((uv_handle_t *)&c->ping, conn_handle_closed);
+	uv_close((uv_handle_t *)&c->idle, conn_handle_closed);
+}
+
+static unsigned hello_ms(const server_t *s)
+{
+	return s->read_ms < s->handshake_ms ? s->read_ms : s->handshake_ms;
 }
 
 static void on_written(uv_write_t *w, int status)
@@ -114,8 +169,7 @@ static void on_timer(uv_timer_t *t)
 		log_warning("client %s: write timed out; closing", c->peer);
 	else
 		log_warning("client %s: no complete HELLO within %u ms; closing", c->peer,
-			    c->srv->read_ms < PEDSERVER_HANDSHAKE_MS ? c->srv->read_ms
-								   : PEDSERVER_HANDSHAKE_MS);
+			    hello_ms(c->srv));
 	c->srv->stats.refused++;
 	conn_close(c);
 }
@@ -192,6 +246,607 @@ static void answer_probe(struct conn *c, const struct wire_hello *h)
 	send_and_close(c);
 }
 
+/* ---- sessions ---- */
+
+static void sess_pump(struct conn *c);
+
+static void utc_now(char *out, size_t cap)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL || strftime(out, cap, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		snprintf(out, cap, "?");
+}
+
+static const char *hsm_name(const struct conn *c)
+{
+	return c->hello.hsm_serial[0] != '\0' ? c->hello.hsm_serial : "(no serial)";
+}
+
+/* "HSM <serial> at <addr> since <UTC>" */
+static void holder_text(const struct conn *c, char *out, size_t cap)
+{
+	snprintf(out, cap, "HSM %.64s at %s since %s UTC", hsm_name(c), c->ip, c->since);
+}
+
+/* Frees the slot (or the handshake's claim on the PED) and cancels the PED
+ * operation c has under way; its RESULT is then dropped. */
+static void release_slot(struct conn *c)
+{
+	server_t *s = c->srv;
+	pedhost_t *h = pedatt_host(s->ped);
+	time_t now = time(NULL);
+
+	if (c->reading_rpk && h != NULL)
+		(void)pedhost_cancel(h, c->rpk_id);
+	if (c->op && h != NULL)
+		(void)pedhost_cancel(h, c->op_pid);
+	c->reading_rpk = c->op = false;
+	if (s->hs == c)
+		s->hs = NULL;
+	if (s->holder == c) {
+		s->holder = NULL;
+		s->stats.session_total_s += (uint64_t)(now - c->t_open);
+		s->stats.session_idle_s += (uint64_t)(now - c->t_last);
+		log_info("client %s (HSM %s): session closed after %ld s; the PED is free",
+			 c->peer, hsm_name(c), (long)(now - c->t_open));
+	}
+	uv_timer_stop(&c->ping);
+	uv_timer_stop(&c->idle);
+}
+
+static void on_wreq(uv_write_t *w, int status)
+{
+	struct wreq *q = (struct wreq *)w;
+	struct conn *c = q->c;
+
+	OPENSSL_cleanse(q->data, q->len);
+	free(q);
+	c->writes--;
+	if (status < 0 && status != UV_ECANCELED && !c->closing)
+		log_warning("client %s: write failed: %s", c->peer, uv_strerror(status));
+	if (status < 0 || (c->draining && c->writes == 0))
+		conn_close(c);
+}
+
+/* Writes what the session queued. */
+static void sess_flush(struct conn *c)
+{
+	const uint8_t *p;
+	size_t n;
+	struct wreq *q;
+	uv_buf_t b;
+
+	if (c->closing || c->sess == NULL)
+		return;
+	sess_output(c->sess, &p, &n);
+	if (n > 0) {
+		if ((q = malloc(sizeof(*q) + n)) == NULL) {
+			conn_close(c);
+			return;
+		}
+		q->c = c;
+		q->len = n;
+		memcpy(q->data, p, n);
+		sess_output_done(c->sess, n);
+		b = uv_buf_init((char *)q->data, (unsigned)n);
+		if (uv_write(&q->w, (uv_stream_t *)&c->tcp, &b, 1, on_wreq) != 0) {
+			OPENSSL_cleanse(q->data, n);
+			free(q);
+			conn_close(c);
+			return;
+		}
+		c->writes++;
+	}
+	if (c->draining && c->writes == 0)
+		conn_close(c);
+}
+
+/* Ends the session with code (sess_disconnect: ERROR or DISCONNECT for the
+ * client), then processes the CLOSED event. */
+static void sess_end(struct conn *c, int code, const char *reason)
+{
+	sess_disconnect(c->sess, code, reason);
+	sess_pump(c);
+}
+
+static void on_hs_deadline(uv_timer_t *t)
+{
+	struct conn *c = t->data;
+
+	if (sess_state(c->sess) == SESS_ST_OPEN) { /* the ping deadline */
+		log_warning("client %s (HSM %s): no answer to a ping within %u s; dropping the "
+			    "session (PEER_TIMEOUT)", c->peer, hsm_name(c),
+			    c->srv->ping_timeout_ms / 1000);
+		sess_end(c, PED_E_PEER_TIMEOUT, "no answer to pings");
+		return;
+	}
+	if (c->draining) {
+		log_warning("client %s: write timed out; closing", c->peer);
+		conn_close(c);
+		return;
+	}
+	log_warning("client %s (HSM %s): handshake step not completed within %u ms "
+		    "(HANDSHAKE_TIMEOUT); closing", c->peer, hsm_name(c), c->srv->handshake_ms);
+	c->srv->stats.refused++;
+	sess_end(c, PED_E_HANDSHAKE_TIMEOUT, "handshake deadline passed");
+}
+
+static void arm_deadline(struct conn *c, unsigned ms)
+{
+	uv_timer_start(&c->timer, on_hs_deadline, ms, 0);
+}
+
+static void on_ping(uv_timer_t *t)
+{
+	struct conn *c = t->data;
+
+	if (sess_state(c->sess) != SESS_ST_OPEN || c->ping_out)
+		return;
+	if (RAND_bytes((uint8_t *)&c->ping_nonce, sizeof(c->ping_nonce)) != 1)
+		c->ping_nonce++;
+	if (sess_ping(c->sess, c->ping_nonce) != 0)
+		return;
+	c->ping_out = true;
+	arm_deadline(c, c->srv->ping_timeout_ms);
+	sess_flush(c);
+}
+
+static void on_idle(uv_timer_t *t)
+{
+	struct conn *c = t->data;
+
+	if (c->op) { /* a PED operation counts as use while it runs */
+		uv_timer_start(&c->idle, on_idle, c->srv->idle_ms, 0);
+		return;
+	}
+	log_info("client %s (HSM %s): session idle for %u s; closing (IDLE_TIMEOUT)", c->peer,
+		 hsm_name(c), c->srv->idle_ms / 1000);
+	sess_end(c, PED_E_IDLE_TIMEOUT, "idle timeout");
+}
+
+/* A user operation: the idle clock starts again. */
+static void touch(struct conn *c)
+{
+	c->t_last = time(NULL);
+	if (c->srv->idle_ms > 0 && sess_state(c->sess) == SESS_ST_OPEN)
+		uv_timer_start(&c->idle, on_idle, c->srv->idle_ms, 0);
+}
+
+static void fill_ack(server_t *s, struct wire_hello_ack *a)
+{
+	const pedhost_info_t *info = pedatt_info(s->ped);
+
+	memset(a, 0, sizeof(*a));
+	a->version = WIRE_VERSION;
+	snprintf(a->server_name, sizeof(a->server_name), "%s", s->hostname);
+	snprintf(a->software, sizeof(a->software), "pedserver %s", PEDSERVER_VERSION);
+	a->ped_attached = info != NULL;
+	if (info != NULL) {
+		snprintf(a->ped_firmware, sizeof(a->ped_firmware), "%s", info->firmware);
+		snprintf(a->ped_protocol, sizeof(a->ped_protocol), "%u", info->version);
+	}
+}
+
+/* The slot's holder, or the handshake reading the orange key. */
+static const struct conn *busy_with(const server_t *s)
+{
+	return s->holder != NULL ? s->holder : s->hs;
+}
+
+static void ev_hello(struct conn *c, const struct sess_event *ev)
+{
+	server_t *s = c->srv;
+	const struct conn *h = busy_with(s);
+	struct wire_hello_ack a;
+
+	c->hello = ev->hello;
+	fill_ack(s, &a);
+	if (h != NULL) {
+		a.busy = 1;
+		holder_text(h, a.holder, sizeof(a.holder));
+		log_warning("client %s (HSM %s): refused, the PED serves %s (SERVER_BUSY)", c->peer,
+			    hsm_name(c), a.holder);
+		s->stats.busy++;
+		sess_server_busy(c->sess, &a);
+		return;
+	}
+	log_info("client %s (%s, HSM %s): session hello accepted", c->peer,
+		 c->hello.client_name, hsm_name(c));
+	if (sess_server_accept(c->sess, &a) == 0)
+		arm_deadline(c, s->handshake_ms);
+}
+
+static void ev_kex_init(struct conn *c)
+{
+	server_t *s = c->srv;
+	const struct conn *h = busy_with(s);
+	pedhost_t *ped = pedatt_host(s->ped);
+	uint8_t mem[64];
+	char who[WIRE_STR_MAX + 1];
+	pbuf_t b;
+	int r;
+
+	uv_timer_stop(&c->timer); /* the PED's wait is bounded by its own timeout */
+	if (h != NULL) {
+		holder_text(h, who, sizeof(who));
+		log_warning("client %s (HSM %s): the PED was taken meanwhile by %s (SERVER_BUSY)",
+			    c->peer, hsm_name(c), who);
+		s->stats.busy++;
+		sess_end(c, PED_E_SERVER_BUSY, who);
+		return;
+	}
+	if (ped == NULL) {
+		log_warning("client %s (HSM %s): no PED connected (CKR_PED_UNPLUGGED)", c->peer,
+			    hsm_name(c));
+		sess_end(c, PED_E_UNPLUGGED, "no PED is connected to the server");
+		return;
+	}
+	pbuf_over(&b, mem, sizeof(mem));
+	if ((r = pbuf_put_u32(&b, s->ped_op_ms)) < 0 ||
+	    (r = link_put_str(&b, "Remote PED session")) < 0 ||
+	    (r = pedhost_request(ped, LINK_READ_RPK, mem, b.len, s->ped_op_ms, &c->rpk_id)) < 0) {
+		log_warning("client %s (HSM %s): cannot ask the PED for the orange key: %s",
+			    c->peer, hsm_name(c), ped_errname(r));
+		sess_end(c, r, "cannot read the orange key");
+		return;
+	}
+	c->reading_rpk = true;
+	s->hs = c;
+	log_info("client %s (HSM %s): waiting for the orange key on the PED", c->peer,
+		 hsm_name(c));
+}
+
+/* The PED answered READ_RPK for c's handshake. */
+static void rpk_result(struct conn *c, const pedhost_result_t *res)
+{
+	uint8_t secret[RELAY_RPK_SECRET_LEN];
+	ecp_key_t *ped_static = NULL;
+	int r = res->status;
+
+	c->reading_rpk = false;
+	if (r != 0) {
+		log_warning("client %s (HSM %s): the orange key was not read: %s (%s)", c->peer,
+			    hsm_name(c), ped_strerror(r), ped_errname(r));
+		goto out;
+	}
+	if ((r = relay_rpk_secret(res, secret)) < 0) {
+		log_warning("client %s (HSM %s): the orange key's secret is unusable: %s",
+			    c->peer, hsm_name(c), ped_errname(r));
+		goto out;
+	}
+	if (ecp_from_private(secret + RELAY_RPV_LEN, ECP_PRIV_LEN, &ped_static) < 0) {
+		r = PED_E_PIN_INCORRECT; /* a wrong PIN gives a random scalar */
+		log_warning("client %s (HSM %s): the orange key's PED key is invalid "
+			    "(wrong PIN?) (%s)", c->peer, hsm_name(c), ped_errname(r));
+		goto out;
+	}
+	r = sess_server_keys(c->sess, secret, RELAY_RPV_LEN, ped_static);
+	if (r == 0)
+		arm_deadline(c, c->srv->handshake_ms);
+out:
+	OPENSSL_cleanse(secret, sizeof(secret));
+	ecp_free(ped_static);
+	if (r != 0 && sess_state(c->sess) != SESS_ST_CLOSED)
+		sess_disconnect(c->sess, r, ped_strerror(r));
+	sess_pump(c);
+}
+
+static void ev_open(struct conn *c)
+{
+	server_t *s = c->srv;
+	const pedhost_info_t *info = pedatt_info(s->ped);
+	uint8_t st[2 + WIRE_STR_MAX];
+	pbuf_t b;
+
+	uv_timer_stop(&c->timer);
+	if (s->hs == c)
+		s->hs = NULL;
+	s->holder = c;
+	s->stats.sessions++;
+	c->t_open = c->t_last = time(NULL);
+	utc_now(c->since, sizeof(c->since));
+	log_info("client %s (%s, HSM %s): key confirmation passed; session open, the PED is "
+		 "held", c->peer, c->hello.client_name, hsm_name(c));
+	uv_timer_start(&c->ping, on_ping, s->ping_ms, s->ping_ms);
+	touch(c);
+	/* tell the client where the PED stands now */
+	pbuf_over(&b, st, sizeof(st));
+	if (pbuf_put_u8(&b, info != NULL) == 0 &&
+	    link_put_str(&b, info != NULL ? info->firmware : "") == 0)
+		(void)sess_send(c->sess, SESS_MSG_PED_STATE, st, b.len);
+}
+
+static void ev_closed(struct conn *c, const struct sess_event *ev)
+{
+	if (ev->code == PED_E_RPV_MISMATCH) {
+		pedhost_t *h = pedatt_host(c->srv->ped);
+		uint16_t id;
+
+		log_warning("client %s (HSM %s): key confirmation failed: the orange key does not "
+			    "match this HSM (RPV_MISMATCH)", c->peer, hsm_name(c));
+		/* the PED must not offer that key again */
+		if (h != NULL)
+			(void)pedhost_request(h, LINK_FORGET_RPK, NULL, 0, c->srv->ped_op_ms, &id);
+	} else if (ev->code != 0) {
+		log_warning("client %s (HSM %s): session ended: %s (%s)%s%s", c->peer, hsm_name(c),
+			    ped_strerror(ev->code), ped_errname(ev->code),
+			    ev->reason[0] ? ": " : "", ev->reason);
+	} else {
+		log_info("client %s (HSM %s): session ended by the client", c->peer, hsm_name(c));
+	}
+	release_slot(c);
+	c->draining = true;
+	arm_deadline(c, c->srv->write_ms);
+}
+
+static void send_link(struct conn *c, const uint8_t *body, size_t len)
+{
+	int r;
+
+	if ((r = sess_send(c->sess, SESS_MSG_LINK, body, len)) < 0)
+		log_warning("client %s: cannot relay to the client: %s", c->peer, ped_errname(r));
+}
+
+/* A RESULT with only a status for the client's request id. */
+static void link_status(struct conn *c, uint16_t cid, int status)
+{
+	uint8_t m[5] = {LINK_RESULT, (uint8_t)(cid >> 8), (uint8_t)cid,
+			(uint8_t)((unsigned)-status >> 8), (uint8_t)-status};
+
+	send_link(c, m, sizeof(m));
+}
+
+/* Offset of the u32 timeout in an operation's payload (link.h), or -1. */
+static int timeout_at(uint8_t type)
+{
+	switch (type) {
+	case LINK_READ_KEYSET:
+	case LINK_CREATE_KEYSET:
+		return 1;
+	case LINK_READ_RPK:
+	case LINK_OTP:
+		return 0;
+	case LINK_FORGET_RPK:
+		return -2; /* no timeout field */
+	default:
+		return -1;
+	}
+}
+
+/* A PED request from the client (SESS_MSG_LINK). */
+static void client_link(struct conn *c, const uint8_t *body, size_t len)
+{
+	server_t *s = c->srv;
+	pedhost_t *h = pedatt_host(s->ped);
+	uint8_t pl[LINK_MAX_PAYLOAD], keyset[LINK_KEYSET_ID_LEN];
+	shamir_share_t shares[SHAMIR_MAX_N];
+	unsigned count = 0;
+	uint32_t ms = s->ped_op_ms;
+	uint8_t type;
+	uint16_t cid;
+	size_t n;
+	int at, r;
+
+	if (len < 3 || len - 3 > LINK_MAX_PAYLOAD) {
+		log_warning("client %s: malformed PED message; closing", c->peer);
+		sess_end(c, PED_E_PARSE, "malformed PED message");
+		return;
+	}
+	type = body[0];
+	cid = (uint16_t)(body[1] << 8 | body[2]);
+	n = len - 3;
+	touch(c);
+	if (type == LINK_CANCEL) {
+		if (c->op && cid == c->op_cid && h != NULL)
+			(void)pedhost_cancel(h, c->op_pid);
+		return;
+	}
+	if (type == LINK_SHARES) {
+		if (!c->op || cid != c->op_cid || h == NULL) {
+			link_status(c, cid, PED_E_BAD_REQUEST);
+			return;
+		}
+		r = relay_decode_shares(c->sess, body + 3, n, keyset, shares, &count);
+		if (r == 0)
+			r = pedhost_send_shares(h, c->op_pid, keyset, shares, count);
+		OPENSSL_cleanse(shares, sizeof(shares));
+		if (r < 0) {
+			log_warning("client %s: shares not relayed: %s; cancelling", c->peer,
+				    ped_errname(r));
+			(void)pedhost_cancel(h, c->op_pid);
+		}
+		return;
+	}
+	if ((at = timeout_at(type)) == -1) {
+		log_warning("client %s: PED request type 0x%02x not relayed (BAD_REQUEST)",
+			    c->peer, type);
+		link_status(c, cid, PED_E_BAD_REQUEST);
+		return;
+	}
+	if (c->op) {
+		link_status(c, cid, PED_E_PED_BUSY);
+		return;
+	}
+	if (h == NULL) {
+		link_status(c, cid, PED_E_UNPLUGGED);
+		return;
+	}
+	memcpy(pl, body + 3, n);
+	if (at >= 0) {
+		uint32_t want;
+
+		if (n < (size_t)at + 4) {
+			link_status(c, cid, PED_E_PARSE);
+			return;
+		}
+		want = (uint32_t)pl[at] << 24 | (uint32_t)pl[at + 1] << 16 |
+		       (uint32_t)pl[at + 2] << 8 | pl[at + 3];
+		if (want > 0 && want < ms)
+			ms = want;
+		/* the server's PED operation timeout caps the client's */
+		pl[at] = (uint8_t)(ms >> 24);
+		pl[at + 1] = (uint8_t)(ms >> 16);
+		pl[at + 2] = (uint8_t)(ms >> 8);
+		pl[at + 3] = (uint8_t)ms;
+	}
+	r = pedhost_request(h, type, pl, n, ms, &c->op_pid);
+	OPENSSL_cleanse(pl, n);
+	if (r < 0) {
+		link_status(c, cid, r);
+		return;
+	}
+	c->op = true;
+	c->op_type = type;
+	c->op_cid = cid;
+	log_info("client %s (HSM %s): relaying %s to the PED", c->peer, hsm_name(c),
+		 link_type_name(type));
+}
+
+static void sess_pump(struct conn *c)
+{
+	struct sess_event ev;
+
+	while (!c->closing && sess_next(c->sess, &ev) == 0 && ev.type != SESS_EV_NONE) {
+		switch (ev.type) {
+		case SESS_EV_HELLO:
+			ev_hello(c, &ev);
+			break;
+		case SESS_EV_KEX_INIT:
+			ev_kex_init(c);
+			break;
+		case SESS_EV_OPEN:
+			ev_open(c);
+			break;
+		case SESS_EV_MESSAGE:
+			if (ev.msg_type == SESS_MSG_LINK) {
+				client_link(c, ev.body, ev.body_len);
+			} else {
+				log_warning("client %s: unexpected message %u; closing", c->peer,
+					    ev.msg_type);
+				sess_disconnect(c->sess, PED_E_BAD_REQUEST, "unexpected message");
+			}
+			break;
+		case SESS_EV_PONG:
+			if (c->ping_out && ev.nonce == c->ping_nonce) {
+				c->ping_out = false;
+				uv_timer_stop(&c->timer);
+			}
+			break;
+		case SESS_EV_CLOSED:
+			ev_closed(c, &ev);
+			break;
+		default:
+			break;
+		}
+	}
+	sess_flush(c);
+}
+
+/* The PED's side of the relay (pedatt_client). */
+static struct conn *op_owner(server_t *s, uint16_t id)
+{
+	struct conn *c = s->holder;
+
+	return c != NULL && c->op && c->op_pid == id ? c : NULL;
+}
+
+static void ped_event(void *arg, uint16_t id, const pedhost_event_t *ev)
+{
+	server_t *s = arg;
+	struct conn *c = op_owner(s, id);
+	uint8_t m[LINK_MAX_PAYLOAD];
+	size_t n = 0;
+
+	if (c == NULL)
+		return; /* the handshake's orange-key prompts stay on the PED */
+	if (relay_encode_event(c->op_cid, ev, m, sizeof(m), &n) == 0) {
+		send_link(c, m, n);
+		sess_flush(c);
+	}
+}
+
+static void ped_result(void *arg, uint16_t id, const pedhost_result_t *res)
+{
+	server_t *s = arg;
+	struct conn *c = op_owner(s, id);
+	uint8_t m[LINK_MAX_PAYLOAD + 3];
+	size_t n = 0;
+	int r;
+
+	if (s->hs != NULL && s->hs->reading_rpk && s->hs->rpk_id == id) {
+		rpk_result(s->hs, res);
+		return;
+	}
+	if (c == NULL)
+		return; /* a cancelled operation of a session that is gone */
+	c->op = false;
+	touch(c);
+	log_info("client %s (HSM %s): %s on the PED: %s", c->peer, hsm_name(c),
+		 link_type_name(res->op), ped_errname(res->status));
+	r = relay_encode_result(c->sess, c->op_cid, res, m, sizeof(m), &n);
+	if (r == 0)
+		send_link(c, m, n);
+	else
+		link_status(c, c->op_cid, r);
+	OPENSSL_cleanse(m, sizeof(m));
+	sess_flush(c);
+}
+
+static void ped_state(void *arg, bool up)
+{
+	server_t *s = arg;
+	struct conn *c = s->holder;
+	const pedhost_info_t *info = pedatt_info(s->ped);
+	uint8_t st[2 + WIRE_STR_MAX];
+	pbuf_t b;
+
+	if (c == NULL)
+		return;
+	log_info("client %s (HSM %s): telling it the PED is %s", c->peer, hsm_name(c),
+		 up ? "connected" : "disconnected");
+	pbuf_over(&b, st, sizeof(st));
+	if (pbuf_put_u8(&b, up) == 0 &&
+	    link_put_str(&b, up && info != NULL ? info->firmware : "") == 0)
+		(void)sess_send(c->sess, SESS_MSG_PED_STATE, st, b.len);
+	sess_flush(c);
+}
+
+static const struct pedatt_client ped_client = {ped_event, ped_result, ped_state};
+
+/* A SESSION HELLO is in c->in: the session takes over the connection. */
+static void start_session(struct conn *c, size_t frame_len)
+{
+	int r;
+
+	if ((r = sess_server_new(&c->sess)) < 0) {
+		refuse(c, r, "cannot start a session");
+		return;
+	}
+	c->t_hello = time(NULL);
+	utc_now(c->since, sizeof(c->since));
+	uv_timer_stop(&c->timer);
+	if ((r = sess_feed(c->sess, c->in, frame_len)) < 0)
+		log_warning("client %s: %s", c->peer, ped_strerror(r));
+	c->inlen = 0;
+	sess_pump(c);
+}
+
+/* Bytes of an established session connection. */
+static void session_read(struct conn *c, size_t n)
+{
+	int r;
+
+	if (c->draining)
+		return;
+	r = sess_feed(c->sess, c->in, n);
+	OPENSSL_cleanse(c->in, n);
+	if (r < 0 && sess_state(c->sess) != SESS_ST_CLOSED)
+		sess_disconnect(c->sess, r, ped_strerror(r));
+	sess_pump(c);
+}
+
 /* A whole frame is in c->in: validate in a fixed order, answer. */
 static void handle_frame(struct conn *c, uint8_t type, const uint8_t *p, size_t len)
 {
@@ -214,8 +869,7 @@ static void handle_frame(struct conn *c, uint8_t type, const uint8_t *p, size_t 
 	if (h.purpose == WIRE_PURPOSE_PROBE) {
 		answer_probe(c, &h);
 	} else if (h.purpose == WIRE_PURPOSE_SESSION) {
-		refuse(c, PED_E_BAD_REQUEST,
-		       "remote PED sessions are not available in this build yet");
+		start_session(c, WIRE_HDR_LEN + len);
 	} else {
 		refuse(c, PED_E_BAD_REQUEST, "unknown HELLO purpose %u", h.purpose);
 	}
@@ -240,6 +894,18 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 	(void)buf;
 	if (c->closing || c->answered)
 		return;
+	if (c->sess != NULL) {
+		if (n < 0) {
+			if (!c->draining && sess_state(c->sess) != SESS_ST_CLOSED)
+				log_warning("client %s (HSM %s): connection lost (%s)%s", c->peer,
+					    hsm_name(c), n == UV_EOF ? "closed" : uv_strerror((int)n),
+					    sess_state(c->sess) == SESS_ST_OPEN ? "" : " during the handshake");
+			conn_close(c);
+		} else if (n > 0) {
+			session_read(c, (size_t)n);
+		}
+		return;
+	}
 	if (n < 0) {
 		if (n != UV_EOF)
 			log_warning("client %s: read failed: %s", c->peer, uv_strerror((int)n));
@@ -275,7 +941,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 	handle_frame(c, type, c->in + WIRE_HDR_LEN, len);
 }
 
-static void peer_name(uv_tcp_t *t, char *out, size_t cap)
+static void peer_name(uv_tcp_t *t, char *out, size_t cap, char *ip, size_t ipcap)
 {
 	struct sockaddr_storage ss;
 	int len = sizeof(ss);
@@ -287,12 +953,14 @@ static void peer_name(uv_tcp_t *t, char *out, size_t cap)
 			uv_ip6_name((struct sockaddr_in6 *)&ss, a, sizeof(a));
 			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 			snprintf(out, cap, "[%s]:%d", a, port);
+			snprintf(ip, ipcap, "%s", a);
 			return;
 		}
 		uv_ip4_name((struct sockaddr_in *)&ss, a, sizeof(a));
 		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
 	}
 	snprintf(out, cap, "%s:%d", a, port);
+	snprintf(ip, ipcap, "%s", a);
 }
 
 static void on_connection(uv_stream_t *l, int status)
@@ -310,8 +978,10 @@ static void on_connection(uv_stream_t *l, int status)
 	pbuf_init(&c->out, WIRE_HDR_LEN + WIRE_MAX_HELLO);
 	uv_tcp_init(s->loop, &c->tcp);
 	uv_timer_init(s->loop, &c->timer);
-	c->tcp.data = c->timer.data = c;
-	c->open_handles = 2;
+	uv_timer_init(s->loop, &c->ping);
+	uv_timer_init(s->loop, &c->idle);
+	c->tcp.data = c->timer.data = c->ping.data = c->idle.data = c;
+	c->open_handles = 4;
 	c->next = s->conns;
 	if (s->conns != NULL)
 		s->conns->prev = c;
@@ -321,7 +991,7 @@ static void on_connection(uv_stream_t *l, int status)
 		conn_close(c);
 		return;
 	}
-	peer_name(&c->tcp, c->peer, sizeof(c->peer));
+	peer_name(&c->tcp, c->peer, sizeof(c->peer), c->ip, sizeof(c->ip));
 	if (s->nconns > MAX_CONNS) {
 		log_warning("client %s: too many connections; closing", c->peer);
 		s->stats.refused++;
@@ -329,8 +999,7 @@ static void on_connection(uv_stream_t *l, int status)
 		return;
 	}
 	log_trace("client %s: connected", c->peer);
-	uv_timer_start(&c->timer, on_timer,
-		       s->read_ms < PEDSERVER_HANDSHAKE_MS ? s->read_ms : PEDSERVER_HANDSHAKE_MS, 0);
+	uv_timer_start(&c->timer, on_timer, hello_ms(s), 0);
 	uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
@@ -380,6 +1049,11 @@ void server_set_timeouts(server_t *s, const struct pedserver_cfg *cfg)
 {
 	s->read_ms = (unsigned)cfg->SocketReadTimeout * 1000u;
 	s->write_ms = (unsigned)cfg->SocketWriteTimeout * 1000u;
+	s->handshake_ms = (unsigned)cfg->HandshakeTimeout * 1000u;
+	s->ping_ms = (unsigned)cfg->PingInterval * 1000u;
+	s->ping_timeout_ms = (unsigned)cfg->PingTimeout * 1000u;
+	s->idle_ms = (unsigned)cfg->IdleTimeout * 1000u;
+	s->ped_op_ms = (unsigned)cfg->PedOperationTimeout * 1000u;
 }
 
 int server_listen(uv_loop_t *loop, const struct pedserver_cfg *cfg, pedatt_t *att,
@@ -422,6 +1096,7 @@ int server_listen(uv_loop_t *loop, const struct pedserver_cfg *cfg, pedatt_t *at
 		server_close(s, NULL, NULL);
 		return -1;
 	}
+	pedatt_set_client(att, &ped_client, s);
 	*out = s;
 	return 0;
 }
@@ -429,6 +1104,30 @@ int server_listen(uv_loop_t *loop, const struct pedserver_cfg *cfg, pedatt_t *at
 const char *server_addresses(const server_t *s)
 {
 	return s != NULL ? s->addrs : "";
+}
+
+bool server_client(const server_t *s, struct server_client *out)
+{
+	const struct conn *c = s != NULL ? busy_with(s) : NULL;
+	time_t now = time(NULL);
+
+	memset(out, 0, sizeof(*out));
+	if (c == NULL)
+		return false;
+	snprintf(out->hsm_serial, sizeof(out->hsm_serial), "%s", c->hello.hsm_serial);
+	snprintf(out->name, sizeof(out->name), "%s", c->hello.client_name);
+	snprintf(out->addr, sizeof(out->addr), "%s", c->peer);
+	snprintf(out->since, sizeof(out->since), "%s", c->since);
+	out->open = c == s->holder;
+	if (out->open) {
+		out->state = c->op ? "open, PED operation under way" : "open";
+		out->conn_s = (uint64_t)(now - c->t_open);
+		out->idle_s = c->op ? 0 : (uint64_t)(now - c->t_last);
+	} else {
+		out->state = c->reading_rpk ? "handshake: waiting for the orange key"
+					    : "handshake: waiting for key confirmation";
+	}
+	return true;
 }
 
 const struct server_stats *server_stats(const server_t *s)
@@ -448,6 +1147,8 @@ void server_close(server_t *s, void (*done)(void *arg), void *arg)
 	s->closing = true;
 	s->done = done;
 	s->done_arg = arg;
+	if (s->ped != NULL)
+		pedatt_set_client(s->ped, NULL, NULL);
 	for (i = 0; i < s->nlisten; i++)
 		if (!uv_is_closing((uv_handle_t *)&s->listener[i]))
 			uv_close((uv_handle_t *)&s->listener[i], listener_closed);

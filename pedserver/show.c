@@ -20,6 +20,10 @@ struct snapshot {
 	unsigned long up_s, idle_s, idle_timeout_s;
 	unsigned idle_pct;
 	const struct server_stats *st;
+	bool have_client;
+	struct server_client cl;
+	const pedhost_status_t *pst; /* NULL: unknown */
+	char rpks[PEDHOST_MAX_KEYS * 40 + 8];
 };
 
 static void snap(const struct pedserver *ps, struct snapshot *s)
@@ -36,8 +40,19 @@ static void snap(const struct pedserver *ps, struct snapshot *s)
 	s->ext_admin = ps->cfg->ExternalAdmin;
 	s->up_s = daemon_uptime();
 	s->st = server_stats(ps->server);
-	/* no session has ever held the server yet: idle all along */
-	s->idle_s = s->up_s - (unsigned long)s->st->session_total_s;
+	s->have_client = server_client(ps->server, &s->cl);
+	s->pst = pedatt_status(ps->ped);
+	pedatt_refresh_status(ps->ped); /* for the next show */
+	s->rpks[0] = '\0';
+	for (unsigned i = 0; s->pst != NULL && i < s->pst->rpk_count && i < PEDHOST_MAX_KEYS; i++)
+		snprintf(s->rpks + strlen(s->rpks), sizeof(s->rpks) - strlen(s->rpks), "%s%.32s",
+			 i > 0 ? ", " : "", s->pst->rpk_serial[i]);
+	/* idle: no session holds the server (past sessions' connection time,
+	 * the current one's) */
+	s->idle_s = s->up_s - (unsigned long)s->st->session_total_s -
+		    (s->have_client && s->cl.open ? (unsigned long)s->cl.conn_s : 0);
+	if (s->idle_s > s->up_s)
+		s->idle_s = 0;
 	s->idle_pct = s->up_s > 0 ? (unsigned)(100 * s->idle_s / s->up_s) : 100;
 	s->idle_timeout_s = (unsigned long)ps->cfg->IdleTimeout;
 }
@@ -72,10 +87,19 @@ void pedserver_show(void *ctx, admin_reply_t *r, int argc, char **argv)
 		admin_reply_line(r, "  Link protocol version:      -");
 	admin_reply_line(r, "  Model, serial:              %s, %s", s.ped ? s.ped->model : "-",
 			 s.ped ? s.ped->serial : "-");
-	admin_reply_line(r, "  Remote PED keys (RPK):      0");
-	admin_reply_line(r, "  RPK serial numbers:         none");
+	admin_reply_line(r, "  Remote PED keys (RPK):      %u", s.pst ? s.pst->rpk_count : 0u);
+	admin_reply_line(r, "  RPK serial numbers:         %s", s.rpks[0] ? s.rpks : "none");
 	admin_reply_line(r, "Client");
-	admin_reply_line(r, "  Connected HSM:              none");
+	if (!s.have_client) {
+		admin_reply_line(r, "  Connected HSM:              none");
+	} else {
+		admin_reply_line(r, "  Connected HSM:              %s",
+				 s.cl.hsm_serial[0] ? s.cl.hsm_serial : "(no serial)");
+		admin_reply_line(r, "  HSM host:                   %s", s.cl.name);
+		admin_reply_line(r, "  Client address:             %s", s.cl.addr);
+		admin_reply_line(r, "  Connected since:            %s UTC", s.cl.since);
+		admin_reply_line(r, "  Session state:              %s", s.cl.state);
+	}
 	admin_reply_line(r, "Operation");
 	admin_reply_line(r, "  Server port:                %d", s.server_port);
 	admin_reply_line(r, "  Server port external:       %s", yes_no(s.ext_server));
@@ -84,10 +108,12 @@ void pedserver_show(void *ctx, admin_reply_t *r, int argc, char **argv)
 	admin_reply_line(r, "  Up time:                    %lu s", s.up_s);
 	admin_reply_line(r, "  Idle time:                  %lu s (%u%%)", s.idle_s, s.idle_pct);
 	admin_reply_line(r, "  Idle timeout:               %lu s", s.idle_timeout_s);
-	admin_reply_line(r, "  Current connection time:    0 s (idle 0 s)");
+	admin_reply_line(r, "  Current connection time:    %llu s (idle %llu s)",
+			 (unsigned long long)s.cl.conn_s, (unsigned long long)s.cl.idle_s);
 	admin_reply_line(r, "  Total connection time:      %llu s (idle %llu s)",
 			 (unsigned long long)s.st->session_total_s,
 			 (unsigned long long)s.st->session_idle_s);
+	admin_reply_line(r, "  Sessions opened, busy:      %lu, %lu", s.st->sessions, s.st->busy);
 	admin_reply_line(r, "  Probes answered, refused:   %lu, %lu", s.st->probes,
 			 s.st->refused);
 	admin_reply_end(r, 0);
@@ -98,7 +124,8 @@ void pedserver_show_json(void *ctx, admin_reply_t *r, int argc, char **argv)
 	const struct pedserver *ps = ctx;
 	struct snapshot s;
 	char host[300], addrs[200], spec[300], fw[300], model[300], serial[300];
-	char line[ADMIN_LINE_MAX];
+	char line[ADMIN_LINE_MAX], client[1600], rpks[PEDHOST_MAX_KEYS * 300 + 4];
+	char cs[300], cn[300], ca[200], csince[80], cst[120];
 
 	(void)argc;
 	(void)argv;
@@ -109,25 +136,48 @@ void pedserver_show_json(void *ctx, admin_reply_t *r, int argc, char **argv)
 	prog_json_str(fw, sizeof(fw), s.ped ? s.ped->firmware : "");
 	prog_json_str(model, sizeof(model), s.ped ? s.ped->model : "");
 	prog_json_str(serial, sizeof(serial), s.ped ? s.ped->serial : "");
+	snprintf(rpks, sizeof(rpks), "[");
+	for (unsigned i = 0; s.pst != NULL && i < s.pst->rpk_count && i < PEDHOST_MAX_KEYS; i++) {
+		char one[300];
+		prog_json_str(one, sizeof(one), s.pst->rpk_serial[i]);
+		snprintf(rpks + strlen(rpks), sizeof(rpks) - strlen(rpks), "%s%s", i ? "," : "",
+			 one);
+	}
+	snprintf(rpks + strlen(rpks), sizeof(rpks) - strlen(rpks), "]");
+	if (s.have_client) {
+		prog_json_str(cs, sizeof(cs), s.cl.hsm_serial);
+		prog_json_str(cn, sizeof(cn), s.cl.name);
+		prog_json_str(ca, sizeof(ca), s.cl.addr);
+		prog_json_str(csince, sizeof(csince), s.cl.since);
+		prog_json_str(cst, sizeof(cst), s.cl.state);
+		snprintf(client, sizeof(client),
+			 "{\"hsm_serial\":%s,\"host\":%s,\"address\":%s,\"since_utc\":%s,"
+			 "\"state\":%s,\"open\":%s}",
+			 cs, cn, ca, csince, cst, s.cl.open ? "true" : "false");
+	} else {
+		snprintf(client, sizeof(client), "null");
+	}
 	snprintf(line, sizeof(line),
 		 "{\"schema_version\":1,\"running\":true,\"pid\":%ld,"
 		 "\"server\":{\"hostname\":%s,\"listen\":%s,\"software_version\":\"%s\"},"
 		 "\"ped\":{\"device\":%s,\"connected\":%s,\"firmware\":%s,"
 		 "\"protocol_version\":%u,\"model\":%s,\"serial\":%s,"
-		 "\"rpk_count\":0,\"rpk_serials\":[]},"
-		 "\"client\":null,"
+		 "\"rpk_count\":%u,\"rpk_serials\":%s},"
+		 "\"client\":%s,"
 		 "\"operating\":{\"server_port\":%d,\"external_server\":%s,"
 		 "\"admin_port\":%d,\"external_admin\":%s,\"uptime_s\":%lu,"
 		 "\"idle_s\":%lu,\"idle_pct\":%u,\"idle_timeout_s\":%lu,"
-		 "\"current_connection_s\":0,\"current_connection_idle_s\":0,"
+		 "\"current_connection_s\":%llu,\"current_connection_idle_s\":%llu,"
 		 "\"total_connection_s\":%llu,\"total_connection_idle_s\":%llu,"
-		 "\"probes\":%lu,\"refused\":%lu}}",
+		 "\"sessions\":%lu,\"busy\":%lu,\"probes\":%lu,\"refused\":%lu}}",
 		 (long)getpid(), host, addrs, PEDSERVER_VERSION, spec,
 		 s.ped ? "true" : "false", fw, s.ped ? s.ped->version : 0u, model, serial,
-		 s.server_port, s.ext_server ? "true" : "false", s.admin_port,
+		 s.pst ? s.pst->rpk_count : 0u, rpks, client, s.server_port, s.ext_server ? "true" : "false", s.admin_port,
 		 s.ext_admin ? "true" : "false", s.up_s, s.idle_s, s.idle_pct,
-		 s.idle_timeout_s, (unsigned long long)s.st->session_total_s,
-		 (unsigned long long)s.st->session_idle_s, s.st->probes, s.st->refused);
+		 s.idle_timeout_s, (unsigned long long)s.cl.conn_s,
+		 (unsigned long long)s.cl.idle_s, (unsigned long long)s.st->session_total_s,
+		 (unsigned long long)s.st->session_idle_s, s.st->sessions, s.st->busy, s.st->probes,
+		 s.st->refused);
 	admin_reply_line(r, "%s", line);
 	admin_reply_end(r, 0);
 }

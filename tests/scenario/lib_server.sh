@@ -133,3 +133,87 @@ assert_no_runtime() {
 		[ ! -e "$1/$f" ] || fail "runtime file $1/$f left behind"
 	done
 }
+
+# ---- Remote PED sessions (tests/scenario/session_*.sh) ----
+#   SC                          the sessclient test tool
+#   sc_rpv NAME STATE KEYPREFIX PIN   initialize STATE's RPV on a new orange
+#                               key KEYPREFIX1 (1 of 1) over $EMU_LINK (before
+#                               pedserver opens the PED); prints nothing
+#   sc_run NAME ARGS...         sessclient -port $PS_PORT ARGS in the background
+#   sc_wait_line NAME REGEX [S] until NAME's output has a line matching REGEX
+#   sc_hold NAME STATE          a session held open until sc_release NAME
+SC=${SC:-$BUILD/tests/tools/sessclient}
+
+sc_rpv() {
+	local name=$1 state=$2 prefix=$3 pin=$4
+	[ -x "$SC" ] || fail "$SC not built"
+	ctl newkey "${prefix}1" >/dev/null
+	: >"$T/$name.log"
+	run_bg "$name" timeout 60 "$SC" -hsm "$state" rpv-init -ped "$EMU_LINK"
+	ctl_wait "M value?" 5000
+	ctl type 1 >/dev/null
+	ctl press ENTER >/dev/null
+	ctl_wait "N value?" 5000
+	ctl type 1 >/dev/null
+	ctl press ENTER >/dev/null
+	ctl_wait "Insert" 5000
+	_ctl_raw remove >/dev/null
+	ctl insert "${prefix}1" >/dev/null
+	ctl press ENTER >/dev/null
+	ctl_wait "Overwrite? YES/NO" 5000
+	ctl press YES >/dev/null
+	ctl_wait "Enter new PED PIN" 5000
+	ctl type "$pin" >/dev/null
+	ctl press ENTER >/dev/null
+	ctl_wait "Confirm new PED PIN" 5000
+	ctl type "$pin" >/dev/null
+	ctl press ENTER >/dev/null
+	ctl_wait "duplicating" 5000
+	ctl press NO >/dev/null
+	wait_bg "$name" 20 || fail "rpv-init $name: $(tail -n 3 "$T/$name.log" | tr '\n' '|')"
+	_ctl_raw remove >/dev/null
+}
+
+sc_run() {
+	local name=$1
+	shift
+	: >"$T/$name.log"
+	run_bg "$name" timeout 60 "$SC" -port "$PS_PORT" "$@"
+}
+
+sc_wait_line() {
+	timeout "${3:-10}" sh -c 'tail -n +1 -f "$1" | grep -q -m 1 -E -- "$2"' _ \
+		"$T/$1.log" "$2" || fail "no line /$2/ from $1: $(tail -n 5 "$T/$1.log" | tr '\n' '|')"
+}
+
+# stdin is a FIFO whose writer this shell holds: closing it ends the session
+sc_hold() {
+	local name=$1 state=$2 fd
+	shift 2
+	rm -f "$T/$name.in"
+	mkfifo "$T/$name.in"
+	: >"$T/$name.log"
+	timeout 120 "$SC" -port "$PS_PORT" -hsm "$state" "$@" hold <"$T/$name.in" \
+		>"$T/$name.log" 2>&1 &
+	_lib_pids="$_lib_pids $!"
+	eval "_lib_bg_$name=$!"
+	exec {fd}>"$T/$name.in"
+	eval "_sc_fd_$name=$fd"
+}
+
+sc_release() {
+	local fd
+	eval "fd=\$_sc_fd_$1"
+	exec {fd}>&-
+}
+
+# sc_key KEY PIN: wait for a key prompt, insert KEY, ENTER, then the PIN
+sc_key() {
+	ctl_wait "PED Key (" 5000
+	_ctl_raw remove >/dev/null
+	ctl insert "$1" >/dev/null
+	ctl press ENTER >/dev/null
+	ctl_wait "Enter PED PIN" 5000
+	ctl type "$2" >/dev/null
+	ctl press ENTER >/dev/null
+}

@@ -2,7 +2,7 @@
 # pedserver_ped.sh - the PED followed live (pedemu unplug / plug reflected in
 # show within 1 s, a PED that appears after start picked up without a
 # restart) and the server port's hello: a probe gets HELLO_ACK with "PED
-# attached" yes or no; a session is refused for now; garbage, a wrong
+# attached" yes or no; a session HELLO is answered; garbage, a wrong
 # version, an oversized length and a silent client get a logged reason and
 # the daemon keeps serving.
 . tests/scenario/lib_server.sh
@@ -40,9 +40,9 @@ ms=$(ps_show_until "$PS_late_DIR" "Connection status:          Connected" 1000) 
 note "  late PED seen after $ms ms"
 ps_run -mode stop -statedir "$PS_late_DIR"
 
-note "session: refused for now, with a reason"
+note "session: a session HELLO is answered (sessions: tests/scenario/session_*.sh)"
 ans=$(probe "$P" -purpose session)
-assert_contains "ERROR code=31 remote PED sessions are not available in this build yet" "$ans"
+assert_contains "HELLO_ACK version=1" "$ans"
 
 note "wrong version: ERROR VERSION_MISMATCH, logged"
 ans=$(probe "$P" -version 9)
