@@ -1,0 +1,915 @@
+/* remote.c - a slot's Remote PED session (see remote.h). */
+#include "remote.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/session.h"
+
+#define WRAP_MAX (SHAMIR_ENCODED_MAX + 16)
+#define MARGIN_MS 5000u
+
+enum rstate { R_RESOLVE, R_CONNECT, R_HELLO, R_ORANGE, R_KEYS, R_OPEN, R_CLOSING };
+
+struct remote {
+	uv_loop_t *loop;
+	hsm_t *hsm;
+	struct remote_opts o;
+	struct remote_cbs cbs;
+	void *arg;
+	char host[256];
+	char client[WIRE_STR_MAX + 1];
+	char serial[WIRE_STR_MAX + 1];
+	char where[300];
+	char portstr[8];
+
+	uv_tcp_t tcp;
+	uv_timer_t deadline;   /* handshake / orange key / write / ping timeout */
+	uv_timer_t ping;       /* ping interval */
+	uv_timer_t idle;       /* idle timeout */
+	uv_getaddrinfo_t gai;
+	uv_connect_t creq;
+	struct addrinfo *ai, *next;
+	int gai_pending, tcp_open, tcp_closing, handles, notified, finished;
+	unsigned writes;
+
+	sess_t *s;
+	enum rstate st;
+	struct wire_hello_ack ack;
+	int ped_attached;
+	char ped_firmware[WIRE_STR_MAX + 1];
+	time_t t_connect, t_open, t_last;
+	uint64_t ping_nonce;
+	int ping_out;
+
+	/* the running PED operation */
+	int op_running;
+	uint16_t op_id, next_id;
+	uint8_t op_type;
+	struct pedport_owner owner;
+
+	int err;
+	char msg[300];
+};
+
+static void flush(remote_t *r);
+static void finish(remote_t *r, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- teardown ---- */
+
+static void maybe_free(remote_t *r)
+{
+	if (r->handles > 0 || r->gai_pending || r->tcp_closing)
+		return;
+	if (r->ai != NULL)
+		uv_freeaddrinfo(r->ai);
+	if (!r->notified && r->cbs.on_connected != NULL)
+		r->cbs.on_connected(r->arg, r->err != 0 ? r->err : PED_E_DISCONNECTED, r->msg);
+	r->notified = 1;
+	if (r->cbs.on_closed != NULL)
+		r->cbs.on_closed(r->arg, r->err, r->msg);
+	sess_free(r->s);
+	OPENSSL_cleanse(r, sizeof(*r));
+	free(r);
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+	remote_t *r = h->data;
+
+	r->handles--;
+	maybe_free(r);
+}
+
+static void try_next(remote_t *r);
+
+/* A failed connect attempt's socket is closed before the next is made. */
+static void tcp_closed(uv_handle_t *h)
+{
+	remote_t *r = h->data;
+
+	r->tcp_closing = 0;
+	if (r->finished)
+		maybe_free(r); /* close_handles counted the socket as closed */
+	else
+		try_next(r);
+}
+
+static void close_handles(remote_t *r)
+{
+	if (r->gai_pending)
+		uv_cancel((uv_req_t *)&r->gai);
+	uv_close((uv_handle_t *)&r->deadline, handle_closed);
+	uv_close((uv_handle_t *)&r->ping, handle_closed);
+	uv_close((uv_handle_t *)&r->idle, handle_closed);
+	if (r->tcp_open) {
+		r->tcp_open = 0;
+		uv_close((uv_handle_t *)&r->tcp, handle_closed);
+	} else {
+		r->handles--;
+	}
+}
+
+static void end_op(remote_t *r, int err)
+{
+	pedhost_result_t *res;
+	struct pedport_owner o = r->owner;
+
+	if (!r->op_running)
+		return;
+	r->op_running = 0;
+	memset(&r->owner, 0, sizeof(r->owner));
+	if ((res = calloc(1, sizeof(*res))) == NULL)
+		return;
+	res->op = r->op_type;
+	res->status = err;
+	if (o.on_result != NULL)
+		o.on_result(o.arg, res);
+	free(res);
+}
+
+static void on_linger(uv_timer_t *t)
+{
+	close_handles(t->data);
+}
+
+static void finish(remote_t *r, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->finished)
+		return;
+	r->finished = 1;
+	r->err = err;
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(r->msg, sizeof(r->msg), fmt, ap);
+		va_end(ap);
+	}
+	r->st = R_CLOSING;
+	uv_timer_stop(&r->ping);
+	uv_timer_stop(&r->idle);
+	end_op(r, err != 0 ? err : PED_E_DISCONNECTED);
+	if (!r->notified && err != 0) {
+		r->notified = 1;
+		if (r->cbs.on_connected != NULL)
+			r->cbs.on_connected(r->arg, err, r->msg);
+	}
+	/* let the last frames (ERROR, DISCONNECT) go out, bounded */
+	flush(r);
+	if (r->writes > 0 && r->tcp_open) {
+		uv_timer_start(&r->deadline, on_linger, 1000, 0);
+		return;
+	}
+	uv_timer_stop(&r->deadline);
+	close_handles(r);
+}
+
+/* ---- writing ---- */
+
+struct wreq {
+	uv_write_t req;
+	remote_t *r;
+	size_t len;
+	uint8_t data[];
+};
+
+static void on_deadline(uv_timer_t *t);
+
+static void on_written(uv_write_t *req, int status)
+{
+	struct wreq *w = (struct wreq *)req;
+	remote_t *r = w->r;
+
+	OPENSSL_cleanse(w->data, w->len);
+	free(w);
+	r->writes--;
+	if (r->finished) {
+		if (r->writes == 0 && uv_is_active((uv_handle_t *)&r->deadline)) {
+			uv_timer_stop(&r->deadline);
+			close_handles(r);
+		}
+		return;
+	}
+	if (status < 0)
+		finish(r, PED_E_IO, "connection to %s lost: %s", r->where, uv_strerror(status));
+	else if (r->writes == 0 && r->st == R_OPEN)
+		uv_timer_stop(&r->deadline);
+}
+
+static void flush(remote_t *r)
+{
+	const uint8_t *data;
+	struct wreq *w;
+	size_t len;
+	uv_buf_t b;
+
+	if (r->s == NULL || !r->tcp_open)
+		return;
+	sess_output(r->s, &data, &len);
+	if (len == 0)
+		return;
+	if ((w = malloc(sizeof(*w) + len)) == NULL) {
+		finish(r, PED_E_NOMEM, "out of memory");
+		return;
+	}
+	w->r = r;
+	w->len = len;
+	memcpy(w->data, data, len);
+	sess_output_done(r->s, len);
+	b = uv_buf_init((char *)w->data, (unsigned)len);
+	if (uv_write(&w->req, (uv_stream_t *)&r->tcp, &b, 1, on_written) != 0) {
+		OPENSSL_cleanse(w->data, len);
+		free(w);
+		finish(r, PED_E_IO, "connection to %s lost", r->where);
+		return;
+	}
+	r->writes++;
+	/* a write that does not complete in time drops the session */
+	if (r->st == R_OPEN && !r->finished && !uv_is_active((uv_handle_t *)&r->deadline))
+		uv_timer_start(&r->deadline, on_deadline, r->o.write_timeout_ms, 0);
+}
+
+/* ---- timers ---- */
+
+static void on_deadline(uv_timer_t *t)
+{
+	remote_t *r = t->data;
+
+	switch (r->st) {
+	case R_ORANGE:
+		finish(r, PED_E_PED_TIMEOUT, "%s: the orange key was not presented in time",
+		       r->where);
+		break;
+	case R_OPEN:
+		if (r->ping_out)
+			finish(r, PED_E_PEER_TIMEOUT, "%s stopped answering (no pong within %u s)",
+			       r->where, r->o.ping_timeout_ms / 1000);
+		else
+			finish(r, PED_E_IO, "%s: a write did not complete within %u s", r->where,
+			       r->o.write_timeout_ms / 1000);
+		break;
+	default:
+		finish(r, PED_E_HANDSHAKE_TIMEOUT, "%s did not complete the handshake within %u ms",
+		       r->where, r->o.handshake_ms);
+		break;
+	}
+}
+
+static void on_ping(uv_timer_t *t)
+{
+	remote_t *r = t->data;
+
+	if (r->st != R_OPEN || r->ping_out)
+		return;
+	if (RAND_bytes((unsigned char *)&r->ping_nonce, sizeof(r->ping_nonce)) != 1)
+		r->ping_nonce++;
+	if (sess_ping(r->s, r->ping_nonce) != 0) {
+		finish(r, PED_E_IO, "%s: cannot send a ping", r->where);
+		return;
+	}
+	r->ping_out = 1;
+	flush(r);
+	uv_timer_start(&r->deadline, on_deadline, r->o.ping_timeout_ms, 0);
+}
+
+static void on_idle(uv_timer_t *t)
+{
+	remote_t *r = t->data;
+
+	if (r->op_running) {
+		uv_timer_again(&r->idle);
+		return;
+	}
+	log_info("remote PED session with %s idle for %u s: closing", r->where,
+		 r->o.idle_timeout_ms / 1000);
+	sess_disconnect(r->s, PED_E_IDLE_TIMEOUT, "idle timeout");
+	finish(r, PED_E_IDLE_TIMEOUT, "the session with %s was idle for %u s", r->where,
+	       r->o.idle_timeout_ms / 1000);
+}
+
+static void touch(remote_t *r)
+{
+	r->t_last = time(NULL);
+	if (r->o.idle_timeout_ms > 0 && r->st == R_OPEN)
+		uv_timer_start(&r->idle, on_idle, r->o.idle_timeout_ms, r->o.idle_timeout_ms);
+}
+
+/* ---- the PED link inside the session ---- */
+
+static int get_share(remote_t *r, pbuf_t *b, pedhost_share_t *sh)
+{
+	uint8_t wrapped[WRAP_MAX];
+	size_t len = 0, outlen = 0;
+	uint8_t wrap;
+	int e;
+
+	if ((e = link_get_str(b, sh->serial, sizeof(sh->serial))) != 0 ||
+	    (e = link_get_blob(b, &wrap, wrapped, sizeof(wrapped), &len)) != 0)
+		return e;
+	if (wrap != 1) /* a CSP must travel wrapped */
+		e = PED_E_UNWRAP;
+	else
+		e = sess_unwrap(r->s, wrapped, len, sh->data, sizeof(sh->data), &outlen);
+	OPENSSL_cleanse(wrapped, sizeof(wrapped));
+	if (e != 0)
+		return e;
+	sh->wrap = 0;
+	sh->len = (uint16_t)outlen;
+	return 0;
+}
+
+static int decode_result(remote_t *r, pbuf_t *b, pedhost_result_t *res)
+{
+	uint16_t status;
+	uint8_t count = 0;
+	unsigned i;
+	int e;
+
+	if ((e = pbuf_get_u16(b, &status)) != 0)
+		return e;
+	res->status = -(int)status;
+	if (status != 0)
+		return pbuf_expect_end(b);
+	if (res->op == LINK_CREATE_KEYSET) {
+		if ((e = pbuf_get_u8(b, &res->reused)) != 0 || (e = pbuf_get_u8(b, &res->m)) != 0 ||
+		    (e = pbuf_get_u8(b, &res->n)) != 0 ||
+		    (e = pbuf_get_bytes(b, res->keyset, LINK_KEYSET_ID_LEN)) != 0 ||
+		    (e = pbuf_get_u8(b, &res->keys_written)) != 0)
+			return e;
+		if (!res->reused)
+			return pbuf_expect_end(b);
+	} else {
+		if ((e = pbuf_get_u8(b, &res->m)) != 0 || (e = pbuf_get_u8(b, &res->n)) != 0 ||
+		    (e = pbuf_get_bytes(b, res->keyset, LINK_KEYSET_ID_LEN)) != 0)
+			return e;
+	}
+	if ((e = pbuf_get_u8(b, &count)) != 0)
+		return e;
+	if (count > PEDHOST_MAX_KEYS)
+		return PED_E_TOO_LONG;
+	for (i = 0; i < count; i++)
+		if ((e = get_share(r, b, &res->shares[i])) != 0)
+			return e;
+	res->count = count;
+	return pbuf_expect_end(b);
+}
+
+static int decode_event(pbuf_t *b, pedhost_event_t *ev)
+{
+	uint8_t n;
+	unsigned i;
+	int e;
+
+	if ((e = pbuf_get_u8(b, &ev->kind)) != 0)
+		return e;
+	switch (ev->kind) {
+	case LINK_EV_PROMPT:
+		if ((e = pbuf_get_u8(b, &n)) != 0)
+			return e;
+		if (n > 8)
+			return PED_E_TOO_LONG;
+		for (i = 0; i < n; i++)
+			if ((e = link_get_str(b, ev->lines[i], sizeof(ev->lines[i]))) != 0)
+				return e;
+		ev->nlines = n;
+		break;
+	case LINK_EV_KEYS_READ:
+		if ((e = pbuf_get_u8(b, &ev->k)) != 0 || (e = pbuf_get_u8(b, &ev->m)) != 0)
+			return e;
+		break;
+	case LINK_EV_KEY_WRITTEN:
+		if ((e = pbuf_get_u8(b, &ev->k)) != 0 || (e = pbuf_get_u8(b, &ev->n)) != 0 ||
+		    (e = link_get_str(b, ev->serial, sizeof(ev->serial))) != 0)
+			return e;
+		break;
+	case LINK_EV_NEED_SHARES:
+		if ((e = pbuf_get_u8(b, &ev->m)) != 0 || (e = pbuf_get_u8(b, &ev->n)) != 0)
+			return e;
+		break;
+	default:
+		return PED_E_PARSE;
+	}
+	return pbuf_expect_end(b);
+}
+
+static void on_link(remote_t *r, const uint8_t *body, size_t len)
+{
+	pedhost_event_t ev;
+	pedhost_result_t *res;
+	uint8_t type;
+	uint16_t id, status;
+	pbuf_t b;
+	int e;
+
+	pbuf_from(&b, body, len);
+	if (pbuf_get_u8(&b, &type) != 0 || pbuf_get_u16(&b, &id) != 0) {
+		finish(r, PED_E_PARSE, "%s sent a malformed PED message", r->where);
+		return;
+	}
+	if (!r->op_running || id != r->op_id)
+		return; /* late answers of a cancelled operation */
+	touch(r);
+	switch (type) {
+	case LINK_EVENT:
+		memset(&ev, 0, sizeof(ev));
+		if (decode_event(&b, &ev) != 0)
+			return; /* an event we do not know: ignored */
+		if (r->owner.on_event != NULL)
+			r->owner.on_event(r->owner.arg, &ev);
+		break;
+	case LINK_RESULT:
+	case LINK_ERROR:
+		if ((res = calloc(1, sizeof(*res))) == NULL) {
+			end_op(r, PED_E_NOMEM);
+			return;
+		}
+		res->op = r->op_type;
+		if (type == LINK_ERROR) {
+			e = pbuf_get_u16(&b, &status);
+			if (e == 0)
+				e = link_get_str(&b, res->message, sizeof(res->message));
+			res->status = e == 0 ? -(int)status : PED_E_PARSE;
+			if (res->status == 0)
+				res->status = PED_E_BAD_REQUEST;
+		} else if ((e = decode_result(r, &b, res)) != 0) {
+			OPENSSL_cleanse(res, sizeof(*res));
+			res->op = r->op_type;
+			res->status = e;
+			snprintf(res->message, sizeof(res->message),
+				 "malformed PED result from %.100s: %s", r->where, ped_strerror(e));
+		}
+		{
+			struct pedport_owner o = r->owner;
+			r->op_running = 0;
+			memset(&r->owner, 0, sizeof(r->owner));
+			if (o.on_result != NULL)
+				o.on_result(o.arg, res);
+		}
+		OPENSSL_cleanse(res, sizeof(*res));
+		free(res);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- the handshake ---- */
+
+static int do_kex_init(remote_t *r)
+{
+	uint8_t qs[ECP_PUB_LEN], qe[ECP_PUB_LEN];
+	int e;
+
+	if ((e = hsm_static_public(r->hsm, qs)) != 0 || (e = hsm_chan_ephemeral(r->hsm, qe)) != 0)
+		return e;
+	if ((e = sess_client_kex_init(r->s, qs, qe)) != 0)
+		return e;
+	r->st = R_ORANGE;
+	/* the key holder now walks to the PED: the PED's timeout bounds it */
+	uv_timer_start(&r->deadline, on_deadline,
+		       (r->o.ped_timeout_ms ? r->o.ped_timeout_ms : LINK_DEFAULT_TIMEOUT_MS) +
+			       MARGIN_MS,
+		       0);
+	if (r->cbs.on_attend != NULL)
+		r->cbs.on_attend(r->arg);
+	return 0;
+}
+
+static int do_keys(remote_t *r, const struct sess_event *ev)
+{
+	struct hsm_chan_params p;
+	kas_keys_t keys;
+	int e;
+
+	memset(&p, 0, sizeof(p));
+	p.scheme = KAS_FULL_UNIFIED;
+	p.peer_ephem = ev->peer_ephem;
+	p.peer_static = NULL; /* the PED-side key stored at RPV initialization */
+	p.use_rpv = 1;
+	p.context = ev->context;
+	p.context_len = SESS_TRANSCRIPT_LEN;
+	e = hsm_channel_keys(r->hsm, &p, &keys, NULL);
+	if (e == 0)
+		e = sess_client_keys(r->s, &keys);
+	OPENSSL_cleanse(&keys, sizeof(keys));
+	return e;
+}
+
+static void on_event(remote_t *r, const struct sess_event *ev)
+{
+	int e;
+
+	switch (ev->type) {
+	case SESS_EV_HELLO_ACK:
+		r->ack = ev->ack;
+		r->ped_attached = ev->ack.ped_attached;
+		snprintf(r->ped_firmware, sizeof(r->ped_firmware), "%s", ev->ack.ped_firmware);
+		if (ev->ack.busy)
+			return; /* ERROR SERVER_BUSY and CLOSED follow */
+		if ((e = do_kex_init(r)) != 0)
+			finish(r, e, "%s: key exchange: %s", r->where, ped_strerror(e));
+		break;
+	case SESS_EV_KEX_REPLY:
+		r->st = R_KEYS;
+		if ((e = do_keys(r, ev)) != 0) {
+			flush(r);
+			if (e == PED_E_RPV_MISMATCH || e == PED_E_KC_FAILED)
+				finish(r, PED_E_RPV_MISMATCH,
+				       "the orange key presented at %s does not belong to this HSM "
+				       "(wrong RPV or PED key)", r->where);
+			else
+				finish(r, e, "%s: key exchange: %s", r->where, ped_strerror(e));
+		}
+		break;
+	case SESS_EV_OPEN:
+		r->st = R_OPEN;
+		r->t_open = time(NULL);
+		uv_timer_stop(&r->deadline);
+		uv_timer_start(&r->ping, on_ping, r->o.ping_interval_ms, r->o.ping_interval_ms);
+		touch(r);
+		r->notified = 1;
+		if (r->cbs.on_connected != NULL)
+			r->cbs.on_connected(r->arg, 0, "");
+		break;
+	case SESS_EV_MESSAGE:
+		if (ev->msg_type == SESS_MSG_LINK) {
+			on_link(r, ev->body, ev->body_len);
+		} else if (ev->msg_type == SESS_MSG_PED_STATE) {
+			pbuf_t b;
+			uint8_t att;
+			char fw[WIRE_STR_MAX + 1];
+			pbuf_from(&b, ev->body, ev->body_len);
+			if (pbuf_get_u8(&b, &att) == 0 && wire_get_str(&b, fw) == 0) {
+				r->ped_attached = att;
+				snprintf(r->ped_firmware, sizeof(r->ped_firmware), "%s", fw);
+				if (!att)
+					end_op(r, PED_E_UNPLUGGED);
+			}
+		}
+		break;
+	case SESS_EV_PONG:
+		if (ev->nonce == r->ping_nonce && r->ping_out) {
+			r->ping_out = 0;
+			if (r->writes == 0)
+				uv_timer_stop(&r->deadline);
+		}
+		break;
+	case SESS_EV_CLOSED:
+		if (ev->code == PED_E_SERVER_BUSY)
+			finish(r, PED_E_SERVER_BUSY, "the PED server %s is serving another HSM%s%s",
+			       r->where, r->ack.holder[0] ? ": " : "", r->ack.holder);
+		else if (ev->code == PED_E_RPV_MISMATCH || ev->code == PED_E_KC_FAILED)
+			finish(r, PED_E_RPV_MISMATCH,
+			       "the orange key presented at %s does not belong to this HSM "
+			       "(wrong RPV or PED key)", r->where);
+		else if (ev->code == 0)
+			finish(r, PED_E_DISCONNECTED, "%s closed the session%s%s", r->where,
+			       ev->reason[0] ? ": " : "", ev->reason);
+		else
+			finish(r, ev->code, "%s: %s%s%s", r->where, ped_strerror(ev->code),
+			       ev->reason[0] ? ": " : "", ev->reason);
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	static char rbuf[16384];
+	(void)h;
+	(void)hint;
+	*buf = uv_buf_init(rbuf, sizeof(rbuf));
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	remote_t *r = st->data;
+	struct sess_event ev;
+	int e;
+
+	if (r->finished)
+		return;
+	if (nread < 0) {
+		finish(r, r->st == R_OPEN ? PED_E_DISCONNECTED : PED_E_IO,
+		       "%s closed the connection%s", r->where,
+		       r->st == R_OPEN ? "" : " during the handshake");
+		return;
+	}
+	if (nread == 0)
+		return;
+	e = sess_feed(r->s, (const uint8_t *)buf->base, (size_t)nread);
+	OPENSSL_cleanse(buf->base, (size_t)nread);
+	while (!r->finished) {
+		memset(&ev, 0, sizeof(ev));
+		if (sess_next(r->s, &ev) != 0 && ev.type == SESS_EV_NONE)
+			break;
+		if (ev.type == SESS_EV_NONE)
+			break;
+		on_event(r, &ev);
+		flush(r);
+	}
+	if (!r->finished && e != 0)
+		finish(r, e, "%s: %s", r->where, ped_strerror(e));
+	if (!r->finished && sess_state(r->s) == SESS_ST_CLOSED)
+		finish(r, PED_E_DISCONNECTED, "%s: session closed", r->where);
+	flush(r);
+}
+
+/* ---- connecting ---- */
+
+static void on_connect(uv_connect_t *req, int status)
+{
+	remote_t *r = req->data;
+	int e;
+
+	if (r->finished)
+		return;
+	if (status < 0) {
+		if (r->next != NULL) {
+			r->tcp_open = 0;
+			r->tcp_closing = 1;
+			uv_close((uv_handle_t *)&r->tcp, tcp_closed);
+			return;
+		}
+		finish(r, PED_E_IO, "cannot connect to %s: %s", r->where, uv_strerror(status));
+		return;
+	}
+	r->st = R_HELLO;
+	r->t_connect = time(NULL);
+	if ((e = sess_client_new(r->client, r->serial, &r->s)) != 0) {
+		finish(r, e, "cannot start a session: %s", ped_strerror(e));
+		return;
+	}
+	if (uv_read_start((uv_stream_t *)&r->tcp, on_alloc, on_read) != 0) {
+		finish(r, PED_E_IO, "cannot read from %s", r->where);
+		return;
+	}
+	flush(r);
+}
+
+static void try_next(remote_t *r)
+{
+	struct addrinfo *a = r->next;
+
+	r->next = a->ai_next;
+	if (uv_tcp_init(r->loop, &r->tcp) != 0) {
+		finish(r, PED_E_IO, "cannot create a socket");
+		return;
+	}
+	r->tcp.data = r;
+	r->tcp_open = 1;
+	uv_tcp_nodelay(&r->tcp, 1);
+	r->creq.data = r;
+	r->st = R_CONNECT;
+	if (uv_tcp_connect(&r->creq, &r->tcp, a->ai_addr, on_connect) != 0) {
+		if (r->next != NULL) {
+			r->tcp_open = 0;
+			r->tcp_closing = 1;
+			uv_close((uv_handle_t *)&r->tcp, tcp_closed);
+			return;
+		}
+		finish(r, PED_E_IO, "cannot connect to %s", r->where);
+	}
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	remote_t *r = req->data;
+
+	r->gai_pending = 0;
+	if (status == UV_ECANCELED || r->finished) {
+		if (res != NULL)
+			uv_freeaddrinfo(res);
+		if (r->finished)
+			maybe_free(r);
+		return;
+	}
+	if (status < 0 || res == NULL) {
+		finish(r, PED_E_NOT_FOUND, "cannot resolve %s: %s", r->host, uv_strerror(status));
+		return;
+	}
+	r->ai = r->next = res;
+	try_next(r);
+}
+
+int remote_connect(uv_loop_t *loop, hsm_t *hsm, const struct remote_opts *o,
+		   const struct remote_cbs *cbs, void *arg, remote_t **out)
+{
+	struct addrinfo hints;
+	remote_t *r;
+
+	*out = NULL;
+	if (o->host == NULL || strlen(o->host) > 253 || o->port < 1 || o->port > 65535)
+		return PED_E_INVAL;
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return PED_E_NOMEM;
+	r->loop = loop;
+	r->hsm = hsm;
+	r->o = *o;
+	if (r->o.handshake_ms == 0)
+		r->o.handshake_ms = REMOTE_HANDSHAKE_MS;
+	if (r->o.write_timeout_ms == 0)
+		r->o.write_timeout_ms = 20000;
+	if (r->o.ping_interval_ms == 0)
+		r->o.ping_interval_ms = 60000;
+	if (r->o.ping_timeout_ms == 0)
+		r->o.ping_timeout_ms = 30000;
+	r->cbs = *cbs;
+	r->arg = arg;
+	snprintf(r->host, sizeof(r->host), "%s", o->host);
+	snprintf(r->client, sizeof(r->client), "%s", o->client_name);
+	snprintf(r->serial, sizeof(r->serial), "%s", o->serial);
+	snprintf(r->where, sizeof(r->where), "%s:%d", o->host, o->port);
+	snprintf(r->portstr, sizeof(r->portstr), "%d", o->port);
+	r->next_id = 1;
+	uv_timer_init(loop, &r->deadline);
+	uv_timer_init(loop, &r->ping);
+	uv_timer_init(loop, &r->idle);
+	r->deadline.data = r->ping.data = r->idle.data = r;
+	r->handles = 4; /* three timers and the tcp handle (counted even if never opened) */
+	r->gai.data = r;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	r->st = R_RESOLVE;
+	uv_timer_start(&r->deadline, on_deadline, r->o.handshake_ms, 0);
+	if (uv_getaddrinfo(loop, &r->gai, on_resolved, r->host, r->portstr, &hints) != 0) {
+		uv_timer_stop(&r->deadline);
+		r->finished = 1;
+		r->notified = 1;
+		memset(&r->cbs, 0, sizeof(r->cbs));
+		close_handles(r);
+		return PED_E_NOT_FOUND;
+	}
+	r->gai_pending = 1;
+	*out = r;
+	return 0;
+}
+
+int remote_is_open(const remote_t *r)
+{
+	return r != NULL && r->st == R_OPEN && !r->finished;
+}
+
+const char *remote_where(const remote_t *r)
+{
+	return r->where;
+}
+
+static int send_link(remote_t *r, uint8_t type, uint16_t id, const uint8_t *payload, size_t len)
+{
+	uint8_t body[LINK_MAX_PAYLOAD + 3];
+	int e;
+
+	if (len > LINK_MAX_PAYLOAD)
+		return PED_E_TOO_LONG;
+	body[0] = type;
+	body[1] = (uint8_t)(id >> 8);
+	body[2] = (uint8_t)id;
+	memcpy(body + 3, payload, len);
+	e = sess_send(r->s, SESS_MSG_LINK, body, len + 3);
+	OPENSSL_cleanse(body, len + 3);
+	if (e == 0) {
+		flush(r);
+		touch(r);
+	}
+	return e;
+}
+
+int remote_start(remote_t *r, const struct pedreq *q, const struct pedport_owner *owner)
+{
+	uint8_t mem[LINK_MAX_PAYLOAD];
+	pbuf_t b;
+	int e;
+
+	if (!remote_is_open(r))
+		return PED_E_UNPLUGGED;
+	if (r->op_running)
+		return PED_E_PED_BUSY;
+	if (!r->ped_attached)
+		return PED_E_UNPLUGGED;
+	pbuf_over(&b, mem, sizeof(mem));
+	if ((e = pbuf_put_u8(&b, q->key_type)) != 0 || (e = pbuf_put_u32(&b, q->timeout_ms)) != 0 ||
+	    (e = link_put_str(&b, q->title)) != 0)
+		return e;
+	if (q->op == LINK_READ_KEYSET) {
+		static const uint8_t zero[LINK_KEYSET_ID_LEN];
+		e = pbuf_put_bytes(&b, q->any_keyset ? zero : q->keyset, LINK_KEYSET_ID_LEN);
+	} else {
+		if ((e = link_put_str(&b, q->label)) == 0)
+			e = pbuf_put_u8(&b, q->allow_reuse ? 1 : 0);
+	}
+	if (e != 0)
+		return e;
+	if (++r->next_id == 0)
+		r->next_id = 1;
+	r->op_id = r->next_id;
+	r->op_type = q->op;
+	r->owner = *owner;
+	r->op_running = 1;
+	if ((e = send_link(r, q->op, r->op_id, b.data, b.len)) != 0) {
+		r->op_running = 0;
+		memset(&r->owner, 0, sizeof(r->owner));
+	}
+	return e;
+}
+
+int remote_send_shares(remote_t *r, const uint8_t keyset[LINK_KEYSET_ID_LEN],
+		       const shamir_share_t *shares, unsigned count)
+{
+	uint8_t mem[LINK_MAX_PAYLOAD], enc[SHAMIR_ENCODED_MAX], wrapped[WRAP_MAX];
+	size_t wlen = 0;
+	pbuf_t b, eb;
+	unsigned i;
+	int e;
+
+	if (!remote_is_open(r) || !r->op_running)
+		return PED_E_BAD_REQUEST;
+	if (count == 0 || count > SHAMIR_MAX_N)
+		return PED_E_RANGE;
+	pbuf_over(&b, mem, sizeof(mem));
+	if ((e = pbuf_put_bytes(&b, keyset, LINK_KEYSET_ID_LEN)) != 0 ||
+	    (e = pbuf_put_u8(&b, (uint8_t)count)) != 0)
+		goto out;
+	for (i = 0; i < count; i++) {
+		pbuf_over(&eb, enc, sizeof(enc));
+		if ((e = shamir_share_encode(&shares[i], &eb)) != 0 ||
+		    (e = sess_wrap(r->s, enc, eb.len, wrapped, sizeof(wrapped), &wlen)) != 0 ||
+		    (e = link_put_blob(&b, 1, wrapped, wlen)) != 0)
+			goto out;
+	}
+	e = send_link(r, LINK_SHARES, r->op_id, b.data, b.len);
+out:
+	OPENSSL_cleanse(mem, sizeof(mem));
+	OPENSSL_cleanse(enc, sizeof(enc));
+	OPENSSL_cleanse(wrapped, sizeof(wrapped));
+	return e;
+}
+
+void remote_cancel(remote_t *r)
+{
+	if (remote_is_open(r) && r->op_running)
+		send_link(r, LINK_CANCEL, r->op_id, NULL, 0);
+}
+
+void remote_disconnect(remote_t *r, const char *reason)
+{
+	if (r == NULL || r->finished)
+		return;
+	if (r->s != NULL && r->st == R_OPEN)
+		sess_disconnect(r->s, 0, reason);
+	finish(r, 0, "disconnected: %s", reason);
+}
+
+static void fmt_time(time_t t, char *out, size_t len)
+{
+	struct tm tm;
+
+	if (t == 0 || gmtime_r(&t, &tm) == NULL)
+		snprintf(out, len, "-");
+	else
+		strftime(out, len, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+void remote_describe(const remote_t *r, void (*fn)(void *arg, const char *line), void *arg)
+{
+	static const char *const states[] = {"resolving", "connecting", "hello",
+					     "waiting for the orange key", "confirming keys",
+					     "open", "closing"};
+	char line[1024], t1[40], t2[40];
+	time_t now = time(NULL);
+
+	snprintf(line, sizeof(line), "Remote PED server:  %s", r->where);
+	fn(arg, line);
+	snprintf(line, sizeof(line), "Server:             %s (%s)",
+		 r->ack.server_name[0] ? r->ack.server_name : "-",
+		 r->ack.software[0] ? r->ack.software : "-");
+	fn(arg, line);
+	snprintf(line, sizeof(line), "PED:                %s%s%s%s",
+		 r->ped_attached ? "attached" : "not attached",
+		 r->ped_firmware[0] ? ", firmware " : "", r->ped_firmware,
+		 r->ack.ped_protocol[0] ? "" : "");
+	fn(arg, line);
+	snprintf(line, sizeof(line), "Session:            %s", states[r->st]);
+	fn(arg, line);
+	fmt_time(r->t_open, t1, sizeof(t1));
+	fmt_time(r->t_last, t2, sizeof(t2));
+	snprintf(line, sizeof(line), "Connected since:    %s (%ld s)", t1,
+		 r->t_open ? (long)(now - r->t_open) : 0L);
+	fn(arg, line);
+	snprintf(line, sizeof(line), "Last activity:      %s (idle %ld s, idle timeout %u s)", t2,
+		 r->t_last ? (long)(now - r->t_last) : 0L, r->o.idle_timeout_ms / 1000);
+	fn(arg, line);
+}
