@@ -167,10 +167,12 @@ test: deps all
 scenario: all
 	$(Q)scripts/run-tests.sh $(foreach s,$(SCENARIOS),"bash $(s)")
 
+# The whole ceremony with real processes (scripts/demo.sh); the in-process
+# channel demo is $(DEMO_BIN).
 demo:
-	$(Q)scripts/deps.sh build
-	$(Q)$(MAKE) --no-print-directory $(DEMO_BIN)
-	$(Q)$(DEMO_BIN)
+	$(Q)scripts/deps.sh test
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) bash scripts/demo.sh
 
 bench: $(BENCH_BIN)
 	$(Q)$(BENCH_BIN)

@@ -38,10 +38,13 @@ _lib_cleanup() {
 	for h in $_lib_exit_hooks; do
 		"$h" || true
 	done
+	# Children already reaped by wait_exit are gone: wait only for the rest
+	# (a zombie still answers kill -0).
+	local live=""
 	for pid in $_lib_pids; do
-		kill "$pid" 2>/dev/null || true
+		kill "$pid" 2>/dev/null && live="$live $pid"
 	done
-	for pid in $_lib_pids; do
+	for pid in $live; do
 		wait "$pid" 2>/dev/null || true
 	done
 	if [ "$rc" -ne 0 ] && [ -d "$T" ]; then
@@ -139,19 +142,27 @@ ctl_wait() {
 	ctl "wait \"$1\" ${2:-5000}" >/dev/null || fail "LCD never showed '$1'; screen: $(ctl screen | tr '\n' '|')"
 }
 
-# wait(1) on the child itself: the exit is the event. The watchdog only
-# enforces the deadline; it kills the child if it is still running then.
+# wait(1) on the child itself: the exit is the event. A plain sleep is the
+# deadline, raced against it with wait -n (no subshell: a subshell would
+# inherit the EXIT trap and run the cleanup when killed). A child that is
+# already gone has been reaped by bash: its status comes from plain wait.
 wait_exit() {
-	local pid=$1 secs=${2:-10} w rc=0
-	rm -f "$T/.deadline.$pid"
-	( sleep "$secs" && touch "$T/.deadline.$pid" && kill -KILL "$pid" 2>/dev/null ) &
-	w=$!
-	wait "$pid" || rc=$?
-	kill "$w" 2>/dev/null || true
-	wait "$w" 2>/dev/null || true
-	if [ -e "$T/.deadline.$pid" ]; then
-		return 124
+	local pid=$1 secs=${2:-10} w first="" rc=0
+	if kill -0 "$pid" 2>/dev/null; then
+		sleep "$secs" &
+		w=$!
+		wait -n -p first "$pid" "$w" 2>/dev/null || rc=$?
+		kill "$w" 2>/dev/null || true
+		wait "$w" 2>/dev/null || true
+		[ "$first" = "$pid" ] && return "$rc"
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -KILL "$pid" 2>/dev/null || true
+			wait "$pid" 2>/dev/null || true
+			return 124
+		fi
+		rc=0
 	fi
+	wait "$pid" 2>/dev/null || rc=$?
 	return "$rc"
 }
 
