@@ -134,9 +134,12 @@ $(VECTORS_BIN): $(BUILD)/tests/vectors/vectors.o $(LIBS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -ljson-c $(LDLIBS_ALL)
 
-$(BUILD)/tests/bench/%: $(BUILD)/tests/bench/%.o $(LIBS)
+# One bench program: crypto (bench.c) and the session over loopback TCP
+# (bench_session.c: software HSM, a server thread, libssl for TLS 1.3).
+BENCH_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard tests/bench/*.c)))
+$(BENCH_BIN): $(BENCH_OBJ) $(TEST_LIBS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(LDLIBS_ALL)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -pthread -o $@ $^ $(LIBS) -lssl $(LDLIBS_ALL)
 
 $(BUILD)/tests/demo/%: $(BUILD)/tests/demo/%.o $(LIBS)
 	$(call msg,LD,$@)

@@ -9,7 +9,10 @@
  * 2. Record seal+open (chan_seal + chan_open) at 64 B, 1 KiB and 16 KiB --
  *    against raw AES-256-CTR + HMAC-SHA-512 over the same bytes with reused
  *    contexts. Target at 16 KiB: >= 85% of the raw throughput.
- * Each figure is the median of several alternating rounds. */
+ * Each figure is the median of several alternating rounds.
+ * 3. The session over loopback TCP (bench_session.c): handshake latency
+ *    against the two-sided crypto floor and a TLS 1.3 handshake, and the
+ *    ping round trip against a raw TCP ping-pong. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,10 +29,11 @@
 #include "crypto/chan.h"
 #include "crypto/ecp.h"
 #include "crypto/kas.h"
+#include "tests/bench/bench.h"
 
 #define ROUNDS 7
 
-static double now(void)
+double bench_now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -42,13 +46,13 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static double median(double *v, int n)
+double bench_median(double *v, int n)
 {
 	qsort(v, (size_t)n, sizeof(*v), cmp_double);
 	return v[n / 2];
 }
 
-static void die(const char *what, int r)
+void bench_die(const char *what, int r)
 {
 	fprintf(stderr, "bench: %s failed: %s\n", what, ped_errname(r));
 	exit(1);
@@ -72,11 +76,11 @@ static void hs_ours(struct hs_fixture *fx)
 	if ((r = ecp_generate(&eph)) != 0 ||
 	    (r = ecp_import_public(fx->peer_static, ECP_PUB_LEN, &ps)) != 0 ||
 	    (r = ecp_import_public(fx->peer_eph, ECP_PUB_LEN, &pe)) != 0)
-		die("ours: keys", r);
+		bench_die("ours: keys", r);
 	struct kas_params p = {KAS_FULL_UNIFIED, KAS_U, fx->own_static, eph, ps, pe, NULL,
 			       fx->rpv, sizeof(fx->rpv), fx->ctx, sizeof(fx->ctx)};
 	if ((r = kas_derive(&p, &keys)) != 0)
-		die("ours: kas_derive", r);
+		bench_die("ours: kas_derive", r);
 	kas_keys_wipe(&keys);
 	ecp_free(eph);
 	ecp_free(ps);
@@ -87,7 +91,7 @@ static EVP_PKEY *raw_keygen(void)
 {
 	EVP_PKEY *k = EVP_EC_gen("P-521");
 	if (k == NULL)
-		die("raw keygen", PED_E_CRYPTO);
+		bench_die("raw keygen", PED_E_CRYPTO);
 	return k;
 }
 
@@ -97,7 +101,7 @@ static void raw_derive(EVP_PKEY *own, EVP_PKEY *peer, uint8_t z[66])
 	size_t zl = 66;
 	if (c == NULL || EVP_PKEY_derive_init(c) != 1 || EVP_PKEY_derive_set_peer_ex(c, peer, 0) != 1 ||
 	    EVP_PKEY_derive(c, z, &zl) != 1)
-		die("raw derive", PED_E_CRYPTO);
+		bench_die("raw derive", PED_E_CRYPTO);
 	EVP_PKEY_CTX_free(c);
 }
 
@@ -117,7 +121,7 @@ static void hs_floor(struct hs_fixture *fx, EVP_KDF *kdf, EVP_MAC *mac)
 	kp[3] = OSSL_PARAM_construct_end();
 	EVP_KDF_CTX *kc = EVP_KDF_CTX_new(kdf);
 	if (kc == NULL || EVP_KDF_derive(kc, dkm, sizeof(dkm), kp) != 1)
-		die("raw kdf", PED_E_CRYPTO);
+		bench_die("raw kdf", PED_E_CRYPTO);
 	EVP_KDF_CTX_free(kc);
 	mp[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA512", 0);
 	mp[1] = OSSL_PARAM_construct_end();
@@ -126,7 +130,7 @@ static void hs_floor(struct hs_fixture *fx, EVP_KDF *kdf, EVP_MAC *mac)
 		if (mc == NULL || EVP_MAC_init(mc, dkm, 64, mp) != 1 ||
 		    EVP_MAC_update(mc, info, 6 + 4 * 133) != 1 ||
 		    EVP_MAC_final(mc, tag, &taglen, sizeof(tag)) != 1)
-			die("raw hmac", PED_E_CRYPTO);
+			bench_die("raw hmac", PED_E_CRYPTO);
 		EVP_MAC_CTX_free(mc);
 	}
 	OPENSSL_cleanse(z, sizeof(z));
@@ -145,10 +149,10 @@ static void bench_handshake(void)
 	int r;
 
 	if (kdf == NULL || mac == NULL)
-		die("fetch", PED_E_CRYPTO);
+		bench_die("fetch", PED_E_CRYPTO);
 	if ((r = ecp_generate(&fx.own_static)) != 0 || (r = ecp_generate(&ps)) != 0 ||
 	    (r = ecp_generate(&pe)) != 0)
-		die("keys", r);
+		bench_die("keys", r);
 	ecp_export_public(ps, fx.peer_static);
 	ecp_export_public(pe, fx.peer_eph);
 	RAND_bytes(fx.rpv, sizeof(fx.rpv));
@@ -160,17 +164,17 @@ static void bench_handshake(void)
 	hs_ours(&fx); /* warm up: fetches, tables */
 	hs_floor(&fx, kdf, mac);
 	for (int round = 0; round < ROUNDS; round++) {
-		double t0 = now();
+		double t0 = bench_now();
 		for (int i = 0; i < n; i++)
 			hs_ours(&fx);
-		double t1 = now();
+		double t1 = bench_now();
 		for (int i = 0; i < n; i++)
 			hs_floor(&fx, kdf, mac);
-		double t2 = now();
+		double t2 = bench_now();
 		ours[round] = (t1 - t0) / n * 1e6;
 		flo[round] = (t2 - t1) / n * 1e6;
 	}
-	double o = median(ours, ROUNDS), f = median(flo, ROUNDS);
+	double o = bench_median(ours, ROUNDS), f = bench_median(flo, ROUNDS);
 	printf("handshake, one side (keygen + 2 ECDH + KDF + 2 KC MACs, P-521)\n");
 	printf("  ours   %8.1f us   (incl. validation of both peer keys)\n", o);
 	printf("  floor  %8.1f us   (raw OpenSSL EVP, no re-validation)\n", f);
@@ -209,7 +213,7 @@ static void raw_seal_open(struct raw_dir *d, uint64_t seq, const uint8_t *pt, si
 	    EVP_MAC_init(d->mac, NULL, 0, NULL) != 1 || EVP_MAC_update(d->mac, sq, 8) != 1 ||
 	    EVP_MAC_update(d->mac, hdr, 5) != 1 || EVP_MAC_update(d->mac, ct, len) != 1 ||
 	    EVP_MAC_final(d->mac, tag, &tl, sizeof(tag)) != 1)
-		die("raw seal", PED_E_CRYPTO);
+		bench_die("raw seal", PED_E_CRYPTO);
 	/* open */
 	if (EVP_MAC_init(d->mac, NULL, 0, NULL) != 1 || EVP_MAC_update(d->mac, sq, 8) != 1 ||
 	    EVP_MAC_update(d->mac, hdr, 5) != 1 || EVP_MAC_update(d->mac, ct, len) != 1 ||
@@ -217,7 +221,7 @@ static void raw_seal_open(struct raw_dir *d, uint64_t seq, const uint8_t *pt, si
 	    CRYPTO_memcmp(tag, tag2, 64) != 0 ||
 	    EVP_DecryptInit_ex2(d->dec, NULL, NULL, iv, NULL) != 1 ||
 	    EVP_DecryptUpdate(d->dec, out, &ol, ct, (int)len) != 1)
-		die("raw open", PED_E_CRYPTO);
+		bench_die("raw open", PED_E_CRYPTO);
 }
 
 static void bench_records(void)
@@ -240,7 +244,7 @@ static void bench_records(void)
 	kv = ku;
 	kv.role = KAS_V;
 	if ((r = chan_new(&ku, &cu)) != 0 || (r = chan_new(&kv, &cv)) != 0)
-		die("chan_new", r);
+		bench_die("chan_new", r);
 	RAND_bytes(pt, sizeof(pt));
 	raw.enc = EVP_CIPHER_CTX_new();
 	raw.dec = EVP_CIPHER_CTX_new();
@@ -250,7 +254,7 @@ static void bench_records(void)
 	if (EVP_EncryptInit_ex2(raw.enc, EVP_aes_256_ctr(), ku.uv.dek, NULL, NULL) != 1 ||
 	    EVP_DecryptInit_ex2(raw.dec, EVP_aes_256_ctr(), ku.uv.dek, NULL, NULL) != 1 ||
 	    EVP_MAC_init(raw.mac, ku.uv.dmk, sizeof(ku.uv.dmk), mp) != 1)
-		die("raw init", PED_E_CRYPTO);
+		bench_die("raw init", PED_E_CRYPTO);
 
 	printf("records, seal + open (AES-256-CTR + HMAC-SHA-512, encrypt-then-MAC)\n");
 	printf("  %6s %12s %12s %8s\n", "size", "ours MB/s", "raw MB/s", "ratio");
@@ -259,20 +263,20 @@ static void bench_records(void)
 		int n = (int)(64u * 1024 * 1024 / 8 / len) + 1000;
 		double ours[ROUNDS], raws[ROUNDS];
 		for (int round = 0; round < ROUNDS; round++) {
-			double t0 = now();
+			double t0 = bench_now();
 			for (int i = 0; i < n; i++) {
 				if ((r = chan_seal(cu, pt, len, rec, sizeof(rec), &reclen)) != 0 ||
 				    (r = chan_open(cv, rec, reclen, out, sizeof(out), &ptlen)) != 0)
-					die("chan", r);
+					bench_die("chan", r);
 			}
-			double t1 = now();
+			double t1 = bench_now();
 			for (int i = 0; i < n; i++)
 				raw_seal_open(&raw, rseq++, pt, len, rec, out);
-			double t2 = now();
+			double t2 = bench_now();
 			ours[round] = (double)len * n / (t1 - t0) / 1e6;
 			raws[round] = (double)len * n / (t2 - t1) / 1e6;
 		}
-		double o = median(ours, ROUNDS), w = median(raws, ROUNDS);
+		double o = bench_median(ours, ROUNDS), w = bench_median(raws, ROUNDS);
 		printf("  %6zu %12.1f %12.1f %7.1f%%%s\n", len, o, w, 100.0 * o / w,
 		       len == 16384 ? "   target >= 85%" : "");
 	}
@@ -291,5 +295,6 @@ int main(void)
 	printf("Remote PED benchmarks (%s)\n\n", OpenSSL_version(OPENSSL_VERSION));
 	bench_handshake();
 	bench_records();
+	bench_session();
 	return 0;
 }
