@@ -416,6 +416,15 @@ void daemon_loop_detach(void)
 	uv_close((uv_handle_t *)&D.deadline, NULL);
 }
 
+void daemon_hygiene_status(int *dumpable, unsigned long long *core_limit)
+{
+	struct rlimit rl;
+
+	*dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+	*core_limit = getrlimit(RLIMIT_CORE, &rl) == 0 ? (unsigned long long)rl.rlim_cur
+						       : ~0ULL;
+}
+
 unsigned long daemon_uptime(void)
 {
 	struct timespec now;

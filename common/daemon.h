@@ -130,6 +130,9 @@ void daemon_loop_detach(void);
 
 /* Seconds since daemon_start; the state dir (absolute) in use. */
 unsigned long daemon_uptime(void);
+/* What `show` reports of the hygiene: prctl(PR_GET_DUMPABLE) and the soft
+ * RLIMIT_CORE (both 0 in a started daemon). */
+void daemon_hygiene_status(int *dumpable, unsigned long long *core_limit);
 const char *daemon_statedir(void);
 
 /* Creates dir (0700) if missing and checks it (see above). 0, or PED_E_IO

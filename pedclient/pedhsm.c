@@ -180,7 +180,10 @@ static int run_command(const char *statedir, unsigned slot, int argc, char **arg
 	}
 	close(fd);
 	if (!done) {
-		result("INTERNAL_ERROR", "pedclient closed the connection without a result");
+		/* pedclient stopped or crashed mid-command: its HSM state is the old
+		 * one (commits are atomic), the command can be run again */
+		result("DISCONNECTED", "pedclient closed the connection without a result: "
+				       "is it running? (pedclient -mode show)");
 		return 1;
 	}
 	return ok ? 0 : 1;

@@ -132,6 +132,9 @@ static void end_op(remote_t *r, int err)
 		return;
 	res->op = r->op_type;
 	res->status = err;
+	if (r->finished) /* the session ended: say why and with whom */
+		snprintf(res->message, sizeof(res->message), "%.*s", (int)sizeof(res->message) - 1,
+			 r->msg);
 	if (o.on_result != NULL)
 		o.on_result(o.arg, res);
 	free(res);
@@ -202,8 +205,8 @@ static void on_written(uv_write_t *req, int status)
 	}
 	if (status < 0)
 		finish(r, PED_E_IO, "connection to %s lost: %s", r->where, uv_strerror(status));
-	else if (r->writes == 0 && r->st == R_OPEN)
-		uv_timer_stop(&r->deadline);
+	else if (r->writes == 0 && r->st == R_OPEN && !r->ping_out && r->notified)
+		uv_timer_stop(&r->deadline); /* else it is the pong or confirmation deadline */
 }
 
 static void flush(remote_t *r)
@@ -251,7 +254,11 @@ static void on_deadline(uv_timer_t *t)
 		       r->where);
 		break;
 	case R_OPEN:
-		if (r->ping_out)
+		if (!r->notified)
+			finish(r, PED_E_HANDSHAKE_TIMEOUT,
+			       "%s did not confirm the session within %u ms", r->where,
+			       r->o.handshake_ms);
+		else if (r->ping_out)
 			finish(r, PED_E_PEER_TIMEOUT, "%s stopped answering (no pong within %u s)",
 			       r->where, r->o.ping_timeout_ms / 1000);
 		else
@@ -505,6 +512,18 @@ static int do_keys(remote_t *r, const struct sess_event *ev)
 	return e;
 }
 
+/* V's first record: V verified our key confirmation, the session is open */
+static void confirmed(remote_t *r)
+{
+	if (r->notified)
+		return;
+	r->notified = 1;
+	if (!r->ping_out)
+		uv_timer_stop(&r->deadline);
+	if (r->cbs.on_connected != NULL)
+		r->cbs.on_connected(r->arg, 0, "");
+}
+
 static void on_event(remote_t *r, const struct sess_event *ev)
 {
 	int e;
@@ -532,16 +551,17 @@ static void on_event(remote_t *r, const struct sess_event *ev)
 		}
 		break;
 	case SESS_EV_OPEN:
+		/* open on our side once KEX_CONFIRM is out; the console hears of it
+		 * with V's first record (V sends PED_STATE as it opens), so a
+		 * KEX_CONFIRM that V rejects is reported as that failure */
 		r->st = R_OPEN;
 		r->t_open = time(NULL);
-		uv_timer_stop(&r->deadline);
+		uv_timer_start(&r->deadline, on_deadline, r->o.handshake_ms, 0);
 		uv_timer_start(&r->ping, on_ping, r->o.ping_interval_ms, r->o.ping_interval_ms);
 		touch(r);
-		r->notified = 1;
-		if (r->cbs.on_connected != NULL)
-			r->cbs.on_connected(r->arg, 0, "");
 		break;
 	case SESS_EV_MESSAGE:
+		confirmed(r);
 		if (ev->msg_type == SESS_MSG_LINK) {
 			on_link(r, ev->body, ev->body_len);
 		} else if (ev->msg_type == SESS_MSG_PED_STATE) {
@@ -558,6 +578,7 @@ static void on_event(remote_t *r, const struct sess_event *ev)
 		}
 		break;
 	case SESS_EV_PONG:
+		confirmed(r);
 		if (ev->nonce == r->ping_nonce && r->ping_out) {
 			r->ping_out = 0;
 			if (r->writes == 0)
@@ -760,7 +781,7 @@ int remote_connect(uv_loop_t *loop, hsm_t *hsm, const struct remote_opts *o,
 
 int remote_is_open(const remote_t *r)
 {
-	return r != NULL && r->st == R_OPEN && !r->finished;
+	return r != NULL && r->st == R_OPEN && r->notified && !r->finished;
 }
 
 const char *remote_where(const remote_t *r)

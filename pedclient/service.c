@@ -66,12 +66,16 @@ static void show_text(struct client *c, admin_reply_t *r)
 	const struct pedclient_cfg *k = c->cfg;
 	const char *log = log_file_path();
 	unsigned long up = daemon_uptime();
+	unsigned long long core;
+	int dumpable;
 	size_t i;
 
 	admin_reply_line(r, "Client Information:");
 	admin_reply_line(r, "  Software Version:      pedclient %s", PEDCLIENT_VERSION);
 	admin_reply_line(r, "  Host Name:             %s", c->host);
 	admin_reply_line(r, "  Process ID:            %ld", (long)getpid());
+	daemon_hygiene_status(&dumpable, &core);
+	admin_reply_line(r, "  Dumpable, Core Limit:  %d, %llu", dumpable, core);
 	admin_reply_line(r, "  State Directory:       %s", daemon_statedir());
 	admin_reply_line(r, "  Config File:           %s", c->p->cfgpath);
 	admin_reply_line(r, "  Log File:              %s", log != NULL ? log : "(stderr)");

@@ -66,6 +66,8 @@ void pedserver_show(void *ctx, admin_reply_t *r, int argc, char **argv)
 {
 	const struct pedserver *ps = ctx;
 	struct snapshot s;
+	unsigned long long core;
+	int dumpable;
 
 	(void)argc;
 	(void)argv;
@@ -76,6 +78,8 @@ void pedserver_show(void *ctx, admin_reply_t *r, int argc, char **argv)
 	admin_reply_line(r, "  Host name:                  %s", s.host);
 	admin_reply_line(r, "  Listening on:               %s", s.addrs);
 	admin_reply_line(r, "  Software version:           %s", PEDSERVER_VERSION);
+	daemon_hygiene_status(&dumpable, &core);
+	admin_reply_line(r, "  Dumpable, core limit:       %d, %llu", dumpable, core);
 	admin_reply_line(r, "PED");
 	admin_reply_line(r, "  Device:                     %s", s.spec);
 	admin_reply_line(r, "  Connection status:          %s",

@@ -152,7 +152,10 @@ wait_exit() {
 		sleep "$secs" &
 		w=$!
 		wait -n -p first "$pid" "$w" 2>/dev/null || rc=$?
-		kill "$w" 2>/dev/null || true
+		# SIGKILL: a SIGTERM that reaches the timer between its fork and
+		# its exec is caught by our trap's handler there and lost, and
+		# the wait below would then last the whole deadline
+		kill -KILL "$w" 2>/dev/null || true
 		wait "$w" 2>/dev/null || true
 		[ "$first" = "$pid" ] && return "$rc"
 		if kill -0 "$pid" 2>/dev/null; then
