@@ -176,6 +176,69 @@ int prog_reload(const prog_t *p, void *vals, char *err, size_t errlen)
 	return rc;
 }
 
+static bool listed(const char *const keys[], const char *key)
+{
+	for (size_t i = 0; keys != NULL && keys[i] != NULL; i++)
+		if (strcmp(keys[i], key) == 0)
+			return true;
+	return false;
+}
+
+static void append(char *buf, size_t cap, const char *word)
+{
+	size_t n = strlen(buf);
+	snprintf(buf + n, cap - n, "%s%s", n > 0 ? ", " : "", word);
+}
+
+int prog_reload_apply(prog_t *p, void *running, const char *const restart_keys[])
+{
+	const struct cfg_table *t = p->desc->cfg;
+	char err[CFG_ERR_MAX], was[CFG_STR_MAX], now[CFG_STR_MAX];
+	char applied[512] = "", later[512] = "";
+	bool relog = false;
+	void *nv = calloc(1, t->size);
+	int rc;
+
+	if (nv == NULL) {
+		log_error("reload: out of memory; keeping the running configuration");
+		return PED_E_NOMEM;
+	}
+	if ((rc = prog_reload(p, nv, err, sizeof(err))) != 0) {
+		log_error("reload: %s; keeping the running configuration", err);
+		goto out;
+	}
+	for (size_t i = 0; i < t->nkeys; i++) {
+		const char *k = t->keys[i].name;
+		cfg_value_text(t, running, i, was, sizeof(was));
+		cfg_value_text(t, nv, i, now, sizeof(now));
+		if (strcmp(was, now) == 0)
+			continue;
+		if (listed(restart_keys, k)) {
+			append(later, sizeof(later), k);
+			cfg_set_value(t, nv, k, was, err, sizeof(err)); /* keep what runs */
+			continue;
+		}
+		append(applied, sizeof(applied), k);
+		relog |= strcmp(k, "LogFileName") == 0 || strcmp(k, "MaxLogFileSize") == 0;
+	}
+	memcpy(running, nv, t->size);
+	if (relog) {
+		int f = cfg_find(t, "LogFileName"), m = cfg_find(t, "MaxLogFileSize");
+		if (f >= 0 && m >= 0) {
+			cfg_value_text(t, running, (size_t)f, now, sizeof(now));
+			cfg_value_text(t, running, (size_t)m, was, sizeof(was));
+			if (now[0] != '\0')
+				(void)log_open_file(now, (size_t)strtoull(was, NULL, 10) * 1024);
+		}
+	}
+	log_set_mask(prog_log_mask(p->desc->cli, &p->cli, t, running));
+	log_info("reload: applied %s%s%s", applied[0] ? applied : "no change",
+		 later[0] ? "; needs a restart: " : "", later);
+out:
+	free(nv);
+	return rc;
+}
+
 int prog_admin_start(const prog_t *p, uv_loop_t *loop, void *ctx, admin_server_t **out)
 {
 	struct admin_config c = {0};

@@ -146,6 +146,13 @@ const char *prog_cfg_str(const prog_t *p, const char *key);
  * and re-applies the command-line overrides (SIGHUP). On error vals is
  * unchanged and err holds one line. */
 int prog_reload(const prog_t *p, void *vals, char *err, size_t errlen);
+/* SIGHUP for a running daemon: prog_reload, then every changed key takes
+ * effect in running (the live config struct) except those in restart_keys
+ * (NULL-terminated), which keep their running values; reopens the log file
+ * if LogFileName or MaxLogFileSize changed, resets the log mask, and logs
+ * one line naming what was applied and what needs a restart. Returns 0, or
+ * the prog_reload error (logged; running is unchanged). */
+int prog_reload_apply(prog_t *p, void *running, const char *const restart_keys[]);
 
 /* Starts the admin channel on loop with desc->admin_cmds and ctx, on the
  * AdminPort / ExternalAdmin config keys (defaults ADMIN_PORT_PEDSERVER and

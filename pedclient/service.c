@@ -322,34 +322,17 @@ static void on_shutdown(void *arg)
 	part_closed(c);
 }
 
-/* SIGHUP: timeouts and log levels change live; the admin port, the slots
+/* SIGHUP: timeouts and log settings change live; the admin port, the slots
  * and the local PED need a restart (said in the log). */
+static const char *const restart_keys[] = {
+	"AdminPort", "ExternalAdmin", "Slots", "LocalPed", "InternalShutdownTimeout", NULL,
+};
+
 static void on_reload(void *arg)
 {
 	struct client *c = arg;
-	struct pedclient_cfg n;
-	char err[CFG_ERR_MAX];
 
-	if (prog_reload(c->p, &n, err, sizeof(err)) != 0) {
-		log_error("reload: %s; keeping the running configuration", err);
-		return;
-	}
-	if (n.AdminPort != c->cfg->AdminPort || n.ExternalAdmin != c->cfg->ExternalAdmin ||
-	    n.Slots != c->cfg->Slots || strcmp(n.LocalPed, c->cfg->LocalPed) != 0)
-		log_warning("reload: AdminPort, ExternalAdmin, Slots and LocalPed change at the "
-			    "next start");
-	c->cfg->IdleTimeout = n.IdleTimeout;
-	c->cfg->IgnoreIdleTimeout = n.IgnoreIdleTimeout;
-	c->cfg->SocketReadTimeout = n.SocketReadTimeout;
-	c->cfg->SocketWriteTimeout = n.SocketWriteTimeout;
-	c->cfg->PingInterval = n.PingInterval;
-	c->cfg->PingTimeout = n.PingTimeout;
-	c->cfg->LogInfo = n.LogInfo;
-	c->cfg->LogWarning = n.LogWarning;
-	c->cfg->LogError = n.LogError;
-	c->cfg->LogTrace = n.LogTrace;
-	log_set_mask(prog_log_mask(c->p->desc->cli, &c->p->cli, c->p->desc->cfg, c->cfg));
-	log_info("reload: configuration re-read from %s", c->p->cfgpath);
+	(void)prog_reload_apply(c->p, c->cfg, restart_keys);
 }
 
 static int open_state(struct client *c)

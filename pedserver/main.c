@@ -76,52 +76,12 @@ static const char *const restart_keys[] = {
 	"PedWriteDelay", "InternalShutdownTimeout", NULL,
 };
 
-static bool needs_restart(const char *key)
-{
-	for (size_t i = 0; restart_keys[i] != NULL; i++)
-		if (strcmp(restart_keys[i], key) == 0)
-			return true;
-	return false;
-}
-
 static void on_reload(void *arg)
 {
 	struct pedserver *p = arg;
-	const struct cfg_table *t = &pedserver_cfg_table;
-	struct pedserver_cfg nc;
-	char err[CFG_ERR_MAX], a[CFG_STR_MAX], b[CFG_STR_MAX];
-	char applied[512] = "", later[512] = "";
 
-	if (prog_reload(p->prog, &nc, err, sizeof(err)) != 0) {
-		log_error("reload: %s; keeping the running configuration", err);
-		return;
-	}
-	for (size_t i = 0; i < t->nkeys; i++) {
-		const char *k = t->keys[i].name;
-		cfg_value_text(t, p->cfg, i, a, sizeof(a));
-		cfg_value_text(t, &nc, i, b, sizeof(b));
-		if (strcmp(a, b) == 0)
-			continue;
-		if (needs_restart(k)) {
-			snprintf(later + strlen(later), sizeof(later) - strlen(later), "%s%s",
-				 later[0] ? ", " : "", k);
-			/* keep reporting what actually runs */
-			cfg_set_value(t, &nc, k, a, err, sizeof(err));
-		} else {
-			snprintf(applied + strlen(applied), sizeof(applied) - strlen(applied),
-				 "%s%s", applied[0] ? ", " : "", k);
-		}
-	}
-	if (strcmp(p->cfg->LogFileName, nc.LogFileName) != 0 ||
-	    p->cfg->MaxLogFileSize != nc.MaxLogFileSize) {
-		if (nc.LogFileName[0] != '\0')
-			(void)log_open_file(nc.LogFileName, (size_t)nc.MaxLogFileSize * 1024);
-	}
-	memcpy(p->cfg, &nc, sizeof(nc));
-	log_set_mask(prog_log_mask(&pedserver_cli, &p->prog->cli, t, p->cfg));
-	server_set_timeouts(p->server, p->cfg);
-	log_info("reload: applied %s%s%s", applied[0] ? applied : "no change",
-		 later[0] ? "; needs a restart: " : "", later);
+	if (prog_reload_apply(p->prog, p->cfg, restart_keys) == 0)
+		server_set_timeouts(p->server, p->cfg);
 }
 
 /* ---- the daemon ---- */

@@ -89,11 +89,11 @@ note "2. idle timeout 3 s (config -set, SIGHUP): both sides close at the deadlin
 pc -mode config -statedir "$A" -set -idletimeout 3
 [ "$RC" -eq 0 ] || fail "pedclient config -set: $OUT"
 ps_cfg=$("$PS" -mode config -statedir "$SRV_DIR" -set -idletimeout 3 2>&1) || fail "pedserver config -set: $ps_cfg"
-n_ps=$(count_log "$SLOG" "reload: applied")
-n_pc=$(count_log "$A/pedclient.log" "reload: configuration re-read")
+n_ps=$(count_log "$SLOG" "reload: applied IdleTimeout")
+n_pc=$(count_log "$A/pedclient.log" "reload: applied IdleTimeout")
 kill -HUP "$(cat "$SRV_DIR/pedserver.pid")" "$(cat "$A/pedclient.pid")"
-wait_log "$SLOG" "reload: applied" 10 $((n_ps + 1)) >/dev/null
-wait_log "$A/pedclient.log" "reload: configuration re-read" 10 $((n_pc + 1)) >/dev/null
+wait_log "$SLOG" "reload: applied IdleTimeout" 10 $((n_ps + 1)) >/dev/null
+wait_log "$A/pedclient.log" "reload: applied IdleTimeout" 10 $((n_pc + 1)) >/dev/null
 hsm_run ped disconnect
 [ "$RC" -eq 0 ] || fail "ped disconnect: $OUT"
 nsess=$(count_log "$SLOG" "key confirmation passed; session open")
