@@ -1,9 +1,8 @@
 # lib_client.sh - helpers for the pedclient scenarios. Source it from a
 # scenario run from the repository root:   . tests/scenario/lib_client.sh
-# Re-executes under bash. Every test gets a private directory $T (removed on
-# exit); pedclients (and pedservers, fake servers) whose state lives under $T
-# are stopped on exit. Nothing sleeps: waits use FIFOs with read -t, flock(1)
-# and wait(1).
+# Re-executes under bash. Pedclients (and pedservers, fake servers) whose
+# state lives under $T are stopped on exit. Nothing sleeps: waits use FIFOs
+# with read -t, flock(1) and wait(1).
 #
 #   PC                       the pedclient binary ($BUILD/pedclient)
 #   pc ARGS...               run pedclient; stdout+stderr in $OUT, status in $RC
@@ -16,11 +15,9 @@
 #   fake_server MODE         a python3 pedserver stand-in on a free port,
 #                            answering each HELLO per MODE (ack, error,
 #                            version, garbage, silent); sets FAKE_PORT FAKE_PID
-#   fail / note / assert_contains / assert_not_contains
 #
-# The HSM flows (tests/scenario/flow_*.sh) source lib.sh first (pedemu, ctl,
-# ctl_wait, run_bg, wait_bg), then this file, which then keeps lib.sh's $T
-# and cleanup and adds its own as an exit hook. Then also:
+# It builds on lib.sh (sourced here if the test did not: $T, cleanup,
+# pedemu, ctl, ctl_wait, run_bg, wait_bg) and adds an exit hook. Also:
 #   PH                       the pedhsm binary ($BUILD/pedhsm)
 #   start_pc NAME ARGS...    pedclient -mode start -statedir $T/NAME -admin 0
 #                            ARGS; sets PC_DIR
@@ -36,9 +33,10 @@
 if [ -z "${BASH_VERSION:-}" ]; then
 	exec bash "$0" "$@"
 fi
-set -eu
+# lib.sh gives $T, the cleanup (stops what it started, shows the logs of a
+# failed test), fail/note/assert_*; sourcing it twice is harmless.
+[ -n "${_lib_exit_hooks+x}" ] || . tests/scenario/lib.sh
 
-BUILD=${BUILD:-build}
 unset INVOCATION_ID NOTIFY_SOCKET JOURNAL_STREAM
 PC=${PC:-$BUILD/pedclient}
 PS=${PS:-$BUILD/pedserver}
@@ -48,6 +46,7 @@ ERR=""
 RC=0
 _lc_pids=""
 
+# Stops the daemons whose state lives under $T and the helpers started here.
 _lc_stop() {
 	local f pid
 	for f in "$T"/*/pedclient.pid "$T"/*/pedserver.pid; do
@@ -56,56 +55,10 @@ _lc_stop() {
 		[ -n "$pid" ] && kill "$pid" 2>/dev/null || true
 	done
 	for pid in $_lc_pids; do
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
+		kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
 	done
 }
-
-_lc_cleanup() {
-	local rc=$? f
-	_lc_stop
-	if [ "$rc" -ne 0 ]; then
-		for f in "$T"/*.log "$T"/*/*.log; do
-			[ -s "$f" ] || continue
-			echo "---- $f" >&2
-			tail -n 30 "$f" >&2
-		done
-	fi
-	rm -rf "$T"
-	exit "$rc"
-}
-
-if [ -n "${_lib_exit_hooks+x}" ]; then
-	# lib.sh is loaded: its $T, its cleanup (which shows the logs)
-	_lib_exit_hooks="$_lib_exit_hooks _lc_stop"
-else
-	T=$(mktemp -d "${TMPDIR:-/tmp}/pedclient.XXXXXX")
-	trap _lc_cleanup EXIT
-	trap 'exit 130' INT TERM
-fi
-
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
-
-note() {
-	echo "-- $*"
-}
-
-assert_contains() {
-	case "$2" in
-	*"$1"*) ;;
-	*) fail "expected '$1' in: $2" ;;
-	esac
-}
-
-assert_not_contains() {
-	case "$2" in
-	*"$1"*) fail "did not expect '$1' in: $2" ;;
-	*) ;;
-	esac
-}
+_lib_exit_hooks="$_lib_exit_hooks _lc_stop"
 
 [ -x "$PC" ] || fail "$PC not built (make BUILD=$BUILD $PC)"
 
