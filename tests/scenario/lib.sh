@@ -17,6 +17,7 @@
 #   wait_exit PID [SECS]     wait for a background child to exit (deadline
 #                            SECS, default 10); returns its status, 124 on timeout
 #   run_bg NAME CMD...       run CMD in the background, output in $T/NAME.log
+#   wait_line NAME REGEX [SECS]  until $T/NAME.log has a line matching REGEX
 #   wait_bg NAME [SECS]      wait for it (default 30 s); returns its exit status
 #   fail MSG / note MSG / assert_contains TEXT STRING / assert_not_contains
 if [ -z "${BASH_VERSION:-}" ]; then
@@ -176,6 +177,12 @@ stop_pedemu() {
 	wait_exit "$pid" 10 || fail "pedemu $name: exit status $? after quit (124: still running)"
 	[ ! -e "$sock" ] || fail "control socket left behind"
 	[ ! -L "$link" ] || fail "link symlink left behind"
+}
+
+# tail -f ends as soon as grep has its match (its output pipe closes).
+wait_line() {
+	timeout "${3:-10}" sh -c 'tail -n +1 -f "$1" | grep -q -m 1 -E -- "$2"' _ \
+		"$T/$1.log" "$2" || fail "no line /$2/ from $1: $(tail -n 5 "$T/$1.log" | tr '\n' '|')"
 }
 
 run_bg() {

@@ -178,8 +178,7 @@ hsm_bg() {
 }
 
 hsm_line() {
-	timeout "${3:-10}" sh -c 'tail -n +1 -f "$1" | grep -q -m 1 -E -- "$2"' _ \
-		"$T/$1.log" "$2" || fail "no line /$2/ from pedhsm $1: $(tail -n 5 "$T/$1.log" | tr '\n' '|')"
+	wait_line "$@"
 }
 
 hsm_done() {

@@ -27,10 +27,8 @@ ll_run() {
 	run_bg "$name" timeout 60 "$PEDLINK" -ped "$EMU_LINK" "$@"
 }
 
-# tail -f ends as soon as grep has its match (its output pipe closes).
 ll_wait_line() {
-	timeout "${3:-10}" sh -c 'tail -n +1 -f "$1" | grep -q -m 1 -E -- "$2"' _ \
-		"$T/$1.log" "$2" || fail "no line /$2/ from $1: $(tail -n 5 "$T/$1.log" | tr '\n' '|')"
+	wait_line "$@"
 }
 
 ll_finish() {

@@ -182,8 +182,7 @@ sc_run() {
 }
 
 sc_wait_line() {
-	timeout "${3:-10}" sh -c 'tail -n +1 -f "$1" | grep -q -m 1 -E -- "$2"' _ \
-		"$T/$1.log" "$2" || fail "no line /$2/ from $1: $(tail -n 5 "$T/$1.log" | tr '\n' '|')"
+	wait_line "$@"
 }
 
 # stdin is a FIFO whose writer this shell holds: closing it ends the session
