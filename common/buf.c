@@ -99,7 +99,7 @@ int pbuf_get_view(pbuf_t *b, size_t n, const uint8_t **p)
 	*p = NULL;
 	if (need(b, n) != 0)
 		return PED_E_INCOMPLETE;
-	*p = b->data + b->off;
+	*p = pbuf_ptr(b);
 	b->off += n;
 	return 0;
 }
@@ -167,6 +167,8 @@ int pbuf_reserve(pbuf_t *b, size_t n, uint8_t **p)
 	*p = NULL;
 	if ((r = grow(b, n)) != 0)
 		return r;
+	if (b->data == NULL) /* n == 0 on an empty owned buffer */
+		return 0;
 	*p = b->data + b->len;
 	b->len += n;
 	return 0;

@@ -35,7 +35,11 @@ void pbuf_release(pbuf_t *b);
 void pbuf_reset(pbuf_t *b);
 
 static inline size_t pbuf_avail(const pbuf_t *b) { return b->len - b->off; }
-static inline const uint8_t *pbuf_ptr(const pbuf_t *b) { return b->data + b->off; }
+/* NULL for an empty owned buffer that has no storage yet (never NULL + 0). */
+static inline const uint8_t *pbuf_ptr(const pbuf_t *b)
+{
+	return b->data == NULL ? NULL : b->data + b->off;
+}
 
 int pbuf_get_u8(pbuf_t *b, uint8_t *v);
 int pbuf_get_u16(pbuf_t *b, uint16_t *v);

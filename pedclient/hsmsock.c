@@ -163,6 +163,8 @@ static void send_text(struct hsmsock_conn *c, const char *text, size_t len)
 }
 
 static void vline(struct hsmsock_conn *c, const char *prefix, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static void vline(struct hsmsock_conn *c, const char *prefix, const char *fmt, va_list ap)
 {
 	char line[HSMSOCK_LINE_MAX + 2];
 	size_t n, i, start;

@@ -105,6 +105,24 @@ static void test_owned_growth_and_cap(void **state)
 	pbuf_release(&b); /* twice is harmless */
 }
 
+static void test_empty_owned_buffer(void **state)
+{
+	(void)state;
+	pbuf_t b;
+	uint8_t *p = (uint8_t *)&b;
+	const uint8_t *v = (const uint8_t *)&b;
+
+	/* no storage yet: no pointer arithmetic on NULL (UBSan checks this) */
+	pbuf_init(&b, 64);
+	assert_null(pbuf_ptr(&b));
+	assert_int_equal(pbuf_reserve(&b, 0, &p), 0);
+	assert_null(p);
+	assert_int_equal(pbuf_get_view(&b, 0, &v), 0);
+	assert_null(v);
+	pbuf_compact(&b);
+	pbuf_release(&b);
+}
+
 static void test_error_table(void **state)
 {
 	(void)state;
@@ -140,6 +158,7 @@ int main(void)
 		cmocka_unit_test(test_huge_lengths),
 		cmocka_unit_test(test_fixed_writer),
 		cmocka_unit_test(test_owned_growth_and_cap),
+		cmocka_unit_test(test_empty_owned_buffer),
 		cmocka_unit_test(test_error_table),
 		cmocka_unit_test(test_hex),
 	};
