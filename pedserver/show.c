@@ -128,7 +128,7 @@ void pedserver_show_json(void *ctx, admin_reply_t *r, int argc, char **argv)
 	const struct pedserver *ps = ctx;
 	struct snapshot s;
 	char host[300], addrs[200], spec[300], fw[300], model[300], serial[300];
-	char line[ADMIN_LINE_MAX], client[1600], rpks[PEDHOST_MAX_KEYS * 300 + 4];
+	char client[1600], rpks[PEDHOST_MAX_KEYS * 300 + 4];
 	char cs[300], cn[300], ca[200], csince[80], cst[120];
 
 	(void)argc;
@@ -161,27 +161,28 @@ void pedserver_show_json(void *ctx, admin_reply_t *r, int argc, char **argv)
 	} else {
 		snprintf(client, sizeof(client), "null");
 	}
-	snprintf(line, sizeof(line),
-		 "{\"schema_version\":1,\"running\":true,\"pid\":%ld,"
-		 "\"server\":{\"hostname\":%s,\"listen\":%s,\"software_version\":\"%s\"},"
-		 "\"ped\":{\"device\":%s,\"connected\":%s,\"firmware\":%s,"
-		 "\"protocol_version\":%u,\"model\":%s,\"serial\":%s,"
-		 "\"rpk_count\":%u,\"rpk_serials\":%s},"
-		 "\"client\":%s,"
-		 "\"operating\":{\"server_port\":%d,\"external_server\":%s,"
-		 "\"admin_port\":%d,\"external_admin\":%s,\"uptime_s\":%lu,"
-		 "\"idle_s\":%lu,\"idle_pct\":%u,\"idle_timeout_s\":%lu,"
-		 "\"current_connection_s\":%llu,\"current_connection_idle_s\":%llu,"
-		 "\"total_connection_s\":%llu,\"total_connection_idle_s\":%llu,"
-		 "\"sessions\":%lu,\"busy\":%lu,\"probes\":%lu,\"refused\":%lu}}",
-		 (long)getpid(), host, addrs, PEDSERVER_VERSION, spec,
-		 s.ped ? "true" : "false", fw, s.ped ? s.ped->version : 0u, model, serial,
-		 s.pst ? s.pst->rpk_count : 0u, rpks, client, s.server_port, s.ext_server ? "true" : "false", s.admin_port,
-		 s.ext_admin ? "true" : "false", s.up_s, s.idle_s, s.idle_pct,
-		 s.idle_timeout_s, (unsigned long long)s.cl.conn_s,
-		 (unsigned long long)s.cl.idle_s, (unsigned long long)s.st->session_total_s,
-		 (unsigned long long)s.st->session_idle_s, s.st->sessions, s.st->busy, s.st->probes,
-		 s.st->refused);
-	admin_reply_line(r, "%s", line);
+	/* One JSON object, written in a few lines (each well under the admin
+	 * channel's line limit). */
+	admin_reply_line(r, "{\"schema_version\":1,\"running\":true,\"pid\":%ld,", (long)getpid());
+	admin_reply_line(r, "\"server\":{\"hostname\":%s,\"listen\":%s,\"software_version\":\"%s\"},",
+			 host, addrs, PEDSERVER_VERSION);
+	admin_reply_line(r, "\"ped\":{\"device\":%s,\"connected\":%s,\"firmware\":%s,"
+			 "\"protocol_version\":%u,\"model\":%s,\"serial\":%s,"
+			 "\"rpk_count\":%u,\"rpk_serials\":%s},",
+			 spec, s.ped ? "true" : "false", fw, s.ped ? s.ped->version : 0u, model, serial,
+			 s.pst ? s.pst->rpk_count : 0u, rpks);
+	admin_reply_line(r, "\"client\":%s,", client);
+	admin_reply_line(r, "\"operating\":{\"server_port\":%d,\"external_server\":%s,"
+			 "\"admin_port\":%d,\"external_admin\":%s,\"uptime_s\":%lu,"
+			 "\"idle_s\":%lu,\"idle_pct\":%u,\"idle_timeout_s\":%lu,"
+			 "\"current_connection_s\":%llu,\"current_connection_idle_s\":%llu,"
+			 "\"total_connection_s\":%llu,\"total_connection_idle_s\":%llu,"
+			 "\"sessions\":%lu,\"busy\":%lu,\"probes\":%lu,\"refused\":%lu}}",
+			 s.server_port, s.ext_server ? "true" : "false", s.admin_port,
+			 s.ext_admin ? "true" : "false", s.up_s, s.idle_s, s.idle_pct,
+			 s.idle_timeout_s, (unsigned long long)s.cl.conn_s,
+			 (unsigned long long)s.cl.idle_s, (unsigned long long)s.st->session_total_s,
+			 (unsigned long long)s.st->session_idle_s, s.st->sessions, s.st->busy,
+			 s.st->probes, s.st->refused);
 	admin_reply_end(r, 0);
 }
