@@ -40,14 +40,7 @@ ceremony() {
 }
 
 new_keyset() { # M N PIN PREFIX
-	ctl_wait "reuse an existing" 10000
-	ctl press NO >/dev/null
-	ctl_wait "M value?" 5000
-	ctl type "$1" >/dev/null
-	ctl press ENTER >/dev/null
-	ctl_wait "N value?" 5000
-	ctl type "$2" >/dev/null
-	ctl press ENTER >/dev/null
+	ped_mn "$1" "$2"
 	ped_write_keys "$4" "$2" "$3"
 	ctl_wait "duplicating" 5000
 	show_ped "after writing the last key"

@@ -92,14 +92,7 @@ SOPIN=24680
 DPIN=11223
 hsm_bg hi hsm init -label HSM-ZERO
 ctl_wait "SETTING SO PIN" 5000
-ctl_wait "reuse an existing" 5000
-ctl press NO >/dev/null
-ctl_wait "M value?" 5000
-ctl type 2 >/dev/null
-ctl press ENTER >/dev/null
-ctl_wait "N value?" 5000
-ctl type 3 >/dev/null
-ctl press ENTER >/dev/null
+ped_mn 2 3
 ped_write_keys b 3 $SOPIN
 ctl_wait "duplicating" 5000
 ctl press YES >/dev/null
@@ -107,14 +100,7 @@ ped_write_keys bd 3 $SOPIN
 ctl_wait "make another" 5000
 ctl press NO >/dev/null
 ctl_wait "SETTING DOMAIN" 5000
-ctl_wait "reuse an existing" 5000
-ctl press NO >/dev/null
-ctl_wait "M value?" 5000
-ctl type 1 >/dev/null
-ctl press ENTER >/dev/null
-ctl_wait "N value?" 5000
-ctl type 1 >/dev/null
-ctl press ENTER >/dev/null
+ped_mn 1 1
 ped_write_keys r 1 $DPIN
 ctl_wait "duplicating" 5000
 ctl press NO >/dev/null
@@ -181,26 +167,12 @@ assert_contains "Command Result : PED_BUSY" "$OUT"
 ok "PED_BUSY for a second PED command on the slot"
 
 note "partition init: blue PO 1 of 1, red partition domain 1 of 1 (no PINs)"
-ctl_wait "reuse an existing" 5000
-ctl press NO >/dev/null
-ctl_wait "M value?" 5000
-ctl type 1 >/dev/null
-ctl press ENTER >/dev/null
-ctl_wait "N value?" 5000
-ctl type 1 >/dev/null
-ctl press ENTER >/dev/null
+ped_mn 1 1
 ped_write_keys po 1 -
 ctl_wait "duplicating" 5000
 ctl press NO >/dev/null
 ctl_wait "SETTING PAR DOMAIN" 5000
-ctl_wait "reuse an existing" 5000
-ctl press NO >/dev/null
-ctl_wait "M value?" 5000
-ctl type 1 >/dev/null
-ctl press ENTER >/dev/null
-ctl_wait "N value?" 5000
-ctl type 1 >/dev/null
-ctl press ENTER >/dev/null
+ped_mn 1 1
 ped_write_keys pr 1 -
 ctl_wait "duplicating" 5000
 ctl press NO >/dev/null
@@ -212,14 +184,7 @@ note "role init -name co: black 1 of 1 with a PIN; role login -name co; role log
 COPIN=5555
 hsm_bg ci role init -name co
 ctl_wait "SETTING CO PIN" 5000
-ctl_wait "reuse an existing" 5000
-ctl press NO >/dev/null
-ctl_wait "M value?" 5000
-ctl type 1 >/dev/null
-ctl press ENTER >/dev/null
-ctl_wait "N value?" 5000
-ctl type 1 >/dev/null
-ctl press ENTER >/dev/null
+ped_mn 1 1
 ped_write_keys k 1 $COPIN
 ctl_wait "duplicating" 5000
 ctl press NO >/dev/null

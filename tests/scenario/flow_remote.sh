@@ -32,14 +32,7 @@ make_rpv() {
 	local prefix=$1 emu=$2
 	eval "export CTL_SOCK=\$EMU_${emu}_SOCK"
 	hsm_bg "rpv$prefix" ped vector init
-	ctl_wait "reuse an existing" 5000
-	ctl press NO >/dev/null
-	ctl_wait "M value?" 5000
-	ctl type 1 >/dev/null
-	ctl press ENTER >/dev/null
-	ctl_wait "N value?" 5000
-	ctl type 1 >/dev/null
-	ctl press ENTER >/dev/null
+	ped_mn 1 1
 	ped_write_keys "$prefix" 1 $OPIN
 	ctl_wait "duplicating" 5000
 	ctl press NO >/dev/null
@@ -87,26 +80,12 @@ note "hsm init and role login -name so through the session"
 SOPIN=24680
 hsm_bg hi hsm init -label REMOTE-A
 ctl_wait "SETTING SO PIN" 5000
-ctl_wait "reuse an existing" 5000
-ctl press NO >/dev/null
-ctl_wait "M value?" 5000
-ctl type 2 >/dev/null
-ctl press ENTER >/dev/null
-ctl_wait "N value?" 5000
-ctl type 3 >/dev/null
-ctl press ENTER >/dev/null
+ped_mn 2 3
 ped_write_keys b 3 $SOPIN
 ctl_wait "duplicating" 5000
 ctl press NO >/dev/null
 ctl_wait "SETTING DOMAIN" 5000
-ctl_wait "reuse an existing" 5000
-ctl press NO >/dev/null
-ctl_wait "M value?" 5000
-ctl type 1 >/dev/null
-ctl press ENTER >/dev/null
-ctl_wait "N value?" 5000
-ctl type 1 >/dev/null
-ctl press ENTER >/dev/null
+ped_mn 1 1
 ped_write_keys r 1 -
 ctl_wait "duplicating" 5000
 ctl press NO >/dev/null

@@ -69,14 +69,7 @@ hy_write() { # PREFIX N PIN
 }
 new_keyset() { # TITLE M N PREFIX PIN
 	ctl_wait "$1" 5000
-	ctl_wait "reuse an existing" 5000
-	ctl press NO >/dev/null
-	ctl_wait "M value?" 5000
-	ctl type "$2" >/dev/null
-	ctl press ENTER >/dev/null
-	ctl_wait "N value?" 5000
-	ctl type "$3" >/dev/null
-	ctl press ENTER >/dev/null
+	ped_mn "$2" "$3"
 	hy_write "$4" "$3" "$5"
 	ctl_wait "duplicating" 5000
 	ctl press NO >/dev/null

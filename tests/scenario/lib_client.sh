@@ -27,6 +27,7 @@
 #   hsm_done NAME [S]        wait for pedhsm NAME; its exit status; $OUT = output
 #   hsm_run ARGS...          pedhsm in the foreground: $OUT and $RC
 #   ped_key NAME PIN         insert key NAME, ENTER, and its PIN ("-": none)
+#   ped_mn M N               answer "reuse?" NO, then M and N
 #   ped_write_keys PREFIX N PIN   answer the writes of N keys PREFIX1..N
 #                            (created blank here if missing), each with PIN
 #                            ("-": none); then wait for what follows
@@ -202,6 +203,18 @@ ped_key() {
 		ctl type "$2" >/dev/null
 		ctl press ENTER >/dev/null
 	fi
+}
+
+# ped_mn M N: answer "reuse an existing keyset?" with NO, then M and N.
+ped_mn() {
+	ctl_wait "reuse an existing" 5000
+	ctl press NO >/dev/null
+	ctl_wait "M value?" 5000
+	ctl type "$1" >/dev/null
+	ctl press ENTER >/dev/null
+	ctl_wait "N value?" 5000
+	ctl type "$2" >/dev/null
+	ctl press ENTER >/dev/null
 }
 
 ped_write_keys() {

@@ -75,14 +75,7 @@ crash_setup() {
 	# the RPV, made with the Local PED; the orange key goes to the PED host
 	CTL_SOCK=$EMU_local_SOCK
 	hsm_bg rpv ped vector init
-	ctl_wait "reuse an existing" 5000
-	ctl press NO >/dev/null
-	ctl_wait "M value?" 5000
-	ctl type 1 >/dev/null
-	ctl press ENTER >/dev/null
-	ctl_wait "N value?" 5000
-	ctl type 1 >/dev/null
-	ctl press ENTER >/dev/null
+	ped_mn 1 1
 	ped_write_keys o 1 $OPIN
 	ctl_wait "duplicating" 5000
 	ctl press NO >/dev/null
@@ -140,14 +133,7 @@ assert_named_error() {
 
 new_keyset_until() {
 	local m=$1 n=$2 prefix=$3 pin=$4 keys=$5
-	ctl_wait "reuse an existing" 5000
-	ctl press NO >/dev/null
-	ctl_wait "M value?" 5000
-	ctl type "$m" >/dev/null
-	ctl press ENTER >/dev/null
-	ctl_wait "N value?" 5000
-	ctl type "$n" >/dev/null
-	ctl press ENTER >/dev/null
+	ped_mn "$m" "$n"
 	[ "$keys" -gt 0 ] && ped_write_keys "$prefix" "$keys" "$pin"
 	return 0
 }

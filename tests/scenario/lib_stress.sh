@@ -62,14 +62,7 @@ st_far() {
 
 # the keyset-creation dialogue for 1 of 1: M, N, one key written, no duplicate
 _st_one_key() {
-	ctl_wait "reuse an existing" 5000
-	ctl press NO >/dev/null
-	ctl_wait "M value?" 5000
-	ctl type 1 >/dev/null
-	ctl press ENTER >/dev/null
-	ctl_wait "N value?" 5000
-	ctl type 1 >/dev/null
-	ctl press ENTER >/dev/null
+	ped_mn 1 1
 	ped_write_keys "$1" 1 "$2"
 	ctl_wait "duplicating" 5000
 	ctl press NO >/dev/null
