@@ -239,6 +239,16 @@ out:
 	return rc;
 }
 
+void prog_admin_stop(void *ctx, admin_reply_t *r, int argc, char **argv)
+{
+	(void)ctx;
+	(void)argc;
+	(void)argv;
+	daemon_request_shutdown("admin stop");
+	admin_reply_line(r, "stopping");
+	admin_reply_end(r, 0);
+}
+
 int prog_admin_start(const prog_t *p, uv_loop_t *loop, void *ctx, admin_server_t **out)
 {
 	struct admin_config c = {0};

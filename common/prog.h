@@ -154,6 +154,10 @@ int prog_reload(const prog_t *p, void *vals, char *err, size_t errlen);
  * the prog_reload error (logged; running is unchanged). */
 int prog_reload_apply(prog_t *p, void *running, const char *const restart_keys[]);
 
+/* The admin verb "stop" every daemon has: asks the daemon to shut down
+ * (daemon_request_shutdown) and answers "stopping". */
+void prog_admin_stop(void *ctx, admin_reply_t *r, int argc, char **argv);
+
 /* Starts the admin channel on loop with desc->admin_cmds and ctx, on the
  * AdminPort / ExternalAdmin config keys (defaults ADMIN_PORT_PEDSERVER and
  * 0 when the table lacks them), in the state dir. As admin_server_start. */

@@ -180,16 +180,6 @@ static void cmd_show_json(void *ctx, admin_reply_t *r, int argc, char **argv)
 	admin_reply_end(r, 0);
 }
 
-static void cmd_stop(void *ctx, admin_reply_t *r, int argc, char **argv)
-{
-	(void)ctx;
-	(void)argc;
-	(void)argv;
-	daemon_request_shutdown("admin stop");
-	admin_reply_line(r, "stopping");
-	admin_reply_end(r, 0);
-}
-
 /* setid / assignid / releaseid / deleteid: applied to a copy, written,
  * then adopted (ids_apply does the copy; a failed write reverts). */
 static void cmd_ids(void *ctx, admin_reply_t *r, int argc, char **argv)
@@ -271,7 +261,7 @@ static void cmd_testid(void *ctx, admin_reply_t *r, int argc, char **argv)
 const struct admin_cmd pedclient_admin_cmds[] = {
 	{"show", cmd_show, "status of pedclient"},
 	{"show-json", cmd_show_json, "status of pedclient as one JSON object"},
-	{"stop", cmd_stop, "stop pedclient"},
+	{"stop", prog_admin_stop, "stop pedclient"},
 	{"setid", cmd_ids, "setid <id> <host> <port>: map a PED ID to a pedserver"},
 	{"assignid", cmd_ids, "assignid <id> <serial>: assign a PED ID to an HSM"},
 	{"releaseid", cmd_ids, "releaseid id <id> | releaseid serial <serial>"},

@@ -15,20 +15,10 @@
 
 static struct pedserver ps;
 
-static void cmd_stop(void *ctx, admin_reply_t *r, int argc, char **argv)
-{
-	(void)ctx;
-	(void)argc;
-	(void)argv;
-	daemon_request_shutdown("admin stop");
-	admin_reply_line(r, "stopping");
-	admin_reply_end(r, 0);
-}
-
 static const struct admin_cmd cmds[] = {
 	{"show", pedserver_show, "status of the server, its PED and its client"},
 	{"show-json", pedserver_show_json, "the same as one JSON object"},
-	{"stop", cmd_stop, "stop the server"},
+	{"stop", prog_admin_stop, "stop the server"},
 	{NULL, NULL, NULL},
 };
 
