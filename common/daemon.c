@@ -109,7 +109,7 @@ static void remove_runtime_files(void)
 		(void)unlink(D.pidpath);
 }
 
-static void hygiene(void)
+void daemon_harden(void)
 {
 	struct rlimit rl = {0, 0};
 
@@ -446,7 +446,7 @@ static int run_daemon(const struct daemon_opts *o)
 {
 	int st;
 
-	hygiene();
+	daemon_harden();
 	write_pid();
 	clock_gettime(CLOCK_MONOTONIC, &D.started);
 	st = o->run(o->arg);

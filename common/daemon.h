@@ -133,6 +133,9 @@ unsigned long daemon_uptime(void);
 /* What `show` reports of the hygiene: prctl(PR_GET_DUMPABLE) and the soft
  * RLIMIT_CORE (both 0 in a started daemon). */
 void daemon_hygiene_status(int *dumpable, unsigned long long *core_limit);
+/* What every start does first, for other programs that hold secrets (the
+ * PED emulator): not dumpable, no core file, umask 077, SIGPIPE ignored. */
+void daemon_harden(void);
 const char *daemon_statedir(void);
 
 /* Creates dir (0700) if missing and checks it (see above). 0, or PED_E_IO

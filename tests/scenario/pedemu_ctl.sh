@@ -223,6 +223,9 @@ ctl keys >/dev/null
 wait "$w1" || true
 grep -q "ERR timeout" "$T/w1.log" || fail "parallel wait: $(cat "$T/w1.log")"
 
+note "hardened like the daemons: no core file (PINs pass through it)"
+grep -Eq '^Max core file size +0 +0 ' "/proc/$EMU_PID/limits" || fail "core limit: $(grep core "/proc/$EMU_PID/limits")"
+
 note "quit removes the socket and the symlink"
 stop_pedemu
 

@@ -19,6 +19,7 @@
 
 #include <uv.h>
 
+#include "common/daemon.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "usbped/emu/ctl.h"
@@ -239,7 +240,7 @@ int main(int argc, char **argv)
 	/* Log lines on the terminal would tear the TUI's screen apart. */
 	if (e->want_tui && !e->level_set && isatty(2))
 		log_set_level(LOG_LVL_ERROR);
-	signal(SIGPIPE, SIG_IGN);
+	daemon_harden(); /* PINs pass through this process */
 	if (stat(e->keydir, &st) != 0 && mkdir(e->keydir, 0700) != 0) {
 		log_error("key directory %s: %s", e->keydir, strerror(errno));
 		return 1;
