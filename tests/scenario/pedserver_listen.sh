@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# pedserver_listen.sh - where the server port listens: -ip ::1 (IPv6, one
+# address: reachable over ::1, refused on 127.0.0.1), the loopback default,
+# and -eserverport 1 (all addresses), each probed with pedclient -mode testid.
+. tests/scenario/lib.sh
+. tests/scenario/lib_client.sh
+
+[ -x "$PS" ] || fail "$PS not built (make BUILD=$BUILD $PS)"
+
+# start_ps NAME ARGS...: a pedserver with its own state dir and ports; sets PORT
+start_ps() {
+	local name=$1
+	shift
+	PORT=$(free_port)
+	RC=0
+	OUT=$("$PS" -mode start -statedir "$T/$name" -port "$PORT" -admin "$(free_port)" \
+		-ped "$T/no-ped-yet" "$@" 2>&1) || RC=$?
+	[ "$RC" -eq 0 ] || fail "pedserver $name: $OUT"
+}
+
+# probe ID HOST: map PED ID to HOST:$PORT and testid it; $RC and $OUT
+probe() {
+	pc -mode setid -statedir "$T/pc" -id "$1" -id_ip "$2" -id_port "$PORT"
+	[ "$RC" -eq 0 ] || fail "setid: $OUT"
+	pc -mode testid -statedir "$T/pc" -id "$1"
+}
+
+note "-ip ::1: one IPv6 address"
+start_ps v6 -ip ::1
+OUT=$("$PS" -mode show -statedir "$T/v6")
+assert_contains "Listening on:               ::1" "$OUT"
+probe 1 ::1
+[ "$RC" -eq 0 ] || fail "testid over ::1: $OUT"
+assert_contains "is reachable" "$OUT"
+probe 2 127.0.0.1
+[ "$RC" -ne 0 ] || fail "127.0.0.1 answered a server bound to ::1 only: $OUT"
+assert_contains "connection refused" "$OUT"
+"$PS" -mode stop -statedir "$T/v6" >/dev/null
+
+note "default: loopback only, both families"
+start_ps lo
+OUT=$("$PS" -mode show -statedir "$T/lo")
+assert_contains "Listening on:               127.0.0.1, ::1" "$OUT"
+assert_contains "Server port external:       no" "$OUT"
+probe 3 127.0.0.1
+[ "$RC" -eq 0 ] || fail "testid over 127.0.0.1: $OUT"
+"$PS" -mode stop -statedir "$T/lo" >/dev/null
+
+note "-eserverport 1: every address"
+start_ps ext -eserverport 1
+OUT=$("$PS" -mode show -statedir "$T/ext")
+assert_contains "Server port external:       yes" "$OUT"
+ss -ltnH "sport = :$PORT" | grep -Eq '(\*|\[::\]|0\.0\.0\.0):'"$PORT" ||
+	fail "not listening on all addresses: $(ss -ltnH "sport = :$PORT")"
+probe 4 127.0.0.1
+[ "$RC" -eq 0 ] || fail "testid on the external listener: $OUT"
+"$PS" -mode stop -statedir "$T/ext" >/dev/null
+
+echo "pedserver_listen: all passed"
