@@ -109,6 +109,27 @@ hsm_done l2 || fail "SO login over the session: $OUT"
 assert_contains "HSM Security Officer logged in." "$OUT"
 ok "hsm init 2 of 3 and SO login (and a wrong PIN) through the Remote PED"
 
+note "cancels through the session: CLEAR on the remote PED, and a console that hangs up"
+hsm_bg x1 role login -name so
+ctl_wait "PED Key (BLUE)" 5000
+ctl press CLEAR >/dev/null
+hsm_done x1 && fail "a cancelled login succeeded: $OUT"
+assert_contains "Command Result : USER_CANCELLED" "$OUT"
+ctl_wait "Awaiting command" 5000
+hsm_bg x2 role login -name so
+ctl_wait "PED Key (BLUE)" 5000
+kill "$_lib_bg_x2"
+wait_bg x2 10 || true
+# pedclient relays CANCEL through the session: the remote PED goes idle
+ctl_wait "Awaiting command" 5000
+hsm_bg x3 role login -name so
+ctl_wait "PED Key (BLUE)" 5000
+ped_key b1 $SOPIN
+ctl_wait "Keys read: 01 of 02" 5000
+ped_key b2 $SOPIN
+hsm_done x3 || fail "login after the cancels: $OUT"
+ok "USER_CANCELLED relayed; a hung-up console's operation is cancelled on the remote PED; the session still works"
+
 note "a second HSM while A holds the server: SERVER_BUSY"
 start_pc hsmb -localped "$EMU_localb_LINK" -idletimeout 2
 B=$PC_DIR
