@@ -214,7 +214,9 @@ install: all
 	$(Q)$(if $(PEDEMU_BIN),install -m 0755 $(PEDEMU_BIN) $(DESTDIR)$(PREFIX)/bin/)
 	$(Q)$(if $(PEDSERVER_BIN),install -m 0755 $(PEDSERVER_BIN) $(DESTDIR)$(PREFIX)/bin/)
 	$(Q)$(if $(PEDCLIENT_BIN),install -m 0755 $(PEDCLIENT_BIN) $(PEDHSM_BIN) $(DESTDIR)$(PREFIX)/bin/)
-	$(Q)install -m 0644 README.md docs/PROTOCOL.md $(DESTDIR)$(PREFIX)/share/doc/remoteped/
+	$(Q)install -m 0644 README.md docs/*.md conf/*.conf $(DESTDIR)$(PREFIX)/share/doc/remoteped/
+	$(Q)install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	$(Q)install -m 0644 packaging/*.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
 
 clean:
 	rm -rf $(BUILD) build-asan
