@@ -799,7 +799,8 @@ static int send_link(remote_t *r, uint8_t type, uint16_t id, const uint8_t *payl
 	body[0] = type;
 	body[1] = (uint8_t)(id >> 8);
 	body[2] = (uint8_t)id;
-	memcpy(body + 3, payload, len);
+	if (len > 0) /* CANCEL, STATUS... have no payload (and may pass NULL) */
+		memcpy(body + 3, payload, len);
 	e = sess_send(r->s, SESS_MSG_LINK, body, len + 3);
 	OPENSSL_cleanse(body, len + 3);
 	if (e == 0) {
