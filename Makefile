@@ -201,10 +201,17 @@ fuzz:
 	$(Q)$(MAKE) --no-print-directory $(LIBFUZZ_BIN)
 	@echo "run e.g.: $(BUILD)/fuzz/rec_open_fuzz -max_total_time=60 tests/fuzz/corpus/rec_open"
 
+# Background daemons keep their stderr in build-asan/stderr (see daemon.c),
+# so a sanitizer report of a daemon fails the run too.
+ASAN_STDERR := $(abspath build-asan/stderr)
 asan:
-	$(Q)$(MAKE) --no-print-directory BUILD=build-asan VALGRIND=0 \
+	$(Q)rm -rf $(ASAN_STDERR) && mkdir -p $(ASAN_STDERR)
+	$(Q)PED_DEBUG_STDERR_DIR=$(ASAN_STDERR) $(MAKE) --no-print-directory BUILD=build-asan VALGRIND=0 \
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		LDFLAGS="-fsanitize=address,undefined" test
+	$(Q)if grep -l -E 'runtime error|AddressSanitizer|LeakSanitizer' $(ASAN_STDERR)/* 2>/dev/null; then \
+		echo "sanitizer reports from daemons (files above)"; exit 1; \
+	else echo "sanitizer reports from daemons: none ($$(ls $(ASAN_STDERR) | wc -l) daemon stderr files)"; fi
 
 valgrind: $(UNIT_BIN)
 	$(Q)scripts/run-tests.sh -w "$(VG)" $(UNIT_BIN)

@@ -264,9 +264,21 @@ int daemon_notify(const char *msg)
 	return r;
 }
 
+/* After start-up a background daemon's stderr goes to /dev/null, or, for
+ * sanitizer builds (make asan), to a file in $PED_DEBUG_STDERR_DIR, so that
+ * a sanitizer report (always written to stderr) is not lost. */
 static void stderr_to_null(void)
 {
-	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	const char *dir = getenv("PED_DEBUG_STDERR_DIR");
+	char path[PATH_MAX];
+	int fd = -1;
+
+	if (dir != NULL && dir[0] == '/' &&
+	    snprintf(path, sizeof(path), "%s/%s.%ld.stderr", dir, D.prog, (long)getpid()) <
+		    (int)sizeof(path))
+		fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 
 	if (fd >= 0) {
 		dup2(fd, STDERR_FILENO);
