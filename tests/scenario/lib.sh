@@ -14,6 +14,7 @@
 #                            fails unless the last line is OK
 #   expect_ctl_err CMD...    the same, but the answer must end in ERR
 #   ctl_wait TEXT [MS]       until the LCD shows TEXT (the emulator's own wait)
+#   ped_key NAME PIN         insert key NAME, ENTER, and its PIN ("-": none)
 #   wait_exit PID [SECS]     wait for a background child to exit (deadline
 #                            SECS, default 10); returns its status, 124 on timeout
 #   run_bg NAME CMD...       run CMD in the background, output in $T/NAME.log
@@ -168,6 +169,17 @@ wait_exit() {
 	fi
 	wait "$pid" 2>/dev/null || rc=$?
 	return "$rc"
+}
+
+ped_key() {
+	_ctl_raw remove >/dev/null # the slot may be empty: no check
+	ctl insert "$1" >/dev/null
+	ctl press ENTER >/dev/null
+	if [ "$2" != "-" ]; then
+		ctl_wait "Enter PED PIN" 5000
+		ctl type "$2" >/dev/null
+		ctl press ENTER >/dev/null
+	fi
 }
 
 stop_pedemu() {

@@ -194,17 +194,6 @@ hsm_run() {
 	OUT=$(timeout 60 "$PH" -statedir "$PC_DIR" "$@" 2>&1) || RC=$?
 }
 
-ped_key() {
-	_ctl_raw remove >/dev/null # the slot may be empty: no check
-	ctl insert "$1" >/dev/null
-	ctl press ENTER >/dev/null
-	if [ "$2" != "-" ]; then
-		ctl_wait "Enter PED PIN" 5000
-		ctl type "$2" >/dev/null
-		ctl press ENTER >/dev/null
-	fi
-}
-
 # ped_mn M N: answer "reuse an existing keyset?" with NO, then M and N.
 ped_mn() {
 	ctl_wait "reuse an existing" 5000

@@ -8,8 +8,8 @@
 #   ll_finish NAME [S]               wait for pedlink NAME; its exit status
 #   ll_pedlink ARGS...               pedlink in the foreground (30 s deadline)
 #   ll_newkeys PREFIX N              N blank keys PREFIX1..PREFIXN
-#   ll_key NAME PIN                  insert NAME, ENTER, and the PIN ("-": none)
-#   ll_read NAME PIN                 wait for an "insert" prompt, then ll_key
+#   ped_key NAME PIN                  insert NAME, ENTER, and the PIN ("-": none)
+#   ll_read NAME PIN                 wait for an "insert" prompt, then ped_key
 #   ll_read_keys NAME COLOUR K:PIN.. a whole read; prints the fingerprint
 #   ll_create_flow NAME M N PREFIX PIN   answer the PED during a create
 #   ll_fp NAME                       the fingerprint NAME printed
@@ -46,20 +46,9 @@ ll_newkeys() {
 	done
 }
 
-ll_key() {
-	_ctl_raw remove >/dev/null # the slot may be empty: no check
-	ctl insert "$1" >/dev/null
-	ctl press ENTER >/dev/null
-	if [ "$2" != "-" ]; then
-		ctl_wait "Enter PED PIN" 5000
-		ctl type "$2" >/dev/null
-		ctl press ENTER >/dev/null
-	fi
-}
-
 ll_read() {
 	ctl_wait "PED Key (" 5000
-	ll_key "$1" "$2"
+	ped_key "$1" "$2"
 }
 
 ll_fp() {

@@ -16,12 +16,12 @@ ll_run rd read blue
 ll_read r1 -
 ctl_wait "Wrong key: RED" 3000
 ll_wait_line rd '^event prompt: .*Wrong key: RED'
-ll_key b1 $PIN
+ped_key b1 $PIN
 ll_wait_line rd '^event keys-read 1/2$'
-ll_key b1 -
+ped_key b1 -
 ctl_wait "Key already read!" 3000
 ll_wait_line rd '^event prompt: .*Key already read!'
-ll_key b2 $PIN
+ped_key b2 $PIN
 ll_finish rd || fail "read: $(tail -n 1 "$T/rd.log")"
 [ "$(ll_fp rd)" = "$fp" ] || fail "read after refusals: wrong secret"
 [ "$(grep -c '^event keys-read' "$T/rd.log")" = 2 ] || fail "keys counted: $(grep keys-read "$T/rd.log")"
@@ -35,7 +35,7 @@ ctl press 1 >/dev/null
 ctl_wait "7 Duplicate" 3000
 ctl press 7 >/dev/null
 ctl_wait "to copy." 3000
-ll_key b3 $PIN
+ped_key b3 $PIN
 ctl_wait "blank or" 3000
 ctl newkey b3copy >/dev/null
 _ctl_raw remove >/dev/null
@@ -58,9 +58,9 @@ ok "the duplicate works in place of the original"
 ll_run rsame read blue
 ll_read b3 $PIN
 ll_wait_line rsame '^event keys-read 1/2$'
-ll_key b3copy -
+ped_key b3copy -
 ctl_wait "Key already read!" 3000
-ll_key b2 $PIN
+ped_key b2 $PIN
 ll_finish rsame || fail "read: $(tail -n 1 "$T/rsame.log")"
 [ "$(ll_fp rsame)" = "$fp" ] || fail "original + copy: wrong secret"
 ok "an original and its duplicate count as one key"
