@@ -696,23 +696,25 @@ int sess_server_busy(sess_t *s, const struct wire_hello_ack *ack)
 }
 
 int sess_server_keys(sess_t *s, const uint8_t *rpv, size_t rpv_len,
-		     const ecp_key_t *ped_static)
+		     const ecp_key_t *ped_static, ecp_key_t *ephem)
 {
 	uint8_t reply[KEX_REPLY_LEN];
-	ecp_key_t *eph = NULL;
+	ecp_key_t *eph = ephem;
 	struct kas_params kp;
 	int r = PED_E_INVAL;
 
 	if (s == NULL || s->st != S_KEYS || rpv == NULL || rpv_len == 0 ||
-	    rpv_len > KAS_SECRET_MAX || ped_static == NULL)
+	    rpv_len > KAS_SECRET_MAX || ped_static == NULL) {
+		ecp_free(eph);
 		return PED_E_INVAL;
+	}
 	kp = (struct kas_params){
 		.scheme = KAS_FULL_UNIFIED, .role = KAS_V,
 		.own_static = ped_static, .peer_static = s->peer_s, .peer_ephem = s->peer_e,
 		.secret = rpv, .secret_len = rpv_len,
 		.context = s->T, .context_len = SESS_TRANSCRIPT_LEN,
 	};
-	if ((r = ecp_generate(&eph)) != 0)
+	if (eph == NULL && (r = ecp_generate(&eph)) != 0)
 		goto out;
 	kp.own_ephem = eph;
 	if ((r = ecp_export_public(ped_static, reply)) != 0 ||

@@ -146,9 +146,11 @@ int sess_server_accept(sess_t *s, const struct wire_hello_ack *ack);
 int sess_server_busy(sess_t *s, const struct wire_hello_ack *ack);
 /* Server, after SESS_EV_KEX_INIT: the orange key's secret is RPV (rpv_len
  * bytes) and the PED-side static key ped_static (with its private scalar).
+ * ephem is V's ephemeral key made ahead, off the handshake's path (the call
+ * takes it and frees it, also on failure), or NULL to make one now.
  * Derives, queues KEX_REPLY. Nothing of rpv is kept beyond the derivation. */
 int sess_server_keys(sess_t *s, const uint8_t *rpv, size_t rpv_len,
-		     const ecp_key_t *ped_static);
+		     const ecp_key_t *ped_static, ecp_key_t *ephem);
 
 /* Client, after SESS_EV_HELLO_ACK (not busy): queues KEX_INIT with the HSM's
  * static and ephemeral public keys (the HSM keeps the private halves). */

@@ -104,7 +104,7 @@ static int check_params(const struct kas_params *p)
 		else
 			ok = p->own_static != NULL && p->peer_ephem != NULL &&
 			     p->own_ephem == NULL && p->peer_static == NULL;
-		ok = ok && p->nonce_v != NULL;
+		ok = ok && p->nonce_v != NULL && p->zs == NULL;
 		break;
 	default:
 		ok = 0;
@@ -154,8 +154,11 @@ static int compute_z(const struct kas_params *p, uint8_t z[2 * ECP_Z_LEN], size_
 
 	*zlen = 0;
 	if (p->scheme == KAS_FULL_UNIFIED) {
-		if ((r = ecp_cdh(p->own_ephem, p->peer_ephem, z)) != 0 ||
-		    (r = ecp_cdh(p->own_static, p->peer_static, z + ECP_Z_LEN)) != 0)
+		if ((r = ecp_cdh(p->own_ephem, p->peer_ephem, z)) != 0)
+			return r;
+		if (p->zs != NULL)
+			memcpy(z + ECP_Z_LEN, p->zs, ECP_Z_LEN);
+		else if ((r = ecp_cdh(p->own_static, p->peer_static, z + ECP_Z_LEN)) != 0)
 			return r;
 		*zlen = 2 * ECP_Z_LEN;
 		return 0;

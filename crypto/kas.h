@@ -83,6 +83,11 @@ struct kas_params {
 	size_t secret_len;
 	const uint8_t *context;          /* SuppPubInfo, may be NULL/0 */
 	size_t context_len;
+	/* Full Unified, optional: Zs = CDH(own_static, peer_static) computed
+	 * before (ECP_Z_LEN bytes), as a party that keeps its static keys may
+	 * cache it; NULL computes it. The caller vouches that it belongs to
+	 * these two keys: a wrong value only fails key confirmation. */
+	const uint8_t *zs;
 };
 
 /* Computes Z, the DKM, the keys and the confirmation tags; wipes Z, the DKM

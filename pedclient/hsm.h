@@ -140,12 +140,19 @@ struct hsm_chan_params {
 	const uint8_t *nonce_v;        /* One-Pass: this (V) side's 32-byte nonce */
 };
 
-/* Full Unified only: creates the session's ephemeral key now (when U must
- * send its ephemeral before it has V's) and returns its public key. It is
- * kept inside the handle until hsm_channel_keys uses and destroys it. */
+/* Full Unified, off a handshake's path (at start, after a session ends):
+ * makes the next session's ephemeral key now, and computes once the
+ * static-static secret Zs with the stored PED-side key (it changes only with
+ * the RPV), so that a handshake is left with one CDH. Both stay inside the
+ * handle; the ephemeral is used by one session only. */
+int hsm_chan_prepare(hsm_t *h);
+/* Full Unified only, when U must send its ephemeral before it has V's: takes
+ * the session's ephemeral key (the one prepared, else a new one) and returns
+ * its public key. It is kept inside the handle until hsm_channel_keys uses
+ * and destroys it, or the next call replaces it. */
 int hsm_chan_ephemeral(hsm_t *h, uint8_t pub[static ECP_PUB_LEN]);
 /* Derives the session keys and confirmation tags (crypto/kas.h) inside.
- * Full Unified: uses the ephemeral of hsm_chan_ephemeral, or makes one, and
+ * Full Unified: uses the ephemeral of hsm_chan_ephemeral, or takes one, and
  * copies its public key to own_ephem_pub (may be NULL only if it was made
  * before); the ephemeral is destroyed either way. One-Pass: own_ephem_pub is
  * not touched. */

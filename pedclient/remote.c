@@ -169,6 +169,8 @@ static void finish(remote_t *r, int err, const char *fmt, ...)
 	}
 	/* let the last frames (ERROR, DISCONNECT) go out, bounded */
 	flush(r);
+	/* then, off any handshake's path, the next connect's ephemeral */
+	(void)hsm_chan_prepare(r->hsm);
 	if (r->writes > 0 && r->tcp_open) {
 		uv_timer_start(&r->deadline, on_linger, 1000, 0);
 		return;

@@ -46,6 +46,9 @@ int slots_open(struct slots *s, const char *dir, unsigned n, char *err, size_t e
 		}
 		s->n = i + 1;
 		slots_refresh(s, i);
+		/* the first ped connect's ephemeral and Zs; on failure the
+		 * handshake makes its own */
+		(void)hsm_chan_prepare(s->hsm[i]);
 	}
 	return 0;
 fail:

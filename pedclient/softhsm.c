@@ -46,7 +46,13 @@ struct hsm {
 	unsigned logged_in; /* bit (1u << role) */
 	struct staged_role staged[HSM_ROLE_COUNT];
 	struct staged_rpv staged_rpv;
-	ecp_key_t *ephem; /* Full Unified: this session's ephemeral, one use */
+	ecp_key_t *ephem;      /* Full Unified: this session's ephemeral, one use */
+	ecp_key_t *ephem_next; /* the next session's, made ahead (hsm_chan_prepare) */
+	/* Full Unified with the stored PED-side key: that key imported and
+	 * Zs = CDH(d_HSM, Q_PED), valid while st.ped_pub equals zs_pub */
+	ecp_key_t *ped_key;
+	uint8_t zs_pub[ECP_PUB_LEN];
+	uint8_t zs[ECP_Z_LEN];
 };
 
 static const struct {
@@ -415,6 +421,8 @@ void hsm_close(hsm_t *h)
 		return;
 	ecp_free(h->static_key);
 	ecp_free(h->ephem);
+	ecp_free(h->ephem_next);
+	ecp_free(h->ped_key);
 	free(h->path);
 	OPENSSL_cleanse(h, sizeof(*h));
 	free(h);
@@ -1027,15 +1035,58 @@ void hsm_rpv_init_abort(hsm_t *h)
 
 /* ---- channel keys ---------------------------------------------------------- */
 
+/* The stored PED-side key, imported, and Zs with it: computed once per
+ * stored key (they depend on nothing else), so that a handshake only pays
+ * for its ephemeral-ephemeral CDH. */
+static int stored_ped(hsm_t *h)
+{
+	int r;
+
+	if (!(h->st.flags & SOFTHSM_F_RPV))
+		return PED_E_NOT_INITIALIZED;
+	if (h->ped_key != NULL && memcmp(h->zs_pub, h->st.ped_pub, ECP_PUB_LEN) == 0)
+		return 0;
+	ecp_free(h->ped_key);
+	h->ped_key = NULL;
+	if ((r = ecp_import_public(h->st.ped_pub, ECP_PUB_LEN, &h->ped_key)) == 0 &&
+	    (r = ecp_cdh(h->static_key, h->ped_key, h->zs)) == 0) {
+		memcpy(h->zs_pub, h->st.ped_pub, ECP_PUB_LEN);
+		return 0;
+	}
+	ecp_free(h->ped_key);
+	h->ped_key = NULL;
+	OPENSSL_cleanse(h->zs, sizeof(h->zs));
+	return r;
+}
+
+int hsm_chan_prepare(hsm_t *h)
+{
+	int r;
+
+	if (h == NULL)
+		return PED_E_INVAL;
+	if (h->ephem_next == NULL && (r = ecp_generate(&h->ephem_next)) != 0)
+		return r;
+	r = stored_ped(h);
+	return r == PED_E_NOT_INITIALIZED ? 0 : r;
+}
+
+/* The session's ephemeral: the one made ahead, else a new one. */
+static int take_ephemeral(hsm_t *h)
+{
+	ecp_free(h->ephem);
+	h->ephem = h->ephem_next;
+	h->ephem_next = NULL;
+	return h->ephem != NULL ? 0 : ecp_generate(&h->ephem);
+}
+
 int hsm_chan_ephemeral(hsm_t *h, uint8_t pub[static ECP_PUB_LEN])
 {
 	int r;
 
 	if (h == NULL || pub == NULL)
 		return PED_E_INVAL;
-	ecp_free(h->ephem);
-	h->ephem = NULL;
-	if ((r = ecp_generate(&h->ephem)) == 0 && (r = ecp_export_public(h->ephem, pub)) != 0) {
+	if ((r = take_ephemeral(h)) == 0 && (r = ecp_export_public(h->ephem, pub)) != 0) {
 		ecp_free(h->ephem);
 		h->ephem = NULL;
 	}
@@ -1080,20 +1131,19 @@ int hsm_channel_keys(hsm_t *h, const struct hsm_chan_params *p, kas_keys_t *out,
 	if (fu) {
 		if (p->peer_static != NULL) {
 			r = ecp_import_public(p->peer_static, ECP_PUB_LEN, &peer_s);
-		} else if (h->st.flags & SOFTHSM_F_RPV) {
-			r = ecp_import_public(h->st.ped_pub, ECP_PUB_LEN, &peer_s);
-		} else {
-			r = PED_E_NOT_INITIALIZED;
+			kp.peer_static = peer_s;
+		} else if ((r = stored_ped(h)) == 0) {
+			kp.peer_static = h->ped_key;
+			kp.zs = h->zs;
 		}
 		if (r != 0)
 			goto out;
-		if (h->ephem == NULL && (r = ecp_generate(&h->ephem)) != 0)
+		if (h->ephem == NULL && (r = take_ephemeral(h)) != 0)
 			goto out;
 		if (own_ephem_pub != NULL && (r = ecp_export_public(h->ephem, own_ephem_pub)) != 0)
 			goto out;
 		kp.role = KAS_U;
 		kp.own_ephem = h->ephem;
-		kp.peer_static = peer_s;
 		kp.peer_ephem = peer_e;
 	} else {
 		kp.role = KAS_V;

@@ -95,6 +95,7 @@ struct server {
 	struct conn *holder; /* the open session: the slot */
 	struct conn *hs;     /* a handshake past KEX_INIT (the PED reads its key) */
 	char hostname[WIRE_STR_MAX + 1];
+	ecp_key_t *next_ephem; /* the next handshake's ephemeral, made ahead */
 	struct server_stats stats;
 	bool closing;
 	void (*done)(void *arg);
@@ -108,6 +109,7 @@ static void maybe_done(server_t *s)
 	if (s->closing && s->open_handles == 0 && s->conns == NULL) {
 		if (s->done != NULL)
 			s->done(s->done_arg);
+		ecp_free(s->next_ephem);
 		free(s);
 	}
 }
@@ -498,6 +500,17 @@ static void ev_kex_init(struct conn *c)
 		 hsm_name(c));
 }
 
+/* Makes the next handshake's ephemeral key while no handshake waits on it
+ * (at start, after a KEX_REPLY went out): one CDH less on the path. If it
+ * fails, sess_server_keys makes its own. */
+static void make_next_ephemeral(server_t *s)
+{
+	int r;
+
+	if (s->next_ephem == NULL && (r = ecp_generate(&s->next_ephem)) != 0)
+		log_warning("cannot make an ephemeral key ahead: %s", ped_errname(r));
+}
+
 /* The PED answered READ_RPK for c's handshake. */
 static void rpk_result(struct conn *c, const pedhost_result_t *res)
 {
@@ -522,7 +535,8 @@ static void rpk_result(struct conn *c, const pedhost_result_t *res)
 			    "(wrong PIN?) (%s)", c->peer, hsm_name(c), ped_errname(r));
 		goto out;
 	}
-	r = sess_server_keys(c->sess, secret, RELAY_RPV_LEN, ped_static);
+	r = sess_server_keys(c->sess, secret, RELAY_RPV_LEN, ped_static, c->srv->next_ephem);
+	c->srv->next_ephem = NULL; /* taken */
 	if (r == 0)
 		arm_deadline(c, c->srv->handshake_ms);
 out:
@@ -531,6 +545,7 @@ out:
 	if (r != 0 && sess_state(c->sess) != SESS_ST_CLOSED)
 		sess_disconnect(c->sess, r, ped_strerror(r));
 	sess_pump(c);
+	make_next_ephemeral(c->srv);
 }
 
 static void ev_open(struct conn *c)
@@ -1097,6 +1112,7 @@ int server_listen(uv_loop_t *loop, const struct pedserver_cfg *cfg, pedatt_t *at
 		return -1;
 	}
 	pedatt_set_client(att, &ped_client, s);
+	make_next_ephemeral(s);
 	*out = s;
 	return 0;
 }

@@ -78,7 +78,7 @@ static void hs_ours(struct hs_fixture *fx)
 	    (r = ecp_import_public(fx->peer_eph, ECP_PUB_LEN, &pe)) != 0)
 		bench_die("ours: keys", r);
 	struct kas_params p = {KAS_FULL_UNIFIED, KAS_U, fx->own_static, eph, ps, pe, NULL,
-			       fx->rpv, sizeof(fx->rpv), fx->ctx, sizeof(fx->ctx)};
+			       fx->rpv, sizeof(fx->rpv), fx->ctx, sizeof(fx->ctx), NULL};
 	if ((r = kas_derive(&p, &keys)) != 0)
 		bench_die("ours: kas_derive", r);
 	kas_keys_wipe(&keys);

@@ -40,9 +40,9 @@ static int handshake(struct party *u, struct party *v, const uint8_t *rpv_u,
 		     const uint8_t *rpv_v, const uint8_t *ctx, size_t ctxlen)
 {
 	struct kas_params pu = {KAS_FULL_UNIFIED, KAS_U, u->stat, u->eph, v->stat, v->eph,
-				NULL, rpv_u, RPV_LEN, ctx, ctxlen};
+				NULL, rpv_u, RPV_LEN, ctx, ctxlen, NULL};
 	struct kas_params pv = {KAS_FULL_UNIFIED, KAS_V, v->stat, v->eph, u->stat, u->eph,
-				NULL, rpv_v, RPV_LEN, ctx, ctxlen};
+				NULL, rpv_v, RPV_LEN, ctx, ctxlen, NULL};
 	int r;
 
 	if ((r = kas_derive(&pu, &u->keys)) != 0 || (r = kas_derive(&pv, &v->keys)) != 0)

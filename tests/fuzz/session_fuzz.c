@@ -80,7 +80,7 @@ static void drain(sess_t *s, kas_keys_t *copy)
 			(void)sess_server_accept(s, &a);
 			break;
 		case SESS_EV_KEX_INIT:
-			(void)sess_server_keys(s, rpv, sizeof(rpv), ped_s);
+			(void)sess_server_keys(s, rpv, sizeof(rpv), ped_s, NULL);
 			break;
 		case SESS_EV_HELLO_ACK:
 			if (!ev.ack.busy)

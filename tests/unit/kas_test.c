@@ -249,6 +249,36 @@ static void test_fu_wrong_secret(void **state)
 	expect_fu_mismatch(&pu, &pv);
 }
 
+/* Zs given by a party that cached it: the very same keys; a wrong Zs is a
+ * failed confirmation, never an agreement. */
+static void test_fu_precomputed_zs(void **state)
+{
+	struct parties *pt = *state;
+	struct kas_params pu = fu_params(pt, KAS_U), pv = fu_params(pt, KAS_V);
+	uint8_t zs_u[ECP_Z_LEN], zs_v[ECP_Z_LEN];
+	kas_keys_t ref, ku, kv;
+
+	assert_int_equal(ecp_cdh(pt->su, pt->sv_pub, zs_u), 0);
+	assert_int_equal(ecp_cdh(pt->sv, pt->su_pub, zs_v), 0);
+	assert_memory_equal(zs_u, zs_v, ECP_Z_LEN);
+	assert_int_equal(kas_derive(&pu, &ref), 0);
+	pu.zs = zs_u;
+	pv.zs = zs_v;
+	assert_int_equal(kas_derive(&pu, &ku), 0);
+	assert_int_equal(kas_derive(&pv, &kv), 0);
+	assert_memory_equal(&ku, &ref, sizeof(ku));
+	assert_same_keys(&ku, &kv);
+	assert_int_equal(kas_check_tag(&ku, kv.own_tag), 0);
+	assert_int_equal(kas_check_tag(&kv, ku.own_tag), 0);
+	kas_keys_wipe(&ref);
+	kas_keys_wipe(&ku);
+	kas_keys_wipe(&kv);
+	zs_v[ECP_Z_LEN - 1] ^= 1;
+	expect_fu_mismatch(&pu, &pv);
+	pu.zs = NULL;
+	expect_fu_mismatch(&pu, &pv);
+}
+
 static void test_fu_context(void **state)
 {
 	struct parties *pt = *state;
@@ -557,6 +587,8 @@ static void test_bad_params(void **state)
 	expect_inval(&p);
 	p = ok, p.peer_ephem = NULL;
 	expect_inval(&p);
+	p = ok, p.zs = tag; /* One-Pass has no static-static secret */
+	expect_inval(&p);
 
 	assert_int_equal(kas_check_tag(NULL, tag), PED_E_INVAL);
 	kas_keys_wipe(NULL);
@@ -569,6 +601,7 @@ int main(void)
 		cmocka_unit_test(test_kdf_params),
 		cmocka_unit_test(test_fu_agree),
 		cmocka_unit_test(test_fu_wrong_secret),
+		cmocka_unit_test(test_fu_precomputed_zs),
 		cmocka_unit_test(test_fu_context),
 		cmocka_unit_test(test_fu_wrong_keys),
 		cmocka_unit_test(test_fu_schedule_layout),

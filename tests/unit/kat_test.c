@@ -66,9 +66,9 @@ static void test_documented_example(void **state)
 	for (int i = 0; i < 32; i++)
 		rpv[i] = (uint8_t)i;
 	struct kas_params pu = {KAS_FULL_UNIFIED, KAS_U, su, eu, sv, ev, NULL,
-				rpv, sizeof(rpv), ctx, sizeof(ctx) - 1};
+				rpv, sizeof(rpv), ctx, sizeof(ctx) - 1, NULL};
 	struct kas_params pv = {KAS_FULL_UNIFIED, KAS_V, sv, ev, su, eu, NULL,
-				rpv, sizeof(rpv), ctx, sizeof(ctx) - 1};
+				rpv, sizeof(rpv), ctx, sizeof(ctx) - 1, NULL};
 	assert_int_equal(kas_derive(&pu, &ku), 0);
 	assert_int_equal(kas_derive(&pv, &kv), 0);
 	assert_hex(ku.uv.dek, 32, kat_dek_uv);

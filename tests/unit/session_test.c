@@ -168,8 +168,14 @@ static int drain(struct pair *p, struct side *d)
 			else
 				(void)sess_server_accept(d->s, &a);
 		} else if (ev.type == SESS_EV_KEX_INIT) {
+			static unsigned handshakes;
+			ecp_key_t *ahead = NULL;
 			d->kex++;
-			assert_int_equal(sess_server_keys(d->s, p->rpv_v, sizeof(p->rpv_v), ped_static), 0);
+			/* every other handshake with V's ephemeral made ahead */
+			if (++handshakes % 2 == 0)
+				assert_int_equal(ecp_generate(&ahead), 0);
+			assert_int_equal(sess_server_keys(d->s, p->rpv_v, sizeof(p->rpv_v),
+							  ped_static, ahead), 0);
 		} else if (ev.type == SESS_EV_HELLO_ACK) {
 			d->ack++;
 			d->ack_busy = ev.ack.busy;
@@ -796,7 +802,13 @@ static void test_api_misuse(void **state)
 	assert_int_equal(sess_client_keys(c, &k), PED_E_INVAL);
 	assert_int_equal(sess_send(c, SESS_MSG_LINK, (const uint8_t *)"abc", 3), PED_E_CHAN_DEAD);
 	assert_int_equal(sess_ping(c, 1), PED_E_CHAN_DEAD);
-	assert_int_equal(sess_server_keys(c, (const uint8_t *)"x", 1, ped_static), PED_E_INVAL);
+	assert_int_equal(sess_server_keys(c, (const uint8_t *)"x", 1, ped_static, NULL), PED_E_INVAL);
+	{
+		ecp_key_t *ahead = NULL; /* freed by the refusing call (valgrind) */
+		assert_int_equal(ecp_generate(&ahead), 0);
+		assert_int_equal(sess_server_keys(c, (const uint8_t *)"x", 1, ped_static, ahead),
+				 PED_E_INVAL);
+	}
 	assert_int_equal(sess_state(c), SESS_ST_HELLO);
 	sess_free(c);
 	sess_free(NULL);
