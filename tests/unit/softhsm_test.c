@@ -553,7 +553,9 @@ static void ped_free(struct ped_side *p)
 
 /* One Full Unified handshake: the HSM (U) against the PED side (V) holding
  * ped_key and rpv. Returns what V's check of U's tag gave; asserts that U's
- * check of V's tag gives the same. */
+ * check of V's tag gives the same. prepare: 0 the HSM makes its ephemeral in
+ * hsm_channel_keys, 1 in hsm_chan_ephemeral first, 2 hsm_chan_prepare ahead
+ * of that (the ephemeral and Zs made off the handshake's path). */
 static int handshake(hsm_t *h, const ecp_key_t *ped_key, const uint8_t *rpv, int prepare)
 {
 	uint8_t hsm_pub[ECP_PUB_LEN], u_eph[ECP_PUB_LEN], v_eph[ECP_PUB_LEN], pre[ECP_PUB_LEN];
@@ -567,6 +569,8 @@ static int handshake(hsm_t *h, const ecp_key_t *ped_key, const uint8_t *rpv, int
 	assert_int_equal(ecp_import_public(hsm_pub, ECP_PUB_LEN, &hs), 0);
 	assert_int_equal(ecp_generate(&ve), 0);
 	assert_int_equal(ecp_export_public(ve, v_eph), 0);
+	if (prepare == 2)
+		assert_int_equal(hsm_chan_prepare(h), 0);
 	if (prepare)
 		assert_int_equal(hsm_chan_ephemeral(h, pre), 0);
 
@@ -627,8 +631,12 @@ static void test_rpv_channel(void **state)
 	hp.scheme = KAS_FULL_UNIFIED;
 	hp.peer_ephem = v_eph;
 	hp.use_rpv = 1;
+	assert_int_equal(hsm_chan_prepare(h), 0); /* no RPV yet: the ephemeral only */
 	assert_int_equal(hsm_chan_ephemeral(h, v_eph), 0); /* any valid point */
+	assert_int_equal(hsm_chan_ephemeral(h, pub2), 0);  /* never the same twice */
+	assert_memory_not_equal(v_eph, pub2, ECP_PUB_LEN);
 	assert_int_equal(hsm_channel_keys(h, &hp, &k, pub2), PED_E_NOT_INITIALIZED);
+	assert_int_equal(hsm_chan_prepare(NULL), PED_E_INVAL);
 
 	/* RPV init 2 of 3: nothing changes before the commit */
 	assert_int_equal(hsm_rpv_init_begin(h, 2, 3, rpk, &t), 0);
@@ -656,6 +664,8 @@ static void test_rpv_channel(void **state)
 
 	assert_int_equal(handshake(h, ped.key, ped.rpv, 0), 0);
 	assert_int_equal(handshake(h, ped.key, ped.rpv, 1), 0);
+	assert_int_equal(handshake(h, ped.key, ped.rpv, 2), 0);
+	assert_int_equal(handshake(h, ped.key, ped.rpv, 2), 0);
 	/* a wrong RPV (right static key) */
 	ped.rpv[31] ^= 1;
 	assert_int_equal(handshake(h, ped.key, ped.rpv, 0), PED_E_KC_FAILED);
@@ -668,8 +678,8 @@ static void test_rpv_channel(void **state)
 	assert_int_equal(hsm_rpv_init_commit(h2, t2), 0);
 	ped_from_shares(rpk2, 1, &ped2);
 	assert_int_equal(handshake(h, ped2.key, ped2.rpv, 0), PED_E_KC_FAILED);
-	assert_int_equal(handshake(h2, ped2.key, ped2.rpv, 0), 0);
-	assert_int_equal(handshake(h2, ped.key, ped.rpv, 0), PED_E_KC_FAILED);
+	assert_int_equal(handshake(h2, ped2.key, ped2.rpv, 2), 0);
+	assert_int_equal(handshake(h2, ped.key, ped.rpv, 2), PED_E_KC_FAILED);
 
 	/* reuse of the first orange keyset on the second HSM: same RPV */
 	assert_int_equal(hsm_rpv_init_reuse(h2, rpk, 1, &t2), PED_E_SHARE_FEW);
@@ -677,7 +687,9 @@ static void test_rpv_channel(void **state)
 	assert_int_equal(hsm_rpv_init_reuse(h2, sub, 2, &t2), 0);
 	assert_int_equal(handshake(h2, ped.key, ped.rpv, 0), PED_E_KC_FAILED); /* not yet */
 	assert_int_equal(hsm_rpv_init_commit(h2, t2), 0);
-	assert_int_equal(handshake(h2, ped.key, ped.rpv, 0), 0);
+	/* Zs of the replaced PED key is not used any more */
+	assert_int_equal(handshake(h2, ped.key, ped.rpv, 2), 0);
+	assert_int_equal(handshake(h2, ped2.key, ped2.rpv, 2), PED_E_KC_FAILED);
 	/* a wrong PIN on a 1-of-1 orange key: the scalar's top byte is >= 0x80 */
 	sub[0] = rpk2[0];
 	sub[0].y[HSM_RPV_LEN] ^= 0x80;
