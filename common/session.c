@@ -21,10 +21,13 @@
 #define SESS_MIN_VERSION WIRE_VERSION
 #define SESS_MAX_VERSION WIRE_VERSION
 #define KEX_INIT_LEN (2 * ECP_PUB_LEN)
-#define KEX_REPLY_LEN (2 * ECP_PUB_LEN + KAS_TAG_LEN)
+#define KEX_SHARE_LEN ECP_PUB_LEN
+#define KEX_REPLY_LEN KAS_TAG_LEN
 #define KEX_CONFIRM_LEN KAS_TAG_LEN
 #define TR_ENTRY_HDR 5 /* u8 type || u32be length */
-#define TR_MAX (2 * (TR_ENTRY_HDR + WIRE_MAX_HELLO) + TR_ENTRY_HDR + KEX_INIT_LEN)
+#define TR_MAX                                                                 \
+	(2 * (TR_ENTRY_HDR + WIRE_MAX_HELLO) + 2 * TR_ENTRY_HDR + KEX_SHARE_LEN +      \
+	 KEX_INIT_LEN)
 #define FRAME_MAX (WIRE_HDR_LEN + CHAN_MAX_RECORD)
 #define IN_CAP (2 * SESS_FEED_MAX)
 #define OUT_MAX (16 * FRAME_MAX)
@@ -32,9 +35,10 @@
 /* Internal states: finer than enum sess_state, one per thing awaited. */
 enum st {
 	C_HELLO,     /* client: HELLO sent, waiting for HELLO_ACK */
+	C_SHARE,     /* client: waiting for KEX_SHARE */
 	C_ACKED,     /* client: waiting for the owner's sess_client_kex_init */
-	C_KEX,       /* client: waiting for KEX_REPLY */
 	C_KEYS,      /* client: waiting for sess_client_keys */
+	C_KEX,       /* client: waiting for KEX_REPLY */
 	S_HELLO,     /* server: waiting for HELLO */
 	S_ANSWER,    /* server: waiting for sess_server_accept / _busy */
 	S_KEX,       /* server: waiting for KEX_INIT */
@@ -58,12 +62,15 @@ struct sess {
 
 	uint8_t peer_qs[ECP_PUB_LEN], peer_qe[ECP_PUB_LEN];
 	ecp_key_t *peer_s, *peer_e;       /* server: the client's keys */
-	uint8_t peer_tag[KAS_TAG_LEN];    /* client: MacTag_V */
-	kas_keys_t keys;                  /* server: between KEX_REPLY and CONFIRM */
+	ecp_key_t *own_e;                 /* server: Qe_V, from KEX_SHARE to KEX_REPLY */
+	kas_keys_t keys;                  /* until the peer's tag: server between
+					   * KEX_REPLY and KEX_CONFIRM, client between
+					   * sess_client_keys and KEX_REPLY */
 	chan_t *chan;
 
 	struct wire_hello hello;          /* server: the client's HELLO */
-	int pending_open;                 /* client: SESS_EV_OPEN not yet given */
+	struct wire_hello_ack ack;        /* client: the server's, until KEX_SHARE */
+	int pending_derive;               /* client: SESS_EV_DERIVE not yet given */
 	int closed_reported;
 	int close_code;
 	char close_reason[WIRE_STR_MAX + 1];
@@ -77,6 +84,7 @@ typedef int (*frame_fn)(sess_t *s, const uint8_t *p, size_t n, struct sess_event
 
 static int on_hello(sess_t *s, const uint8_t *p, size_t n, struct sess_event *ev);
 static int on_hello_ack(sess_t *s, const uint8_t *p, size_t n, struct sess_event *ev);
+static int on_kex_share(sess_t *s, const uint8_t *p, size_t n, struct sess_event *ev);
 static int on_kex_init(sess_t *s, const uint8_t *p, size_t n, struct sess_event *ev);
 static int on_kex_reply(sess_t *s, const uint8_t *p, size_t n, struct sess_event *ev);
 static int on_kex_confirm(sess_t *s, const uint8_t *p, size_t n, struct sess_event *ev);
@@ -90,9 +98,10 @@ static const struct state_rule {
 	size_t max_len;
 } rules[ST_COUNT] = {
 	[C_HELLO] = {SESS_ST_HELLO, WIRE_HELLO_ACK, on_hello_ack, WIRE_MAX_HELLO},
+	[C_SHARE] = {SESS_ST_HELLO, WIRE_KEX_SHARE, on_kex_share, WIRE_MAX_HELLO},
 	[C_ACKED] = {SESS_ST_HELLO, 0, NULL, WIRE_MAX_HELLO},
-	[C_KEX] = {SESS_ST_KEX, WIRE_KEX_REPLY, on_kex_reply, WIRE_MAX_HELLO},
 	[C_KEYS] = {SESS_ST_NEED_KEYS, 0, NULL, WIRE_MAX_HELLO},
+	[C_KEX] = {SESS_ST_KEX, WIRE_KEX_REPLY, on_kex_reply, WIRE_MAX_HELLO},
 	[S_HELLO] = {SESS_ST_HELLO, WIRE_HELLO, on_hello, WIRE_MAX_HELLO},
 	[S_ANSWER] = {SESS_ST_HELLO, 0, NULL, WIRE_MAX_HELLO},
 	[S_KEX] = {SESS_ST_KEX, WIRE_KEX_INIT, on_kex_init, WIRE_MAX_HELLO},
@@ -175,11 +184,11 @@ static void wipe_handshake(sess_t *s)
 {
 	ecp_free(s->peer_s);
 	ecp_free(s->peer_e);
-	s->peer_s = s->peer_e = NULL;
+	ecp_free(s->own_e);
+	s->peer_s = s->peer_e = s->own_e = NULL;
 	kas_keys_wipe(&s->keys);
 	OPENSSL_cleanse(s->tr, sizeof(s->tr));
 	OPENSSL_cleanse(s->T, sizeof(s->T));
-	OPENSSL_cleanse(s->peer_tag, sizeof(s->peer_tag));
 	s->tr_len = 0;
 }
 
@@ -196,7 +205,7 @@ static int sess_close(sess_t *s, int code, const char *reason, int tell)
 	s->st = ST_CLOSED;
 	s->close_code = code;
 	copy_reason(s->close_reason, reason);
-	s->pending_open = 0;
+	s->pending_derive = 0;
 	chan_free(s->chan);
 	s->chan = NULL;
 	wipe_handshake(s);
@@ -276,12 +285,34 @@ static int on_hello_ack(sess_t *s, const uint8_t *p, size_t n, struct sess_event
 		return sess_close(s, PED_E_VERSION, NULL, 1);
 	if (tr_add(s, WIRE_HELLO_ACK, p, n) != 0)
 		return sess_close(s, PED_E_INTERNAL, NULL, 1);
+	if (!a.busy) { /* the owner hears of it with the KEX_SHARE */
+		s->ack = a;
+		s->st = C_SHARE;
+		return 0;
+	}
 	ev->type = SESS_EV_HELLO_ACK;
 	ev->ack = a;
-	if (a.busy) /* the ERROR SERVER_BUSY that follows adds nothing */
-		sess_close(s, PED_E_SERVER_BUSY, a.holder[0] ? a.holder : NULL, 0);
-	else
-		s->st = C_ACKED;
+	/* the ERROR SERVER_BUSY that follows adds nothing */
+	sess_close(s, PED_E_SERVER_BUSY, a.holder[0] ? a.holder : NULL, 0);
+	return 0;
+}
+
+static int on_kex_share(sess_t *s, const uint8_t *p, size_t n, struct sess_event *ev)
+{
+	ecp_key_t *qe = NULL;
+	int r;
+
+	if (n != KEX_SHARE_LEN)
+		return sess_close(s, PED_E_PARSE, "KEX_SHARE of the wrong length", 1);
+	r = ecp_import_public(p, n, &qe) != 0 ? PED_E_BAD_KEY : 0;
+	ecp_free(qe); /* validated: the HSM imports it again */
+	if (r != 0 || (r = tr_add(s, WIRE_KEX_SHARE, p, n)) != 0)
+		return sess_close(s, r, NULL, 1);
+	memcpy(s->peer_qe, p, ECP_PUB_LEN);
+	s->st = C_ACKED;
+	ev->type = SESS_EV_HELLO_ACK;
+	ev->ack = s->ack;
+	ev->peer_ephem = s->peer_qe;
 	return 0;
 }
 
@@ -305,26 +336,22 @@ static int on_kex_init(sess_t *s, const uint8_t *p, size_t n, struct sess_event 
 	return 0;
 }
 
+/* MacTag_V: checked against the keys the owner gave; a match confirms V
+ * and opens the session after queueing MacTag_U. */
 static int on_kex_reply(sess_t *s, const uint8_t *p, size_t n, struct sess_event *ev)
 {
-	ecp_key_t *qs = NULL, *qe = NULL;
 	int r;
 
 	if (n != KEX_REPLY_LEN)
 		return sess_close(s, PED_E_PARSE, "KEX_REPLY of the wrong length", 1);
-	r = import_pair(p, &qs, &qe);
-	ecp_free(qs);
-	ecp_free(qe);
-	if (r != 0)
+	if (kas_check_tag(&s->keys, p) != 0)
+		return sess_close(s, PED_E_RPV_MISMATCH, NULL, 1);
+	if ((r = queue_frame(s, WIRE_KEX_CONFIRM, s->keys.own_tag, KAS_TAG_LEN)) != 0 ||
+	    (r = chan_new(&s->keys, &s->chan)) != 0)
 		return sess_close(s, r, NULL, 1);
-	memcpy(s->peer_qs, p, ECP_PUB_LEN);
-	memcpy(s->peer_qe, p + ECP_PUB_LEN, ECP_PUB_LEN);
-	memcpy(s->peer_tag, p + 2 * ECP_PUB_LEN, KAS_TAG_LEN);
-	s->st = C_KEYS;
-	ev->type = SESS_EV_KEX_REPLY;
-	ev->peer_static = s->peer_qs;
-	ev->peer_ephem = s->peer_qe;
-	ev->context = s->T;
+	wipe_handshake(s);
+	s->st = ST_OPEN;
+	ev->type = SESS_EV_OPEN;
 	return 0;
 }
 
@@ -608,9 +635,11 @@ int sess_next(sess_t *s, struct sess_event *ev)
 	memset(ev, 0, sizeof(*ev));
 	OPENSSL_cleanse(s->pt, s->pt_len); /* the last ev.body is gone now */
 	s->pt_len = 0;
-	if (s->pending_open) {
-		s->pending_open = 0;
-		ev->type = SESS_EV_OPEN;
+	if (s->pending_derive) {
+		s->pending_derive = 0;
+		ev->type = SESS_EV_DERIVE;
+		ev->peer_ephem = s->peer_qe;
+		ev->context = s->T;
 		return 0;
 	}
 	/* A frame may end without an event (a PING answered): take the next. */
@@ -654,24 +683,31 @@ static int encode_ack(const struct wire_hello_ack *in, uint8_t busy, pbuf_t *b)
 	return wire_hello_ack_encode(&a, b);
 }
 
-int sess_server_accept(sess_t *s, const struct wire_hello_ack *ack)
+int sess_server_accept(sess_t *s, const struct wire_hello_ack *ack, ecp_key_t *ephem)
 {
-	uint8_t mem[WIRE_MAX_HELLO];
+	uint8_t mem[WIRE_MAX_HELLO], qe[ECP_PUB_LEN];
 	pbuf_t b;
 	int r;
 
-	if (s == NULL || ack == NULL || s->st != S_ANSWER)
+	if (s == NULL || ack == NULL || s->st != S_ANSWER) {
+		ecp_free(ephem);
 		return PED_E_INVAL;
+	}
+	s->own_e = ephem; /* freed with the handshake from here on */
 	/* Our range is [SESS_MIN_VERSION, SESS_MAX_VERSION]: the highest common. */
 	if (s->hello.max_version < SESS_MIN_VERSION || s->hello.min_version > SESS_MAX_VERSION)
 		return sess_close(s, PED_E_VERSION, NULL, 1);
 	pbuf_over(&b, mem, sizeof(mem));
 	if ((r = encode_ack(ack, 0, &b)) != 0)
-		return r;
+		return sess_close(s, r, NULL, 1);
 	if ((r = queue_hs(s, WIRE_HELLO_ACK, b.data, b.len)) != 0)
 		return sess_close(s, r, NULL, 0);
 	if (s->hello.purpose == WIRE_PURPOSE_PROBE)
 		return sess_close(s, 0, "probe answered", 0);
+	if ((s->own_e == NULL && (r = ecp_generate(&s->own_e)) != 0) ||
+	    (r = ecp_export_public(s->own_e, qe)) != 0 ||
+	    (r = queue_hs(s, WIRE_KEX_SHARE, qe, sizeof(qe))) != 0)
+		return sess_close(s, r, NULL, 1);
 	s->st = S_KEX;
 	return 0;
 }
@@ -696,42 +732,31 @@ int sess_server_busy(sess_t *s, const struct wire_hello_ack *ack)
 }
 
 int sess_server_keys(sess_t *s, const uint8_t *rpv, size_t rpv_len,
-		     const ecp_key_t *ped_static, ecp_key_t *ephem)
+		     const ecp_key_t *ped_static)
 {
-	uint8_t reply[KEX_REPLY_LEN];
-	ecp_key_t *eph = ephem;
 	struct kas_params kp;
 	int r = PED_E_INVAL;
 
 	if (s == NULL || s->st != S_KEYS || rpv == NULL || rpv_len == 0 ||
-	    rpv_len > KAS_SECRET_MAX || ped_static == NULL) {
-		ecp_free(eph);
+	    rpv_len > KAS_SECRET_MAX || ped_static == NULL)
 		return PED_E_INVAL;
-	}
 	kp = (struct kas_params){
 		.scheme = KAS_FULL_UNIFIED, .role = KAS_V,
-		.own_static = ped_static, .peer_static = s->peer_s, .peer_ephem = s->peer_e,
+		.own_static = ped_static, .own_ephem = s->own_e,
+		.peer_static = s->peer_s, .peer_ephem = s->peer_e,
 		.secret = rpv, .secret_len = rpv_len,
 		.context = s->T, .context_len = SESS_TRANSCRIPT_LEN,
 	};
-	if (eph == NULL && (r = ecp_generate(&eph)) != 0)
-		goto out;
-	kp.own_ephem = eph;
-	if ((r = ecp_export_public(ped_static, reply)) != 0 ||
-	    (r = ecp_export_public(eph, reply + ECP_PUB_LEN)) != 0 ||
-	    (r = kas_derive(&kp, &s->keys)) != 0)
-		goto out;
-	memcpy(reply + 2 * ECP_PUB_LEN, s->keys.own_tag, KAS_TAG_LEN);
-	if ((r = queue_frame(s, WIRE_KEX_REPLY, reply, sizeof(reply))) != 0)
+	if ((r = kas_derive(&kp, &s->keys)) != 0 ||
+	    (r = queue_frame(s, WIRE_KEX_REPLY, s->keys.own_tag, KAS_TAG_LEN)) != 0)
 		goto out;
 	ecp_free(s->peer_s);
 	ecp_free(s->peer_e);
-	s->peer_s = s->peer_e = NULL;
+	ecp_free(s->own_e);
+	s->peer_s = s->peer_e = s->own_e = NULL;
 	s->st = S_CONFIRM;
 out:
-	ecp_free(eph);
 	OPENSSL_cleanse(&kp, sizeof(kp));
-	OPENSSL_cleanse(reply, sizeof(reply));
 	if (r != 0)
 		sess_close(s, r, NULL, 1);
 	return r;
@@ -749,7 +774,8 @@ int sess_client_kex_init(sess_t *s, const uint8_t qs_u[static ECP_PUB_LEN],
 	memcpy(init + ECP_PUB_LEN, qe_u, ECP_PUB_LEN);
 	if ((r = queue_hs(s, WIRE_KEX_INIT, init, sizeof(init))) != 0 || (r = tr_hash(s)) != 0)
 		return sess_close(s, r, NULL, 1);
-	s->st = C_KEX;
+	s->st = C_KEYS;
+	s->pending_derive = 1;
 	return 0;
 }
 
@@ -759,21 +785,11 @@ int sess_client_keys(sess_t *s, kas_keys_t *k)
 
 	if (s == NULL || k == NULL)
 		return PED_E_INVAL;
-	if (s->st != C_KEYS || k->scheme != KAS_FULL_UNIFIED || k->role != KAS_U ||
-	    !k->has_own_tag || !k->has_peer_tag)
+	if (s->st != C_KEYS || s->pending_derive || k->scheme != KAS_FULL_UNIFIED ||
+	    k->role != KAS_U || !k->has_own_tag || !k->has_peer_tag)
 		goto out;
-	if (kas_check_tag(k, s->peer_tag) != 0) {
-		r = sess_close(s, PED_E_RPV_MISMATCH, NULL, 1);
-		goto out;
-	}
-	if ((r = queue_frame(s, WIRE_KEX_CONFIRM, k->own_tag, KAS_TAG_LEN)) != 0 ||
-	    (r = chan_new(k, &s->chan)) != 0) {
-		sess_close(s, r, NULL, 1);
-		goto out;
-	}
-	wipe_handshake(s);
-	s->st = ST_OPEN;
-	s->pending_open = 1;
+	memcpy(&s->keys, k, sizeof(s->keys));
+	s->st = C_KEX;
 	r = 0;
 out:
 	kas_keys_wipe(k);

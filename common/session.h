@@ -14,15 +14,19 @@
  * in order, each prefixed with its type byte and u32be length):
  *   U -> V  HELLO        purpose SESSION (wire.h)
  *   V -> U  HELLO_ACK    busy = 1 is followed by ERROR SERVER_BUSY + close
+ *   V -> U  KEX_SHARE    Qe_V(133), in the same write as HELLO_ACK
  *   U -> V  KEX_INIT     Qs_U(133) || Qe_U(133)
- *           (V reads the orange key on its PED: RPV and d_PED)
- *   V -> U  KEX_REPLY    Qs_V(133) || Qe_V(133) || MacTag_V(64)
+ *           (V reads the orange key on its PED: RPV and d_PED, while U,
+ *           which has every input already, derives at the same time)
+ *   V -> U  KEX_REPLY    MacTag_V(64)
  *   U -> V  KEX_CONFIRM  MacTag_U(64)
  * Both derive with kas.h, Full Unified, SuppPubInfo = T up to and including
- * KEX_INIT (64 bytes), SuppPrivInfo = the RPV. U checks MacTag_V before it
- * sends its own tag; a mismatch is RPV_MISMATCH on both sides (U sends ERROR
- * RPV_MISMATCH; V, seeing a bad MacTag_U, also answers ERROR RPV_MISMATCH).
- * After KEX_CONFIRM verifies at V, the session is OPEN on both sides.
+ * KEX_INIT (64 bytes), SuppPrivInfo = the RPV; ID_V is the PED-side key the
+ * HSM stored at RPV initialization, which V rebuilds from d_PED. U checks
+ * MacTag_V before it sends its own tag; a mismatch is RPV_MISMATCH on both
+ * sides (U sends ERROR RPV_MISMATCH; V, seeing a bad MacTag_U, also answers
+ * ERROR RPV_MISMATCH). After KEX_CONFIRM verifies at V, the session is OPEN
+ * on both sides.
  *
  * Open session: every frame is WIRE_RECORD whose payload is one record of
  * crypto/chan.h; the record's plaintext is u8 sess_msg type || body:
@@ -53,6 +57,7 @@
 #define WIRE_KEX_INIT 0x10
 #define WIRE_KEX_REPLY 0x11
 #define WIRE_KEX_CONFIRM 0x12
+#define WIRE_KEX_SHARE 0x13
 #define WIRE_RECORD 0x20
 
 #define SESS_TRANSCRIPT_LEN 64
@@ -81,12 +86,15 @@ enum sess_event_type {
 	SESS_EV_NONE = 0,
 	SESS_EV_HELLO,       /* server: a HELLO arrived (ev.hello); answer with
 	                      * sess_server_accept or sess_server_busy */
-	SESS_EV_HELLO_ACK,   /* client: the server's HELLO_ACK (ev.ack) */
+	SESS_EV_HELLO_ACK,   /* client: the server's HELLO_ACK (ev.ack) and, if
+	                      * not busy, its KEX_SHARE (ev.peer_ephem); answer
+	                      * with sess_client_kex_init */
 	SESS_EV_KEX_INIT,    /* server: the client's keys arrived; read the
 	                      * orange key, then sess_server_keys */
-	SESS_EV_KEX_REPLY,   /* client: the server's keys arrived (ev.peer_static,
-	                      * ev.peer_ephem, ev.context); derive with the HSM,
-	                      * then sess_client_keys */
+	SESS_EV_DERIVE,      /* client, right after sess_client_kex_init: derive
+	                      * with the HSM (ev.peer_ephem, ev.context), then
+	                      * sess_client_keys. Write out the queued KEX_INIT
+	                      * first: the server works while the HSM derives. */
 	SESS_EV_OPEN,        /* key confirmation succeeded: records flow */
 	SESS_EV_MESSAGE,     /* open: a SESS_MSG_LINK / PED_STATE message
 	                      * (ev.msg_type, ev.body, ev.body_len; valid until
@@ -100,7 +108,8 @@ struct sess_event {
 	enum sess_event_type type;
 	struct wire_hello hello;
 	struct wire_hello_ack ack;
-	const uint8_t *peer_static, *peer_ephem; /* ECP_PUB_LEN each */
+	const uint8_t *peer_static, *peer_ephem; /* ECP_PUB_LEN each; server:
+						  * both, client: peer_ephem */
 	const uint8_t *context;                  /* SESS_TRANSCRIPT_LEN */
 	uint8_t msg_type;
 	const uint8_t *body;
@@ -140,25 +149,28 @@ void sess_output(const sess_t *s, const uint8_t **data, size_t *len);
 void sess_output_done(sess_t *s, size_t written);
 
 /* Server, after SESS_EV_HELLO: accept (queues HELLO_ACK filled from ack,
- * version chosen by the session) or refuse as busy (queues HELLO_ACK with
- * busy = 1 and holder, then ERROR SERVER_BUSY; the session closes). */
-int sess_server_accept(sess_t *s, const struct wire_hello_ack *ack);
+ * version chosen by the session, then KEX_SHARE) or refuse as busy (queues
+ * HELLO_ACK with busy = 1 and holder, then ERROR SERVER_BUSY; the session
+ * closes). ephem is V's ephemeral key made ahead, off the handshake's path
+ * (accept takes it and frees it, also on failure), or NULL to make one now;
+ * a probe's HELLO gets no KEX_SHARE and frees it. */
+int sess_server_accept(sess_t *s, const struct wire_hello_ack *ack, ecp_key_t *ephem);
 int sess_server_busy(sess_t *s, const struct wire_hello_ack *ack);
 /* Server, after SESS_EV_KEX_INIT: the orange key's secret is RPV (rpv_len
  * bytes) and the PED-side static key ped_static (with its private scalar).
- * ephem is V's ephemeral key made ahead, off the handshake's path (the call
- * takes it and frees it, also on failure), or NULL to make one now.
  * Derives, queues KEX_REPLY. Nothing of rpv is kept beyond the derivation. */
 int sess_server_keys(sess_t *s, const uint8_t *rpv, size_t rpv_len,
-		     const ecp_key_t *ped_static, ecp_key_t *ephem);
+		     const ecp_key_t *ped_static);
 
 /* Client, after SESS_EV_HELLO_ACK (not busy): queues KEX_INIT with the HSM's
- * static and ephemeral public keys (the HSM keeps the private halves). */
+ * static and ephemeral public keys (the HSM keeps the private halves); the
+ * next event is SESS_EV_DERIVE. */
 int sess_client_kex_init(sess_t *s, const uint8_t qs_u[static ECP_PUB_LEN],
 			 const uint8_t qe_u[static ECP_PUB_LEN]);
-/* Client, after SESS_EV_KEX_REPLY: the keys the HSM derived (role U). Checks
- * MacTag_V: PED_E_RPV_MISMATCH (queues ERROR, closes) or queues KEX_CONFIRM and
- * opens the session. The keys are copied into the channel and wiped in *k. */
+/* Client, after SESS_EV_DERIVE: the keys the HSM derived (role U), copied
+ * into the session and wiped in *k. KEX_REPLY then brings MacTag_V: a
+ * mismatch closes with RPV_MISMATCH (ERROR sent), a match queues KEX_CONFIRM
+ * and gives SESS_EV_OPEN. */
 int sess_client_keys(sess_t *s, kas_keys_t *k);
 
 /* Open session: queue one message (SESS_MSG_*), sealed in a record. */

@@ -18,7 +18,7 @@
 #define WRAP_MAX (SHAMIR_ENCODED_MAX + 16)
 #define MARGIN_MS 5000u
 
-enum rstate { R_RESOLVE, R_CONNECT, R_HELLO, R_ORANGE, R_KEYS, R_OPEN, R_CLOSING };
+enum rstate { R_RESOLVE, R_CONNECT, R_HELLO, R_ORANGE, R_OPEN, R_CLOSING };
 
 struct remote {
 	uv_loop_t *loop;
@@ -491,6 +491,9 @@ static int do_kex_init(remote_t *r)
 		       0);
 	if (r->cbs.on_attend != NULL)
 		r->cbs.on_attend(r->arg);
+	/* KEX_INIT out now: the server reads the orange key while the HSM
+	 * derives (SESS_EV_DERIVE, next) */
+	flush(r);
 	return 0;
 }
 
@@ -540,17 +543,10 @@ static void on_event(remote_t *r, const struct sess_event *ev)
 		if ((e = do_kex_init(r)) != 0)
 			finish(r, e, "%s: key exchange: %s", r->where, ped_strerror(e));
 		break;
-	case SESS_EV_KEX_REPLY:
-		r->st = R_KEYS;
-		if ((e = do_keys(r, ev)) != 0) {
-			flush(r);
-			if (e == PED_E_RPV_MISMATCH || e == PED_E_KC_FAILED)
-				finish(r, PED_E_RPV_MISMATCH,
-				       "the orange key presented at %s does not belong to this HSM "
-				       "(wrong RPV or PED key)", r->where);
-			else
-				finish(r, e, "%s: key exchange: %s", r->where, ped_strerror(e));
-		}
+	case SESS_EV_DERIVE:
+		/* KEX_REPLY (MacTag_V) then opens the session or says RPV_MISMATCH */
+		if ((e = do_keys(r, ev)) != 0)
+			finish(r, e, "%s: key exchange: %s", r->where, ped_strerror(e));
 		break;
 	case SESS_EV_OPEN:
 		/* open on our side once KEX_CONFIRM is out; the console hears of it
@@ -909,9 +905,10 @@ static void fmt_time(time_t t, char *out, size_t len)
 
 void remote_describe(const remote_t *r, void (*fn)(void *arg, const char *line), void *arg)
 {
-	static const char *const states[] = {"resolving", "connecting", "hello",
-					     "waiting for the orange key", "confirming keys",
-					     "open", "closing"};
+	static const char *const states[] = {
+		[R_RESOLVE] = "resolving", [R_CONNECT] = "connecting", [R_HELLO] = "hello",
+		[R_ORANGE] = "waiting for the orange key", [R_OPEN] = "open",
+		[R_CLOSING] = "closing"};
 	char line[1024], t1[40], t2[40];
 	time_t now = time(NULL);
 

@@ -437,11 +437,23 @@ static const struct conn *busy_with(const server_t *s)
 	return s->holder != NULL ? s->holder : s->hs;
 }
 
+/* Makes the next handshake's ephemeral key while no handshake waits on it
+ * (at start, and once a KEX_SHARE went out): a key generation less on the
+ * handshake's path. If it fails, sess_server_accept makes its own. */
+static void make_next_ephemeral(server_t *s)
+{
+	int r;
+
+	if (!s->closing && s->next_ephem == NULL && (r = ecp_generate(&s->next_ephem)) != 0)
+		log_warning("cannot make an ephemeral key ahead: %s", ped_errname(r));
+}
+
 static void ev_hello(struct conn *c, const struct sess_event *ev)
 {
 	server_t *s = c->srv;
 	const struct conn *h = busy_with(s);
 	struct wire_hello_ack a;
+	int r;
 
 	c->hello = ev->hello;
 	fill_ack(s, &a);
@@ -456,7 +468,9 @@ static void ev_hello(struct conn *c, const struct sess_event *ev)
 	}
 	log_info("client %s (%s, HSM %s): session hello accepted", c->peer,
 		 c->hello.client_name, hsm_name(c));
-	if (sess_server_accept(c->sess, &a) == 0)
+	r = sess_server_accept(c->sess, &a, s->next_ephem);
+	s->next_ephem = NULL; /* taken; sess_pump makes the next once written */
+	if (r == 0)
 		arm_deadline(c, s->handshake_ms);
 }
 
@@ -500,17 +514,6 @@ static void ev_kex_init(struct conn *c)
 		 hsm_name(c));
 }
 
-/* Makes the next handshake's ephemeral key while no handshake waits on it
- * (at start, after a KEX_REPLY went out): one CDH less on the path. If it
- * fails, sess_server_keys makes its own. */
-static void make_next_ephemeral(server_t *s)
-{
-	int r;
-
-	if (s->next_ephem == NULL && (r = ecp_generate(&s->next_ephem)) != 0)
-		log_warning("cannot make an ephemeral key ahead: %s", ped_errname(r));
-}
-
 /* The PED answered READ_RPK for c's handshake. */
 static void rpk_result(struct conn *c, const pedhost_result_t *res)
 {
@@ -535,8 +538,7 @@ static void rpk_result(struct conn *c, const pedhost_result_t *res)
 			    "(wrong PIN?) (%s)", c->peer, hsm_name(c), ped_errname(r));
 		goto out;
 	}
-	r = sess_server_keys(c->sess, secret, RELAY_RPV_LEN, ped_static, c->srv->next_ephem);
-	c->srv->next_ephem = NULL; /* taken */
+	r = sess_server_keys(c->sess, secret, RELAY_RPV_LEN, ped_static);
 	if (r == 0)
 		arm_deadline(c, c->srv->handshake_ms);
 out:
@@ -545,7 +547,6 @@ out:
 	if (r != 0 && sess_state(c->sess) != SESS_ST_CLOSED)
 		sess_disconnect(c->sess, r, ped_strerror(r));
 	sess_pump(c);
-	make_next_ephemeral(c->srv);
 }
 
 static void ev_open(struct conn *c)
@@ -757,6 +758,7 @@ static void sess_pump(struct conn *c)
 		}
 	}
 	sess_flush(c);
+	make_next_ephemeral(c->srv);
 }
 
 /* The PED's side of the relay (pedatt_client). */

@@ -1,8 +1,9 @@
 /* bench_session.c - `make bench`, part 3: the session protocol over loopback
  * TCP, each figure beside its comparison measured in the same run.
  *
- * 1. Handshake latency: socket + TCP connect, HELLO, HELLO_ACK, KEX_INIT,
- *    KEX_REPLY, KEX_CONFIRM, until both ends are open. The client stops the
+ * 1. Handshake latency: socket + TCP connect, HELLO, HELLO_ACK + KEX_SHARE,
+ *    KEX_INIT, KEX_REPLY, KEX_CONFIRM, until both ends are open (the client
+ *    derives while the server does, after sending KEX_INIT). The client stops the
  *    clock when the server's first record arrives (the PED_STATE that
  *    pedserver sends when the session opens), which proves the server open.
  *    Client: common/session.c with the software HSM of pedclient/hsm.h, as
@@ -13,13 +14,17 @@
  *    Against
  *    (a) the two-sided crypto floor: the same computation of both parties
  *        back to back in memory, no sockets (U: ephemeral keygen, validation
- *        of V's two keys, kas_derive, tag check; V: validation of U's two
- *        keys, PED key from d_PED, ephemeral keygen, kas_derive, tag check);
+ *        of V's ephemeral, kas_derive, tag check; V: validation of U's two
+ *        keys, PED key from d_PED, ephemeral keygen, kas_derive, tag check),
+ *        on the path (what the daemons make ahead left out: both
+ *        ephemerals, the HSM's Zs) and cold (all of it);
  *    (b) a full TLS 1.3 handshake over loopback with OpenSSL's libssl:
  *        P-521 ECDHE only, an ECDSA P-521 self-signed certificate that the
  *        client verifies, no tickets, no resumption; the clock stops when
  *        the server's first application byte arrives (same rule as ours).
- *    The three alternate (rotating order) round by round; medians of HS_N
+ *    (c) the session cold: the HSM reopened before each connect and a server
+ *        that makes its ephemeral at the HELLO, so nothing is made ahead.
+ *    The five alternate (rotating order) round by round; medians of HS_N
  *    each after HS_WARM warm-up rounds. Targets: <= 2x floor, <= 0.5x TLS.
  * 2. Ping round trip on an open session: a PING record and its PONG (84-byte
  *    frames each way, checked) against a raw TCP ping-pong of 84 bytes with
@@ -251,13 +256,13 @@ static void server_event(struct server *sv, sess_t *s, const struct sess_event *
 		snprintf(ack.software, sizeof(ack.software), "bench_session");
 		ack.ped_attached = 1;
 		snprintf(ack.ped_firmware, sizeof(ack.ped_firmware), "emu");
-		r = sess_server_accept(s, &ack);
+		r = sess_server_accept(s, &ack, sv->next_ephem);
+		sv->next_ephem = NULL; /* taken */
 		break;
 	case SESS_EV_KEX_INIT:
 		/* READ_RPK answered at once; pedserver's rpk_result from here */
 		if ((r = ecp_from_private(sv->rpk + HSM_RPV_LEN, ECP_PRIV_LEN, &ped)) == 0)
-			r = sess_server_keys(s, sv->rpk, HSM_RPV_LEN, ped, sv->next_ephem);
-		sv->next_ephem = NULL; /* taken */
+			r = sess_server_keys(s, sv->rpk, HSM_RPV_LEN, ped);
 		ecp_free(ped);
 		break;
 	case SESS_EV_OPEN:
@@ -284,7 +289,7 @@ static void serve_session(struct server *sv, int fd)
 		while (sess_next(s, &ev) == 0 && ev.type != SESS_EV_NONE)
 			server_event(sv, s, &ev);
 		sess_flush(fd, s);
-		/* as pedserver: the next ephemeral once the KEX_REPLY is out */
+		/* as pedserver: the next ephemeral once the KEX_SHARE is out */
 		if (sv->ahead && sv->next_ephem == NULL && (r = ecp_generate(&sv->next_ephem)) != 0)
 			bench_die("server ephemeral", r);
 		if (sess_state(s) == SESS_ST_CLOSED)
@@ -354,10 +359,11 @@ static void client_event(struct client *c, const struct sess_event *ev)
 		if (ev->ack.busy)
 			r = PED_E_SERVER_BUSY;
 		else if ((r = hsm_static_public(c->hsm, qs)) == 0 &&
-			 (r = hsm_chan_ephemeral(c->hsm, qe)) == 0)
-			r = sess_client_kex_init(c->s, qs, qe);
+			 (r = hsm_chan_ephemeral(c->hsm, qe)) == 0 &&
+			 (r = sess_client_kex_init(c->s, qs, qe)) == 0)
+			sess_flush(c->fd, c->s); /* as pedclient: KEX_INIT out, then derive */
 		break;
-	case SESS_EV_KEX_REPLY:
+	case SESS_EV_DERIVE:
 		/* peer_static NULL: the PED key stored at RPV initialization */
 		p = (struct hsm_chan_params){.scheme = KAS_FULL_UNIFIED,
 					     .peer_ephem = ev->peer_ephem, .use_rpv = 1,

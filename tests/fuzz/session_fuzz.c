@@ -3,7 +3,7 @@
  *   1. to a server session, as the bytes a client would send (the owner
  *      accepts the HELLO and answers KEX_INIT with a fixed RPV and PED key);
  *   2. to a client session that has queued its HELLO (the owner sends
- *      KEX_INIT and derives as the HSM on KEX_REPLY);
+ *      KEX_INIT on HELLO_ACK + KEX_SHARE and derives as the HSM);
  *   3. if the input starts with 'R': the rest, cut into messages (u8 length
  *      || bytes), sealed as records by a client that completed a real
  *      handshake, to an open server session: message dispatch after the MAC.
@@ -39,7 +39,7 @@ static void keys_once(void)
 /* The HSM's derivation; keeps a copy of the keys in *copy when asked. */
 static void client_keys(sess_t *c, const struct sess_event *ev, kas_keys_t *copy)
 {
-	ecp_key_t *qs = NULL, *qe = NULL;
+	ecp_key_t *qe = NULL;
 	kas_keys_t k;
 	struct kas_params kp = {
 		.scheme = KAS_FULL_UNIFIED, .role = KAS_U, .own_static = hsm_s,
@@ -47,10 +47,9 @@ static void client_keys(sess_t *c, const struct sess_event *ev, kas_keys_t *copy
 		.context = ev->context, .context_len = SESS_TRANSCRIPT_LEN,
 	};
 
-	if (ecp_import_public(ev->peer_static, ECP_PUB_LEN, &qs) != 0 ||
-	    ecp_import_public(ev->peer_ephem, ECP_PUB_LEN, &qe) != 0)
-		abort(); /* the session validated them */
-	kp.peer_static = qs;
+	if (ecp_import_public(ev->peer_ephem, ECP_PUB_LEN, &qe) != 0)
+		abort(); /* the session validated it */
+	kp.peer_static = ped_s; /* as the HSM stored it */
 	kp.peer_ephem = qe;
 	if (kas_derive(&kp, &k) == 0) {
 		if (copy != NULL)
@@ -58,7 +57,6 @@ static void client_keys(sess_t *c, const struct sess_event *ev, kas_keys_t *copy
 		(void)sess_client_keys(c, &k);
 	}
 	kas_keys_wipe(&k);
-	ecp_free(qs);
 	ecp_free(qe);
 }
 
@@ -77,16 +75,16 @@ static void drain(sess_t *s, kas_keys_t *copy)
 		case SESS_EV_NONE:
 			return;
 		case SESS_EV_HELLO:
-			(void)sess_server_accept(s, &a);
+			(void)sess_server_accept(s, &a, NULL);
 			break;
 		case SESS_EV_KEX_INIT:
-			(void)sess_server_keys(s, rpv, sizeof(rpv), ped_s, NULL);
+			(void)sess_server_keys(s, rpv, sizeof(rpv), ped_s);
 			break;
 		case SESS_EV_HELLO_ACK:
 			if (!ev.ack.busy)
 				(void)sess_client_kex_init(s, qs_u, qe_u);
 			break;
-		case SESS_EV_KEX_REPLY:
+		case SESS_EV_DERIVE:
 			client_keys(s, &ev, copy);
 			break;
 		case SESS_EV_MESSAGE:

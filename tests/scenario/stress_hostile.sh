@@ -6,8 +6,8 @@
 #     HELLO are each dropped at the handshake deadline (the trickle does not
 #     extend it), while a real pedclient connects meanwhile;
 #   * garbage, a wrong protocol version, and one flipped bit in HELLO,
-#     KEX_INIT (a key, the length, the type), KEX_CONFIRM, HELLO_ACK and
-#     KEX_REPLY (a relay that mutates a real pedclient's handshake): the
+#     KEX_INIT (a key, the length, the type), KEX_CONFIRM, HELLO_ACK,
+#     KEX_SHARE and KEX_REPLY (a relay that mutates a real pedclient's handshake): the
 #     connection closes with a reason in pedserver's log, pedhsm reports a
 #     named error, and both daemons keep serving (a real connect and login
 #     at the end, same pids).
@@ -187,8 +187,9 @@ flip kex_len c2s 1 2 0 0 TOO_LONG "session ended: .*\(TOO_LONG\)"
 flip kex_type c2s 1 1 0 0 BAD_REQUEST "session ended: .*\(BAD_REQUEST\)"
 flip confirm c2s 2 16 1 1 RPV_MISMATCH "key confirmation failed.*RPV_MISMATCH"
 flip ack_proto s2c 0 -3 0 1 RPV_MISMATCH "key confirmation failed.*RPV_MISMATCH"
-flip reply_tag s2c 1 -5 2 1 RPV_MISMATCH "key confirmation failed.*RPV_MISMATCH"
-ok "flipped bits in HELLO, KEX_INIT, KEX_CONFIRM, HELLO_ACK, KEX_REPLY: each refused with a reason"
+flip share_key s2c 1 40 3 0 BAD_PUBLIC_KEY "session ended: .*\(BAD_PUBLIC_KEY\)"
+flip reply_tag s2c 2 -5 2 1 RPV_MISMATCH "key confirmation failed.*RPV_MISMATCH"
+ok "flipped bits in HELLO, KEX_INIT, KEX_CONFIRM, HELLO_ACK, KEX_SHARE, KEX_REPLY: each refused with a reason"
 
 note "both daemons kept serving"
 [ "$(cat "$SRV_DIR/pedserver.pid")" = "$SPID" ] && kill -0 "$SPID" || fail "pedserver restarted or died"

@@ -5,8 +5,8 @@ session-protocol frame (docs/PROTOCOL.md Part 3), for stress_hostile.sh.
     stress_mutator.py UPSTREAM_PORT DIR FRAME OFFSET BIT
 
 DIR is c2s (pedclient -> pedserver) or s2c; FRAME the index of the frame in
-that direction (0: HELLO or HELLO_ACK, 1: KEX_INIT or KEX_REPLY, 2:
-KEX_CONFIRM); OFFSET the byte in that frame counted from its first header
+that direction (c2s 0: HELLO, 1: KEX_INIT, 2: KEX_CONFIRM; s2c 0:
+HELLO_ACK, 1: KEX_SHARE, 2: KEX_REPLY); OFFSET the byte in that frame counted from its first header
 byte (negative: from its end). Frame boundaries come from the bytes as sent,
 so a flipped length does not confuse the relay. Prints the listening port,
 then relays until both sides have closed (at most 30 s)."""

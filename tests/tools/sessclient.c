@@ -375,7 +375,7 @@ static void handle(struct cl *c, struct sess_event *ev)
 		    (r = sess_client_kex_init(c->s, qs, qe)) < 0)
 			done(c, r);
 		break;
-	case SESS_EV_KEX_REPLY:
+	case SESS_EV_DERIVE:
 		memset(&p, 0, sizeof(p));
 		p.scheme = KAS_FULL_UNIFIED;
 		p.peer_ephem = ev->peer_ephem;

@@ -97,10 +97,11 @@ static void fill_ack(struct wire_hello_ack *a, const char *holder)
 	strcpy(a->holder, holder);
 }
 
-/* The HSM's side of the derivation (party U). */
+/* The HSM's side of the derivation (party U), with the PED-side key it
+ * stored at RPV initialization (another one for wrong_ped). */
 static void client_derive(struct pair *p, const struct sess_event *ev)
 {
-	ecp_key_t *qs = NULL, *qe = NULL;
+	ecp_key_t *qe = NULL;
 	kas_keys_t k;
 	struct kas_params kp = {
 		.scheme = KAS_FULL_UNIFIED, .role = KAS_U,
@@ -109,13 +110,12 @@ static void client_derive(struct pair *p, const struct sess_event *ev)
 		.context = ev->context, .context_len = SESS_TRANSCRIPT_LEN,
 	};
 
-	assert_int_equal(ecp_import_public(ev->peer_static, ECP_PUB_LEN, &qs), 0);
+	assert_null(ev->peer_static);
 	assert_int_equal(ecp_import_public(ev->peer_ephem, ECP_PUB_LEN, &qe), 0);
-	kp.peer_static = p->wrong_ped ? ped_other : qs;
+	kp.peer_static = p->wrong_ped ? ped_other : ped_static;
 	kp.peer_ephem = qe;
 	assert_int_equal(kas_derive(&kp, &k), 0);
 	p->c.keys_rc = sess_client_keys(p->c.s, &k);
-	ecp_free(qs);
 	ecp_free(qe);
 }
 
@@ -163,26 +163,27 @@ static int drain(struct pair *p, struct side *d)
 		if (ev.type == SESS_EV_HELLO) {
 			d->hello++;
 			fill_ack(&a, p->busy ? HOLDER : "");
-			if (p->busy)
+			if (p->busy) {
 				assert_int_equal(sess_server_busy(d->s, &a), 0);
-			else
-				(void)sess_server_accept(d->s, &a);
+			} else {
+				static unsigned accepted;
+				ecp_key_t *ahead = NULL;
+				/* every other handshake with V's ephemeral made ahead */
+				if (++accepted % 2 == 0)
+					assert_int_equal(ecp_generate(&ahead), 0);
+				(void)sess_server_accept(d->s, &a, ahead);
+			}
 		} else if (ev.type == SESS_EV_KEX_INIT) {
-			static unsigned handshakes;
-			ecp_key_t *ahead = NULL;
 			d->kex++;
-			/* every other handshake with V's ephemeral made ahead */
-			if (++handshakes % 2 == 0)
-				assert_int_equal(ecp_generate(&ahead), 0);
 			assert_int_equal(sess_server_keys(d->s, p->rpv_v, sizeof(p->rpv_v),
-							  ped_static, ahead), 0);
+							  ped_static), 0);
 		} else if (ev.type == SESS_EV_HELLO_ACK) {
 			d->ack++;
 			d->ack_busy = ev.ack.busy;
 			strcpy(d->holder, ev.ack.holder);
 			if (!ev.ack.busy)
 				assert_int_equal(sess_client_kex_init(d->s, qs_u, qe_u), 0);
-		} else if (ev.type == SESS_EV_KEX_REPLY) {
+		} else if (ev.type == SESS_EV_DERIVE) {
 			d->kex++;
 			client_derive(p, &ev);
 		}
@@ -383,7 +384,7 @@ static void test_wrong_rpv(void **state)
 	pair_init(&p);
 	p.rpv_u[5] ^= 1;
 	handshake(&p);
-	assert_int_equal(p.c.keys_rc, PED_E_RPV_MISMATCH);
+	assert_int_equal(p.c.keys_rc, 0); /* MacTag_V tells, in KEX_REPLY */
 	assert_closed(&p.c, PED_E_RPV_MISMATCH);
 	assert_closed(&p.v, PED_E_RPV_MISMATCH);
 	assert_int_equal(p.c.opened + p.v.opened, 0);
@@ -398,7 +399,7 @@ static void test_wrong_ped_key(void **state)
 	pair_init(&p);
 	p.wrong_ped = 1;
 	handshake(&p);
-	assert_int_equal(p.c.keys_rc, PED_E_RPV_MISMATCH);
+	assert_int_equal(p.c.keys_rc, 0); /* MacTag_V tells, in KEX_REPLY */
 	assert_closed(&p.c, PED_E_RPV_MISMATCH);
 	assert_closed(&p.v, PED_E_RPV_MISMATCH);
 	assert_int_equal(p.c.opened + p.v.opened, 0);
@@ -621,10 +622,11 @@ static void test_truncated(void **state)
 		assert_int_equal(sess_state(v), SESS_ST_HELLO);
 		sess_free(v);
 	}
-	/* every prefix of the server's HELLO_ACK + KEX_REPLY at a fresh client */
+	/* every prefix of the server's HELLO_ACK + KEX_SHARE at a fresh client:
+	 * nothing for the owner until the KEX_SHARE is whole */
 	k = frames_of(rec.stream[1], rec.stream_len[1], starts, 4);
-	assert_int_equal(k, 2);
-	for (size_t n = 0; n < starts[1]; n++) {
+	assert_int_equal(k, 3);
+	for (size_t n = 0; n < starts[2]; n++) {
 		sess_t *c = NULL;
 		struct sess_event ev;
 		assert_int_equal(sess_client_new("hsmhost", "154704", &c), 0);
@@ -684,9 +686,10 @@ static void test_handshake_bit_flips(void **state)
 			}
 		}
 	}
-	/* HELLO, KEX_INIT, KEX_CONFIRM and HELLO_ACK, KEX_REPLY all covered */
+	/* HELLO, KEX_INIT, KEX_CONFIRM and HELLO_ACK, KEX_SHARE, KEX_REPLY all
+	 * covered */
 	assert_true(rec.stream_len[0] > WIRE_HDR_LEN * 3 + 266 + 64);
-	assert_true(rec.stream_len[1] > WIRE_HDR_LEN * 2 + 330);
+	assert_true(rec.stream_len[1] > WIRE_HDR_LEN * 3 + 133 + 64);
 	print_message("  %zu flipped handshakes\n", runs);
 	pair_free(&rec);
 }
@@ -770,15 +773,15 @@ static void test_reflected_confirm(void **state)
 	pair_init(&p);
 	drain(&p, &p.c);
 	move(&p, 0); /* HELLO */
-	move(&p, 1); /* HELLO_ACK */
+	move(&p, 1); /* HELLO_ACK, KEX_SHARE */
 	move(&p, 0); /* KEX_INIT */
 	{
 		const uint8_t *out;
 		size_t len;
 		uint8_t f[WIRE_HDR_LEN + KAS_TAG_LEN];
 		sess_output(p.v.s, &out, &len);
-		assert_int_equal(len, WIRE_HDR_LEN + 330);
-		frame(f, WIRE_VERSION, WIRE_KEX_CONFIRM, out + WIRE_HDR_LEN + 266, KAS_TAG_LEN);
+		assert_int_equal(len, WIRE_HDR_LEN + KAS_TAG_LEN);
+		frame(f, WIRE_VERSION, WIRE_KEX_CONFIRM, out + WIRE_HDR_LEN, KAS_TAG_LEN);
 		assert_int_equal(sess_feed(p.v.s, f, sizeof(f)), 0);
 	}
 	drain(&p, &p.v);
@@ -802,12 +805,14 @@ static void test_api_misuse(void **state)
 	assert_int_equal(sess_client_keys(c, &k), PED_E_INVAL);
 	assert_int_equal(sess_send(c, SESS_MSG_LINK, (const uint8_t *)"abc", 3), PED_E_CHAN_DEAD);
 	assert_int_equal(sess_ping(c, 1), PED_E_CHAN_DEAD);
-	assert_int_equal(sess_server_keys(c, (const uint8_t *)"x", 1, ped_static, NULL), PED_E_INVAL);
+	assert_int_equal(sess_server_keys(c, (const uint8_t *)"x", 1, ped_static), PED_E_INVAL);
 	{
+		struct wire_hello_ack a;
 		ecp_key_t *ahead = NULL; /* freed by the refusing call (valgrind) */
+		fill_ack(&a, "");
 		assert_int_equal(ecp_generate(&ahead), 0);
-		assert_int_equal(sess_server_keys(c, (const uint8_t *)"x", 1, ped_static, ahead),
-				 PED_E_INVAL);
+		assert_int_equal(sess_server_accept(c, &a, ahead), PED_E_INVAL);
+		assert_int_equal(sess_server_accept(c, &a, NULL), PED_E_INVAL);
 	}
 	assert_int_equal(sess_state(c), SESS_ST_HELLO);
 	sess_free(c);
