@@ -5,7 +5,9 @@
  * and all, to a sess_t (the state machine); this file owns its I/O, its
  * deadlines and the PED (pedatt) on its behalf:
  *   HELLO      -> busy (the slot is held, or another handshake is reading
- *                 the orange key) or accept
+ *                 the orange key) or accept: HELLO_ACK + KEX_SHARE with the
+ *                 ephemeral key made ahead (the next one is made once that
+ *                 is written)
  *   KEX_INIT   -> READ_RPK on the PED (the PED prompts for the orange key),
  *                 recombine RPV || d_PED, sess_server_keys, wipe
  *   OPEN       -> the slot is taken; PED requests from the client are relayed

@@ -507,6 +507,48 @@ static void test_version_mismatch(void **state)
 	pair_free(&p);
 }
 
+/* A client given an accepting HELLO_ACK, then the frame f (n bytes): it
+ * closes with code, and the owner never hears of the HELLO_ACK. */
+static void client_after_ack(const uint8_t *f, size_t n, int code)
+{
+	struct wire_hello_ack a;
+	uint8_t mem[WIRE_MAX_HELLO], buf[WIRE_MAX_HELLO + WIRE_HDR_LEN];
+	struct pair p;
+	pbuf_t b;
+
+	pair_init(&p);
+	fill_ack(&a, "");
+	a.version = WIRE_VERSION;
+	pbuf_over(&b, mem, sizeof(mem));
+	assert_int_equal(wire_hello_ack_encode(&a, &b), 0);
+	assert_int_equal(sess_feed(p.c.s, buf, frame(buf, WIRE_VERSION, WIRE_HELLO_ACK, b.data,
+						       b.len)), 0);
+	drain(&p, &p.c);
+	assert_int_equal(p.c.ack, 0); /* waiting for the KEX_SHARE */
+	assert_int_equal(sess_state(p.c.s), SESS_ST_HELLO);
+	assert_int_equal(sess_feed(p.c.s, f, n), 0);
+	drain(&p, &p.c);
+	assert_int_equal(p.c.ack, 0);
+	assert_closed(&p.c, code);
+	pair_free(&p);
+}
+
+static void test_kex_share(void **state)
+{
+	(void)state;
+	uint8_t pt[ECP_PUB_LEN + 1], f[WIRE_HDR_LEN + ECP_PUB_LEN + 1];
+
+	memset(pt, 0, sizeof(pt));
+	pt[0] = 0x04; /* (0, 0) is not on the curve */
+	client_after_ack(f, frame(f, WIRE_VERSION, WIRE_KEX_SHARE, pt, ECP_PUB_LEN), PED_E_BAD_KEY);
+	assert_int_equal(ecp_export_public(ped_static, pt), 0);
+	client_after_ack(f, frame(f, WIRE_VERSION, WIRE_KEX_SHARE, pt, ECP_PUB_LEN - 1), PED_E_PARSE);
+	client_after_ack(f, frame(f, WIRE_VERSION, WIRE_KEX_SHARE, pt, ECP_PUB_LEN + 1), PED_E_PARSE);
+	/* the reply before the share */
+	client_after_ack(f, frame(f, WIRE_VERSION, WIRE_KEX_REPLY, pt, KAS_TAG_LEN),
+			 PED_E_BAD_REQUEST);
+}
+
 static void test_probe(void **state)
 {
 	(void)state;
@@ -848,6 +890,7 @@ int main(void)
 		cmocka_unit_test(test_byte_by_byte),
 		cmocka_unit_test(test_wrong_rpv),
 		cmocka_unit_test(test_wrong_ped_key),
+		cmocka_unit_test(test_kex_share),
 		cmocka_unit_test(test_busy),
 		cmocka_unit_test(test_version_mismatch),
 		cmocka_unit_test(test_probe),
