@@ -32,13 +32,15 @@ endif
 COMMON_SRC := $(sort $(wildcard common/*.c))
 CRYPTO_SRC := $(sort $(wildcard crypto/*.c))
 USBPED_SRC := $(sort $(wildcard usbped/*.c))
+SESSION_SRC := $(sort $(wildcard session/*.c))
 EMU_SRC := $(sort $(wildcard usbped/emu/*.c))
 LIB_COMMON := $(BUILD)/libpedcommon.a
 LIB_CRYPTO := $(BUILD)/libpedcrypto.a
 LIB_USBPED := $(BUILD)/libpedusb.a
-# Listed again after the objects in every link: common (session) and crypto
-# call each other.
-LIBS := $(LIB_USBPED) $(LIB_CRYPTO) $(LIB_COMMON)
+LIB_SESSION := $(BUILD)/libpedsession.a
+# Layers, highest first: the session protocol (session/) on the PED link
+# (usbped/) and the channel crypto (crypto/), all on common/.
+LIBS := $(LIB_SESSION) $(LIB_USBPED) $(LIB_CRYPTO) $(LIB_COMMON)
 LDLIBS_ALL := -luv -lusb-1.0 -linih $(LDLIBS_CRYPTO)
 
 UNIT_SRC := $(sort $(wildcard tests/unit/*_test.c))
@@ -86,6 +88,7 @@ $(BUILD)/%.o: %.c
 $(LIB_COMMON): $(COMMON_SRC:%.c=$(BUILD)/%.o)
 $(LIB_CRYPTO): $(CRYPTO_SRC:%.c=$(BUILD)/%.o)
 $(LIB_USBPED): $(USBPED_SRC:%.c=$(BUILD)/%.o)
+$(LIB_SESSION): $(SESSION_SRC:%.c=$(BUILD)/%.o)
 $(LIBS):
 	$(call msg,AR,$@)
 	$(Q)mkdir -p $(@D) && rm -f $@ && $(if $^,ar rcs $@ $^,printf '!<arch>\n' > $@)
@@ -184,7 +187,7 @@ bench: $(BENCH_BIN)
 # instrumentation into one archive; each target pulls what it needs from it.
 FUZZ_SAN := -fsanitize=address,undefined
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer-no-link $(FUZZ_SAN) $(WARN) $(CPPFLAGS)
-FUZZ_LIB_SRC := $(COMMON_SRC) $(CRYPTO_SRC) $(USBPED_SRC) $(PEDCLIENT_LIB_SRC)
+FUZZ_LIB_SRC := $(COMMON_SRC) $(CRYPTO_SRC) $(USBPED_SRC) $(SESSION_SRC) $(PEDCLIENT_LIB_SRC)
 FUZZ_LIB := $(BUILD)/fuzz/libpedfuzz.a
 $(BUILD)/fuzz/obj/%.o: %.c
 	$(call msg,CLANG,$<)

@@ -15,7 +15,7 @@
 
 #include <uv.h>
 
-#include "common/wire.h"
+#include "session/wire.h"
 
 typedef struct probe probe_t;
 

@@ -13,7 +13,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
-#include "common/session.h"
+#include "session/session.h"
 
 #define WRAP_MAX (SHAMIR_ENCODED_MAX + 16)
 #define MARGIN_MS 5000u

@@ -1,5 +1,5 @@
 /* remote.h - one slot's Remote PED session with a pedserver (`ped
- * connect`): TCP, the session protocol of common/session.h with the slot's
+ * connect`): TCP, the session protocol of session/session.h with the slot's
  * HSM as party U (its static key and ephemeral stay inside the HSM:
  * hsm_chan_ephemeral, hsm_channel_keys with the stored RPV and PED key),
  * then PED operations carried as SESS_MSG_LINK messages (CSP blobs wrapped
@@ -16,7 +16,7 @@
 
 #include <uv.h>
 
-#include "common/wire.h"
+#include "session/wire.h"
 #include "pedclient/hsm.h"
 #include "pedclient/pedport.h"
 

@@ -13,7 +13,7 @@
 #include "common/cfg.h"
 #include "common/cli.h"
 #include "common/prog.h"
-#include "common/session.h"
+#include "session/session.h"
 #include "usbped/pedhost.h"
 
 #define PEDSERVER_VERSION "0.1.0"

@@ -1,4 +1,4 @@
-/* relay.c - the bytes pedserver moves between a session (common/session.h)
+/* relay.c - the bytes pedserver moves between a session (session/session.h)
  * and its PED (usbped/pedhost.h): the PED's EVENT and RESULT re-encoded as
  * SESS_MSG_LINK bodies with every CSP blob wrapped under this side's session
  * CWK, the client's SHARES unwrapped, and the orange key's secret

@@ -1,5 +1,5 @@
 /* server.c - pedserver's server port: accepts pedclient connections and
- * serves the session protocol (common/wire.h, common/session.h). A HELLO
+ * serves the session protocol (session/wire.h, session/session.h). A HELLO
  * with purpose PROBE gets a HELLO_ACK describing this server and its PED
  * and the connection closes. A HELLO with purpose SESSION is handed, bytes
  * and all, to a sess_t (the state machine); this file owns its I/O, its
@@ -43,7 +43,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
-#include "common/wire.h"
+#include "session/wire.h"
 
 #define MAX_LISTEN 3
 #define MAX_CONNS 64

@@ -6,8 +6,8 @@
  *    derives while the server does, after sending KEX_INIT). The client stops the
  *    clock when the server's first record arrives (the PED_STATE that
  *    pedserver sends when the session opens), which proves the server open.
- *    Client: common/session.c with the software HSM of pedclient/hsm.h, as
- *    pedclient does it. Server: common/session.c on a second thread with
+ *    Client: session/session.c with the software HSM of pedclient/hsm.h, as
+ *    pedclient does it. Server: session/session.c on a second thread with
  *    blocking sockets, the "emulator answering instantly": at KEX_INIT it has
  *    the orange key's secret RPV || d_PED at once, rebuilds the PED key from
  *    d_PED and calls sess_server_keys, as pedserver does when its PED answers.
@@ -57,8 +57,8 @@
 #include <openssl/x509.h>
 
 #include "common/err.h"
-#include "common/session.h"
-#include "common/wire.h"
+#include "session/session.h"
+#include "session/wire.h"
 #include "crypto/ecp.h"
 #include "crypto/kas.h"
 #include "crypto/shamir.h"
@@ -334,7 +334,7 @@ static void serve_echo(struct server *sv, int fd)
 			send_all(fd, buf, (size_t)n);
 }
 
-/* ---- the client: common/session.c with the software HSM ------------------- */
+/* ---- the client: session/session.c with the software HSM ------------------- */
 
 struct client {
 	int fd;

@@ -1,5 +1,5 @@
 /* session_fuzz.c - libFuzzer target for the session state machine
- * (common/session.c). Every input is fed
+ * (session/session.c). Every input is fed
  *   1. to a server session, as the bytes a client would send (the owner
  *      accepts the HELLO and answers KEX_INIT with a fixed RPV and PED key);
  *   2. to a client session that has queued its HELLO (the owner sends
@@ -15,7 +15,7 @@
 #include <openssl/crypto.h>
 
 #include "common/err.h"
-#include "common/session.h"
+#include "session/session.h"
 #include "crypto/chan.h"
 #include "crypto/ecp.h"
 #include "crypto/kas.h"

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "common/buf.h"
-#include "common/wire.h"
+#include "session/wire.h"
 
 static void check(const uint8_t *p, size_t n, const uint8_t *again, size_t m)
 {

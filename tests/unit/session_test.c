@@ -1,4 +1,4 @@
-/* session_test.c - the session protocol (common/session.c): a client and a
+/* session_test.c - the session protocol (session/session.c): a client and a
  * server session wired back to back in memory. The server gets an RPV and a
  * PED static key; the client side derives as party U with crypto/kas.h, as
  * the HSM would. Then every way a hostile network can touch the handshake
@@ -17,8 +17,8 @@
 
 #include "common/buf.h"
 #include "common/err.h"
-#include "common/session.h"
-#include "common/wire.h"
+#include "session/session.h"
+#include "session/wire.h"
 #include "crypto/chan.h"
 #include "crypto/ecp.h"
 #include "crypto/kas.h"

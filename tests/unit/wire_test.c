@@ -1,4 +1,4 @@
-/* wire_test.c - session framing and hello messages (common/wire.c). */
+/* wire_test.c - session framing and hello messages (session/wire.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
-#include "common/wire.h"
+#include "session/wire.h"
 
 static void test_header_limits(void **state)
 {

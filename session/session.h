@@ -9,7 +9,7 @@
  * per byte, and owns no timer: the daemons run the deadlines and pings.
  * Wire details are in docs/PROTOCOL.md, Part 3.
  *
- * Handshake (frames of common/wire.h; every payload bounded by
+ * Handshake (frames of session/wire.h; every payload bounded by
  * WIRE_MAX_HELLO; T = SHA-512 transcript of every handshake payload so far,
  * in order, each prefixed with its type byte and u32be length):
  *   U -> V  HELLO        purpose SESSION (wire.h)
@@ -49,7 +49,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/wire.h"
+#include "session/wire.h"
 #include "crypto/chan.h"
 #include "crypto/ecp.h"
 #include "crypto/kas.h"

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "err.h"
+#include "common/err.h"
 
 int wire_header(const uint8_t *hdr, size_t avail, size_t max_payload, uint8_t *type,
 		uint32_t *len)
