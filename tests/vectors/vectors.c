@@ -5,7 +5,10 @@
  * ecp_*, the KDF through kdf_onestep_sha512, KWP through kwp_*, Shamir through
  * shamir_split_coeffs / shamir_interpolate. HMAC-SHA-512 and AES-256-CTR have
  * no API of their own (they live inside crypto/chan.c), so those cases call
- * OpenSSL EVP the way chan.c does. Prints one line per file and a totals line;
+ * OpenSSL EVP the way chan.c does. SPAKE2 (RFC 9382) runs through spake2_*:
+ * spake2/ is read directly while index.json does not list it yet (a file
+ * that index.json lists runs once, from the index). Prints one line per file
+ * and a totals line;
  * exits 1 on any failure, on an unreadable file, or when the number of cases
  * in a file differs from the index. */
 #include <stdarg.h>
@@ -15,7 +18,9 @@
 
 #include <json-c/json.h>
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/obj_mac.h>
 #include <openssl/params.h>
 
 #include "common/buf.h"
@@ -25,6 +30,7 @@
 #include "crypto/kdf.h"
 #include "crypto/kwp.h"
 #include "crypto/shamir.h"
+#include "crypto/spake2.h"
 
 #define FIELD_MAX 8192                  /* largest hex field: KDF z, 65536 bits */
 #define FIXED_INFO_MAX (4 * FIELD_MAX)  /* t || U.id || U.eph || V.id || V.eph || l */
@@ -1124,6 +1130,173 @@ static void run_botan_shamir(struct tcase *c)
 		fail(c, "malformed vector: group type");
 }
 
+
+/* ---- SPAKE2 (RFC 9382), spake2/ ------------------------------------------ */
+
+/* One published P-256 case: both roles from the vector's w, x and y; every
+ * intermediate value compared, from both sides where both compute it. */
+static void run_spake2(struct tcase *c)
+{
+	static const char *const names[] = {"pA", "pB", "K", "TT", "Hash(TT)", "Ke", "Ka",
+					    "KcA", "KcB", "A conf", "B conf"};
+	uint8_t w[64], x[64], y[64], ida[SPAKE2_ID_MAX], idb[SPAKE2_ID_MAX], aad[SPAKE2_AAD_MAX];
+	uint8_t want[11][1024], got[SPAKE2_PT_MAX], hash[64];
+	size_t wl, xl, yl, al, bl, dl = 0, wantl[11], gl, kl, tl;
+	struct spake2_keys ka, kb;
+	spake2_t *a = NULL, *b = NULL;
+	const uint8_t *kp, *tp;
+	const char *aadhex = jstr(c->test, "AAD");
+	unsigned i;
+
+	memset(&ka, 0, sizeof(ka));
+	memset(&kb, 0, sizeof(kb));
+	if (jhex(c, c->test, "w", w, sizeof(w), &wl) || jhex(c, c->test, "x", x, sizeof(x), &xl) ||
+	    jhex(c, c->test, "y", y, sizeof(y), &yl) ||
+	    jhex(c, c->test, "A_hex", ida, sizeof(ida), &al) ||
+	    jhex(c, c->test, "B_hex", idb, sizeof(idb), &bl))
+		goto out;
+	if (aadhex != NULL && aadhex[0] != '\0' && jhex(c, c->test, "AAD", aad, sizeof(aad), &dl))
+		goto out;
+	for (i = 0; i < 11; i++)
+		if (jhex(c, c->test, names[i], want[i], sizeof(want[i]), &wantl[i]))
+			goto out;
+	if (spake2_new(SPAKE2_P256_SHA256, SPAKE2_A, w, wl, x, xl, &a) != 0 ||
+	    spake2_new(SPAKE2_P256_SHA256, SPAKE2_B, w, wl, y, yl, &b) != 0) {
+		fail(c, "spake2_new failed");
+		goto out;
+	}
+	if (spake2_msg(a, got, sizeof(got), &gl) || !bytes_equal(got, gl, want[0], wantl[0])) {
+		fail(c, "pA differs");
+		goto out;
+	}
+	if (spake2_msg(b, got, sizeof(got), &gl) || !bytes_equal(got, gl, want[1], wantl[1])) {
+		fail(c, "pB differs");
+		goto out;
+	}
+	if (spake2_finish(a, ida, al, idb, bl, want[1], wantl[1], aad, dl, &ka) ||
+	    spake2_finish(b, ida, al, idb, bl, want[0], wantl[0], aad, dl, &kb)) {
+		fail(c, "spake2_finish failed");
+		goto out;
+	}
+	for (i = 0; i < 2; i++) {
+		spake2_debug_k_tt(i == 0 ? a : b, &kp, &kl, &tp, &tl);
+		if (!bytes_equal(kp, kl, want[2], wantl[2]) || !bytes_equal(tp, tl, want[3], wantl[3])) {
+			fail(c, "%s: K or TT differs", i == 0 ? "A" : "B");
+			goto out;
+		}
+	}
+	for (i = 0; i < 2; i++) {
+		const struct spake2_keys *k = i == 0 ? &ka : &kb;
+
+		memcpy(hash, k->ke, k->half_len);
+		memcpy(hash + k->half_len, k->ka, k->half_len);
+		if (!bytes_equal(hash, k->hash_len, want[4], wantl[4]) ||
+		    !bytes_equal(k->ke, k->half_len, want[5], wantl[5]) ||
+		    !bytes_equal(k->ka, k->half_len, want[6], wantl[6]) ||
+		    !bytes_equal(k->kc_a, k->half_len, want[7], wantl[7]) ||
+		    !bytes_equal(k->kc_b, k->half_len, want[8], wantl[8]) ||
+		    !bytes_equal(k->conf_a, k->hash_len, want[9], wantl[9]) ||
+		    !bytes_equal(k->conf_b, k->hash_len, want[10], wantl[10])) {
+			fail(c, "%s: a key or a confirmation MAC differs", i == 0 ? "A" : "B");
+			goto out;
+		}
+	}
+	if (spake2_check_conf(a, &ka, want[10], wantl[10]) || spake2_check_conf(b, &kb, want[9], wantl[9]) ||
+	    spake2_check_conf(a, &ka, want[9], wantl[9]) == 0) {
+		fail(c, "confirmation check");
+		goto out;
+	}
+	pass(c);
+out:
+	spake2_keys_wipe(&ka);
+	spake2_keys_wipe(&kb);
+	spake2_free(a);
+	spake2_free(b);
+}
+
+/* RFC 9382 Appendix A: block i = SHA-256 applied i times to the seed; blocks
+ * from `start` on, concatenated and cut to the compressed length, first byte
+ * 0x02 | (byte & 1). */
+static int spake2_candidate(const char *seed, unsigned start, size_t len, uint8_t *out)
+{
+	uint8_t blk[32];
+	unsigned int n;
+	size_t have = 0;
+
+	if (EVP_Digest(seed, strlen(seed), blk, &n, EVP_sha256(), NULL) != 1)
+		return -1;
+	for (unsigned i = 1; have < len; i++) {
+		if (i >= start) {
+			size_t take = len - have < 32 ? len - have : 32;
+			memcpy(out + have, blk, take);
+			have += take;
+		}
+		if (EVP_Digest(blk, 32, blk, &n, EVP_sha256(), NULL) != 1)
+			return -1;
+	}
+	out[0] = (uint8_t)(0x02 | (out[0] & 1));
+	return 0;
+}
+
+/* One curve of constants.json: M and N are points of the curve and are what
+ * the seed strings give. */
+static void run_spake2_constants(struct tcase *c)
+{
+	static const struct { const char *name; int nid; } curves[] = {
+		{"P-256", NID_X9_62_prime256v1}, {"P-384", NID_secp384r1}, {"P-521", NID_secp521r1}};
+	const char *name = jstr(c->group, "name");
+	EC_GROUP *g = NULL;
+	EC_POINT *p = NULL;
+	uint8_t pt[SPAKE2_PT_MAX], cand[SPAKE2_PT_MAX];
+	size_t len, i;
+	int nid = 0;
+
+	for (i = 0; name != NULL && i < 3; i++)
+		if (strcmp(curves[i].name, name) == 0)
+			nid = curves[i].nid;
+	if (nid == 0 || (g = EC_GROUP_new_by_curve_name(nid)) == NULL ||
+	    (p = EC_POINT_new(g)) == NULL) {
+		fail(c, "unknown curve");
+		goto out;
+	}
+	for (i = 0; i < 2; i++) {
+		char key[8], seedkey[16];
+		const char *seed;
+		unsigned start;
+
+		snprintf(key, sizeof(key), "%s", i == 0 ? "M" : "N");
+		snprintf(seedkey, sizeof(seedkey), "%s_seed", key);
+		if (jhex(c, c->test, key, pt, sizeof(pt), &len))
+			goto out;
+		if ((seed = jstr(c->test, seedkey)) == NULL) {
+			fail(c, "no %s", seedkey);
+			goto out;
+		}
+		if (EC_POINT_oct2point(g, p, pt, len, NULL) != 1 ||
+		    EC_POINT_is_on_curve(g, p, NULL) != 1) {
+			fail(c, "%s is not a point of %s", key, name);
+			goto out;
+		}
+		/* hash and retry until the candidate is a point: it must be this one */
+		for (start = 1; start < 1024; start++) {
+			if (spake2_candidate(seed, start, len, cand) != 0) {
+				fail(c, "SHA-256");
+				goto out;
+			}
+			if (EC_POINT_oct2point(g, p, cand, len, NULL) == 1)
+				break;
+		}
+		if (start == 1024 || memcmp(cand, pt, len) != 0) {
+			fail(c, "%s is not the point its seed gives", key);
+			goto out;
+		}
+	}
+	pass(c);
+out:
+	EC_POINT_free(p);
+	EC_GROUP_free(g);
+}
+
 /* ---- the table and the driver -------------------------------------------- */
 
 static const struct handler {
@@ -1152,6 +1325,15 @@ static const struct handler {
 	{ "kdf-onestep-sha512/acvp_kda_onestep_sp800_56cr2_sha2_512.json", run_acvp_kda_onestep,
 	  NULL },
 	{ "shamir-gf256/botan_rtss_gf256_0x11b.json", run_botan_shamir, NULL },
+	{ "spake2/spake2_vectors.json", run_spake2, NULL },
+	{ "spake2/constants.json", run_spake2_constants, "OpenSSL EC point decoding" },
+};
+
+/* Files read even when index.json does not list them, with their case counts
+ * (spake2/README.md: four P-256 cases; M and N of three curves). */
+static const struct { const char *path; long count; } unlisted[] = {
+	{ "spake2/spake2_vectors.json", 4 },
+	{ "spake2/constants.json", 3 },
 };
 
 static const struct handler *find_handler(const char *path)
@@ -1194,6 +1376,30 @@ static void run_case(struct run *r, const struct handler *h, json_object *group,
 	}
 }
 
+/* spake2/: "test_cases" is one list of cases; "curves" an object whose
+ * members are cases (the group carries the member's name). */
+static void spake2_layout(struct run *r, const struct handler *h, json_object *root)
+{
+	json_object *cases = jget(root, "test_cases"), *curves = jget(root, "curves");
+	size_t t;
+
+	for (t = 0; cases && t < json_object_array_length(cases); t++) {
+		json_object *grp = json_object_new_object();
+
+		run_case(r, h, grp, json_object_array_get_idx(cases, t));
+		json_object_put(grp);
+	}
+	if (curves && json_object_is_type(curves, json_type_object)) {
+		json_object_object_foreach(curves, name, val) {
+			json_object *grp = json_object_new_object();
+
+			json_object_object_add(grp, "name", json_object_new_string(name));
+			run_case(r, h, grp, val);
+			json_object_put(grp);
+		}
+	}
+}
+
 /* Runs every case of one file; -1 if the file itself is unusable. */
 static int run_file(struct run *r, const char *dir, long expected)
 {
@@ -1214,6 +1420,12 @@ static int run_file(struct run *r, const char *dir, long expected)
 	}
 	root = json_object_from_file(full);
 	groups = jget(root, "testGroups");
+	if (root && !groups && (jget(root, "test_cases") || jget(root, "curves"))) {
+		spake2_layout(r, h, root);
+		ret = 0;
+		own_count = (long)r->seen;
+		goto report;
+	}
 	if (!root || !groups || !json_object_is_type(groups, json_type_array)) {
 		const char *why = root ? "no testGroups" : json_util_get_last_err();
 
@@ -1231,6 +1443,7 @@ static int run_file(struct run *r, const char *dir, long expected)
 	if (jget(root, "numberOfTests"))
 		own_count = (long)json_object_get_int64(jget(root, "numberOfTests"));
 	ret = 0;
+report:
 	printf("%s: %u passed, %u failed, %u skipped", r->path, r->passed, r->failed, r->skipped);
 	for (t = 0; t < r->skips.n; t++)
 		printf(" (%u skipped: %s)", r->skips.count[t], r->skips.text[t]);
@@ -1286,6 +1499,21 @@ int main(int argc, char **argv)
 			continue;
 		}
 		if (run_file(&r, argv[1], (long)json_object_get_int64(count)) < 0)
+			bad = 1;
+		passed += r.passed;
+		failed += r.failed;
+		skipped += r.skipped;
+	}
+	for (i = 0; i < sizeof unlisted / sizeof unlisted[0]; i++) {
+		struct run r = { .path = unlisted[i].path };
+		int listed = 0;
+
+		for (size_t k = 0; files && k < json_object_array_length(files); k++)
+			if (streq(jstr(json_object_array_get_idx(files, k), "path"), r.path))
+				listed = 1;
+		if (listed)
+			continue;
+		if (run_file(&r, argv[1], unlisted[i].count) < 0)
 			bad = 1;
 		passed += r.passed;
 		failed += r.failed;
