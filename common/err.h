@@ -62,7 +62,11 @@
 	  "the peer did not complete the handshake in time")                     \
 	X(DISCONNECTED, 43, "DISCONNECTED", "the session was closed by the peer")  \
 	X(PEER_TIMEOUT, 44, "PEER_TIMEOUT", "the peer stopped answering (ping timeout)") \
-	X(IDLE_TIMEOUT, 45, "IDLE_TIMEOUT", "the session was idle too long")
+	X(IDLE_TIMEOUT, 45, "IDLE_TIMEOUT", "the session was idle too long")         \
+	X(PASSWORD_INCORRECT, 46, "PASSWORD_INCORRECT",                             \
+	  "the one-time password does not match (a new ped connect -password is needed)") \
+	X(RPV_INITIALIZED, 47, "RPV_ALREADY_INITIALIZED",                           \
+	  "the RPV is already initialized: use ped connect with the orange key")
 
 enum ped_err {
 	PED_OK = 0,

@@ -22,8 +22,8 @@
 /* lv(AlgorithmID) lv(ID_U) lv(EphemData_U) lv(ID_V) lv(EphemData_V) L
  * lv(SuppPubInfo) lv(SuppPrivInfo) */
 #define KAS_FIXED_MAX                                                          \
-	(4 + KAS_ALG_MAX + 4 * (4 + ECP_PUB_LEN) + 4 + 4 + KAS_CONTEXT_MAX +     \
-	 4 + KAS_SECRET_MAX)
+	(4 + KAS_ALG_MAX + 2 * (4 + KAS_ID_MAX) + 2 * (4 + ECP_PUB_LEN) + 4 + 4 + \
+	 KAS_CONTEXT_MAX + 4 + KAS_SECRET_MAX)
 #define KAS_LABEL_LEN 6 /* "KC_2_U", "KC_2_V", "KC_1_V" */
 #define KAS_MACDATA_MAX (KAS_LABEL_LEN + 4 * ECP_PUB_LEN)
 
@@ -183,21 +183,39 @@ static int put_lv(pbuf_t *b, const void *data, size_t len)
 	return pbuf_put_bytes(b, data, len);
 }
 
-static int build_fixed_info(const struct kas_params *p, const struct kas_pubs *pp, pbuf_t *fi)
+static int build_fixed_info(const struct kas_fixed *f, pbuf_t *fi)
 {
-	const char *alg = p->scheme == KAS_FULL_UNIFIED ? KAS_ALG_FULL_UNIFIED : KAS_ALG_ONE_PASS;
 	int r;
 
-	if ((r = put_lv(fi, alg, strlen(alg))) != 0 ||
-	    (r = put_lv(fi, pp->id_u, pp->id_u_len)) != 0 ||
-	    (r = put_lv(fi, pp->e_u, pp->e_u_len)) != 0 ||
-	    (r = put_lv(fi, pp->id_v, pp->id_v_len)) != 0 ||
-	    (r = put_lv(fi, pp->e_v, pp->e_v_len)) != 0 ||
+	if (f->alg == NULL || strlen(f->alg) >= KAS_ALG_MAX || f->id_u_len > KAS_ID_MAX ||
+	    f->id_v_len > KAS_ID_MAX || f->e_u_len > ECP_PUB_LEN || f->e_v_len > ECP_PUB_LEN ||
+	    f->context_len > KAS_CONTEXT_MAX || f->secret_len > KAS_SECRET_MAX)
+		return PED_E_INVAL;
+	if ((r = put_lv(fi, f->alg, strlen(f->alg))) != 0 ||
+	    (r = put_lv(fi, f->id_u, f->id_u_len)) != 0 ||
+	    (r = put_lv(fi, f->e_u, f->e_u_len)) != 0 ||
+	    (r = put_lv(fi, f->id_v, f->id_v_len)) != 0 ||
+	    (r = put_lv(fi, f->e_v, f->e_v_len)) != 0 ||
 	    (r = pbuf_put_u32(fi, KAS_L_BITS)) != 0 ||
-	    (r = put_lv(fi, p->context, p->context_len)) != 0 ||
-	    (r = put_lv(fi, p->secret, p->secret_len)) != 0)
+	    (r = put_lv(fi, f->context, f->context_len)) != 0 ||
+	    (r = put_lv(fi, f->secret, f->secret_len)) != 0)
 		return r == PED_E_NOSPACE ? PED_E_INTERNAL : r;
 	return 0;
+}
+
+/* DKM = KDF(Z, FixedInfo, 2560 bits); FixedInfo wiped (it may hold a secret). */
+static int make_dkm(const uint8_t *z, size_t zlen, const struct kas_fixed *f,
+		    uint8_t dkm[KAS_DKM_LEN])
+{
+	uint8_t fixed[KAS_FIXED_MAX];
+	pbuf_t fi;
+	int r;
+
+	pbuf_over(&fi, fixed, sizeof(fixed));
+	if ((r = build_fixed_info(f, &fi)) == 0)
+		r = kdf_onestep_sha512(z, zlen, fi.data, fi.len, dkm, KAS_DKM_LEN);
+	OPENSSL_cleanse(fixed, sizeof(fixed));
+	return r;
 }
 
 /* MacTag = HMAC-SHA-512(MacKey, label || a || b || c || d), §5.9.1. */
@@ -224,16 +242,42 @@ static void split_dir(const uint8_t *src, kas_dir_keys_t *d)
 	memcpy(d->cwk, src + KAS_DEK_LEN + KAS_DMK_LEN, KAS_CWK_LEN);
 }
 
+static void split_dkm(const uint8_t dkm[KAS_DKM_LEN], kas_keys_t *out)
+{
+	const size_t dir_len = KAS_DEK_LEN + KAS_DMK_LEN + KAS_CWK_LEN;
+
+	split_dir(dkm + KAS_MACKEY_LEN, &out->uv);
+	split_dir(dkm + KAS_MACKEY_LEN + dir_len, &out->vu);
+}
+
+int kas_schedule(const uint8_t *z, size_t zlen, const struct kas_fixed *f,
+		 enum kas_scheme scheme, enum kas_role role, kas_keys_t *out)
+{
+	uint8_t dkm[KAS_DKM_LEN];
+	int r;
+
+	if (out == NULL)
+		return PED_E_INVAL;
+	kas_keys_wipe(out);
+	if (z == NULL || zlen == 0 || f == NULL || (role != KAS_U && role != KAS_V))
+		return PED_E_INVAL;
+	if ((r = make_dkm(z, zlen, f, dkm)) == 0) {
+		out->scheme = scheme;
+		out->role = role;
+		split_dkm(dkm, out);
+	}
+	OPENSSL_cleanse(dkm, sizeof(dkm)); /* MacKey is not used: wiped unread */
+	return r;
+}
+
 int kas_derive(const struct kas_params *p, kas_keys_t *out)
 {
 	int r = PED_E_INVAL;
 	uint8_t z[2 * ECP_Z_LEN];
 	size_t zlen = 0;
-	uint8_t fixed[KAS_FIXED_MAX];
-	pbuf_t fi;
+	struct kas_fixed f;
 	uint8_t dkm[KAS_DKM_LEN];
 	const uint8_t *mac_key = dkm;
-	const size_t dir_len = KAS_DEK_LEN + KAS_DMK_LEN + KAS_CWK_LEN;
 	struct kas_pubs pp;
 	uint8_t tag_u[KAS_TAG_LEN], tag_v[KAS_TAG_LEN];
 
@@ -242,21 +286,25 @@ int kas_derive(const struct kas_params *p, kas_keys_t *out)
 	memset(&pp, 0, sizeof(pp));
 	memset(tag_u, 0, sizeof(tag_u));
 	memset(tag_v, 0, sizeof(tag_v));
-	pbuf_over(&fi, fixed, sizeof(fixed));
 	if (out == NULL)
 		goto out;
 	kas_keys_wipe(out);
 	if ((r = check_params(p)) != 0)
 		goto out;
-	if ((r = collect_pubs(p, &pp)) != 0 || (r = compute_z(p, z, &zlen)) != 0 ||
-	    (r = build_fixed_info(p, &pp, &fi)) != 0 ||
-	    (r = kdf_onestep_sha512(z, zlen, fi.data, fi.len, dkm, sizeof(dkm))) != 0)
+	if ((r = collect_pubs(p, &pp)) != 0 || (r = compute_z(p, z, &zlen)) != 0)
 		goto out;
-
+	f = (struct kas_fixed){
+		.alg = p->scheme == KAS_FULL_UNIFIED ? KAS_ALG_FULL_UNIFIED : KAS_ALG_ONE_PASS,
+		.id_u = pp.id_u, .id_u_len = pp.id_u_len, .e_u = pp.e_u, .e_u_len = pp.e_u_len,
+		.id_v = pp.id_v, .id_v_len = pp.id_v_len, .e_v = pp.e_v, .e_v_len = pp.e_v_len,
+		.context = p->context, .context_len = p->context_len,
+		.secret = p->secret, .secret_len = p->secret_len,
+	};
+	if ((r = make_dkm(z, zlen, &f, dkm)) != 0)
+		goto out;
 	out->scheme = p->scheme;
 	out->role = p->role;
-	split_dir(dkm + KAS_MACKEY_LEN, &out->uv);
-	split_dir(dkm + KAS_MACKEY_LEN + dir_len, &out->vu);
+	split_dkm(dkm, out);
 
 	if (p->scheme == KAS_FULL_UNIFIED) {
 		/* MacData_U = "KC_2_U" || ID_U || ID_V || EphemData_U || EphemData_V
@@ -286,8 +334,7 @@ int kas_derive(const struct kas_params *p, kas_keys_t *out)
 	r = 0;
 out:
 	OPENSSL_cleanse(z, sizeof(z));
-	OPENSSL_cleanse(fixed, sizeof(fixed)); /* holds SuppPrivInfo (the RPV) */
-	OPENSSL_cleanse(dkm, sizeof(dkm));     /* and with it MacKey */
+	OPENSSL_cleanse(dkm, sizeof(dkm)); /* and with it MacKey */
 	OPENSSL_cleanse(tag_u, sizeof(tag_u));
 	OPENSSL_cleanse(tag_v, sizeof(tag_v));
 	if (r != 0 && out != NULL)

@@ -50,7 +50,10 @@
 #define KAS_SECRET_MAX 512   /* SuppPrivInfo */
 #define KAS_CONTEXT_MAX 1024 /* SuppPubInfo */
 
-enum kas_scheme { KAS_FULL_UNIFIED = 1, KAS_ONE_PASS = 2 };
+/* KAS_SPAKE2: keys from kas_schedule over SPAKE2's Ke (PROTOCOL.md Part 4),
+ * confirmation tags from SPAKE2 itself. */
+enum kas_scheme { KAS_FULL_UNIFIED = 1, KAS_ONE_PASS = 2, KAS_SPAKE2 = 3 };
+#define KAS_ID_MAX 512 /* ID_U / ID_V in kas_schedule */
 enum kas_role { KAS_U = 0, KAS_V = 1 };
 
 typedef struct kas_dir_keys {
@@ -93,6 +96,19 @@ struct kas_params {
 /* Computes Z, the DKM, the keys and the confirmation tags; wipes Z, the DKM
  * and MacKey. On failure *out is wiped. */
 int kas_derive(const struct kas_params *p, kas_keys_t *out);
+/* The key schedule alone, for a scheme whose Z and confirmation come from
+ * elsewhere (SPAKE2): FixedInfo from f as above (IDs up to KAS_ID_MAX, ephemeral
+ * data up to ECP_PUB_LEN bytes), DKM = KDF(Z, FixedInfo), cut into the two
+ * directions' keys; MacKey is wiped unused and no tag is set. */
+struct kas_fixed {
+	const char *alg;
+	const uint8_t *id_u, *e_u, *id_v, *e_v;
+	size_t id_u_len, e_u_len, id_v_len, e_v_len;
+	const uint8_t *context, *secret;
+	size_t context_len, secret_len;
+};
+int kas_schedule(const uint8_t *z, size_t zlen, const struct kas_fixed *f,
+		 enum kas_scheme scheme, enum kas_role role, kas_keys_t *out);
 /* Checks the peer's confirmation tag in constant time: 0 or PED_E_KC_FAILED
  * (PED_E_INVAL if this party expects no tag). */
 int kas_check_tag(const kas_keys_t *k, const uint8_t tag[static KAS_TAG_LEN]);

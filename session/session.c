@@ -16,6 +16,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "session/pake.h"
 #include "usbped/link.h"
 
 #define SESS_MIN_VERSION WIRE_VERSION
@@ -24,6 +25,9 @@
 #define KEX_SHARE_LEN ECP_PUB_LEN
 #define KEX_REPLY_LEN KAS_TAG_LEN
 #define KEX_CONFIRM_LEN KAS_TAG_LEN
+#define PAKE_A_LEN (ECP_PUB_LEN + PAKE_PT_LEN)
+#define PAKE_B_LEN (PAKE_PT_LEN + PAKE_CONF_LEN)
+#define PAKE_CONFIRM_LEN PAKE_CONF_LEN
 #define TR_ENTRY_HDR 5 /* u8 type || u32be length */
 #define TR_MAX                                                                 \
 	(2 * (TR_ENTRY_HDR + WIRE_MAX_HELLO) + 2 * TR_ENTRY_HDR + KEX_SHARE_LEN +      \
@@ -39,11 +43,17 @@ enum st {
 	C_ACKED,     /* client: waiting for the owner's sess_client_kex_init */
 	C_KEYS,      /* client: waiting for sess_client_keys */
 	C_KEX,       /* client: waiting for KEX_REPLY */
+	C_PW_ACKED,  /* client, password: waiting for sess_client_pake */
+	C_PW_B,      /* client, password: waiting for PAKE_B */
+	C_PW_KEYS,   /* client, password: waiting for sess_client_keys */
 	S_HELLO,     /* server: waiting for HELLO */
 	S_ANSWER,    /* server: waiting for sess_server_accept / _busy */
 	S_KEX,       /* server: waiting for KEX_INIT */
 	S_KEYS,      /* server: waiting for sess_server_keys */
 	S_CONFIRM,   /* server: waiting for KEX_CONFIRM */
+	S_PW_A,      /* server, password: waiting for PAKE_A */
+	S_PW_NEED,   /* server, password: waiting for sess_server_password */
+	S_PW_CONFIRM, /* server, password: waiting for PAKE_CONFIRM */
 	ST_OPEN,
 	ST_CLOSED,
 	ST_COUNT
@@ -68,9 +78,13 @@ struct sess {
 					   * sess_client_keys and KEX_REPLY */
 	chan_t *chan;
 
-	struct wire_hello hello;          /* server: the client's HELLO */
-	struct wire_hello_ack ack;        /* client: the server's, until KEX_SHARE */
+	struct wire_hello hello;          /* server: the client's HELLO; client: its own */
+	struct wire_hello_ack ack;        /* client: the server's, until KEX_SHARE;
+					   * server: the one it sent */
+	uint8_t peer_conf[KAS_TAG_LEN];   /* client, password: confB of PAKE_B */
+	uint8_t pake_peer[PAKE_PT_LEN];   /* password: pA (server) or pB (client) */
 	int pending_derive;               /* client: SESS_EV_DERIVE not yet given */
+	int pending_open;                 /* client, password: SESS_EV_OPEN not yet given */
 	int closed_reported;
 	int close_code;
 	char close_reason[WIRE_STR_MAX + 1];
@@ -89,6 +103,9 @@ static int on_kex_init(sess_t *s, const uint8_t *p, size_t n, struct sess_event 
 static int on_kex_reply(sess_t *s, const uint8_t *p, size_t n, struct sess_event *ev);
 static int on_kex_confirm(sess_t *s, const uint8_t *p, size_t n, struct sess_event *ev);
 static int on_record(sess_t *s, const uint8_t *p, size_t n, struct sess_event *ev);
+static int on_pake_a(sess_t *s, const uint8_t *p, size_t n, struct sess_event *ev);
+static int on_pake_b(sess_t *s, const uint8_t *p, size_t n, struct sess_event *ev);
+static int on_pake_confirm(sess_t *s, const uint8_t *p, size_t n, struct sess_event *ev);
 
 /* What each state accepts besides ERROR (type 0: nothing), and the length cap. */
 static const struct state_rule {
@@ -102,11 +119,17 @@ static const struct state_rule {
 	[C_ACKED] = {SESS_ST_HELLO, 0, NULL, WIRE_MAX_HELLO},
 	[C_KEYS] = {SESS_ST_NEED_KEYS, 0, NULL, WIRE_MAX_HELLO},
 	[C_KEX] = {SESS_ST_KEX, WIRE_KEX_REPLY, on_kex_reply, WIRE_MAX_HELLO},
+	[C_PW_ACKED] = {SESS_ST_HELLO, 0, NULL, WIRE_MAX_HELLO},
+	[C_PW_B] = {SESS_ST_KEX, WIRE_PAKE_B, on_pake_b, WIRE_MAX_HELLO},
+	[C_PW_KEYS] = {SESS_ST_NEED_KEYS, 0, NULL, WIRE_MAX_HELLO},
 	[S_HELLO] = {SESS_ST_HELLO, WIRE_HELLO, on_hello, WIRE_MAX_HELLO},
 	[S_ANSWER] = {SESS_ST_HELLO, 0, NULL, WIRE_MAX_HELLO},
 	[S_KEX] = {SESS_ST_KEX, WIRE_KEX_INIT, on_kex_init, WIRE_MAX_HELLO},
 	[S_KEYS] = {SESS_ST_NEED_KEYS, 0, NULL, WIRE_MAX_HELLO},
 	[S_CONFIRM] = {SESS_ST_CONFIRM, WIRE_KEX_CONFIRM, on_kex_confirm, WIRE_MAX_HELLO},
+	[S_PW_A] = {SESS_ST_KEX, WIRE_PAKE_A, on_pake_a, WIRE_MAX_HELLO},
+	[S_PW_NEED] = {SESS_ST_NEED_KEYS, 0, NULL, WIRE_MAX_HELLO},
+	[S_PW_CONFIRM] = {SESS_ST_CONFIRM, WIRE_PAKE_CONFIRM, on_pake_confirm, WIRE_MAX_HELLO},
 	[ST_OPEN] = {SESS_ST_OPEN, WIRE_RECORD, on_record, CHAN_MAX_RECORD},
 	[ST_CLOSED] = {SESS_ST_CLOSED, 0, NULL, 0},
 };
@@ -187,6 +210,8 @@ static void wipe_handshake(sess_t *s)
 	ecp_free(s->own_e);
 	s->peer_s = s->peer_e = s->own_e = NULL;
 	kas_keys_wipe(&s->keys);
+	OPENSSL_cleanse(s->peer_conf, sizeof(s->peer_conf));
+	OPENSSL_cleanse(s->pake_peer, sizeof(s->pake_peer));
 	OPENSSL_cleanse(s->tr, sizeof(s->tr));
 	OPENSSL_cleanse(s->T, sizeof(s->T));
 	s->tr_len = 0;
@@ -205,7 +230,7 @@ static int sess_close(sess_t *s, int code, const char *reason, int tell)
 	s->st = ST_CLOSED;
 	s->close_code = code;
 	copy_reason(s->close_reason, reason);
-	s->pending_derive = 0;
+	s->pending_derive = s->pending_open = 0;
 	chan_free(s->chan);
 	s->chan = NULL;
 	wipe_handshake(s);
@@ -285,6 +310,13 @@ static int on_hello_ack(sess_t *s, const uint8_t *p, size_t n, struct sess_event
 		return sess_close(s, PED_E_VERSION, NULL, 1);
 	if (tr_add(s, WIRE_HELLO_ACK, p, n) != 0)
 		return sess_close(s, PED_E_INTERNAL, NULL, 1);
+	if (!a.busy && s->hello.purpose == WIRE_PURPOSE_PASSWORD) {
+		s->ack = a; /* no KEX_SHARE: the owner sends PAKE_A now */
+		s->st = C_PW_ACKED;
+		ev->type = SESS_EV_HELLO_ACK;
+		ev->ack = a;
+		return 0;
+	}
 	if (!a.busy) { /* the owner hears of it with the KEX_SHARE */
 		s->ack = a;
 		s->st = C_SHARE;
@@ -363,6 +395,70 @@ static int on_kex_confirm(sess_t *s, const uint8_t *p, size_t n, struct sess_eve
 		return sess_close(s, PED_E_PARSE, "KEX_CONFIRM of the wrong length", 1);
 	if (kas_check_tag(&s->keys, p) != 0)
 		return sess_close(s, PED_E_RPV_MISMATCH, NULL, 1);
+	r = chan_new(&s->keys, &s->chan);
+	wipe_handshake(s);
+	if (r != 0)
+		return sess_close(s, r, NULL, 1);
+	s->st = ST_OPEN;
+	ev->type = SESS_EV_OPEN;
+	return 0;
+}
+
+/* ---- the password mode (Part 4) ----------------------------------------- */
+
+/* Server: Qs_U || pA. Both points validated; T covers HELLO, HELLO_ACK and
+ * this frame; the owner then asks its PED for the password. */
+static int on_pake_a(sess_t *s, const uint8_t *p, size_t n, struct sess_event *ev)
+{
+	int r;
+
+	if (n != PAKE_A_LEN)
+		return sess_close(s, PED_E_PARSE, "PAKE_A of the wrong length", 1);
+	if ((r = import_pair(p, &s->peer_s, &s->peer_e)) != 0)
+		return sess_close(s, r, NULL, 1);
+	if ((r = tr_add(s, WIRE_PAKE_A, p, n)) != 0 || (r = tr_hash(s)) != 0)
+		return sess_close(s, r, NULL, 1);
+	memcpy(s->peer_qs, p, ECP_PUB_LEN);
+	memcpy(s->pake_peer, p + ECP_PUB_LEN, PAKE_PT_LEN);
+	s->st = S_PW_NEED;
+	ev->type = SESS_EV_PAKE_A;
+	ev->hello = s->hello;
+	ev->peer_static = s->peer_qs;
+	ev->peer_ephem = s->pake_peer;
+	ev->context = s->T;
+	return 0;
+}
+
+/* Client: pB || confB. pB validated here; confB is checked against the keys
+ * the HSM derives (sess_client_keys), before anything else is sent. */
+static int on_pake_b(sess_t *s, const uint8_t *p, size_t n, struct sess_event *ev)
+{
+	ecp_key_t *k = NULL;
+	int r;
+
+	if (n != PAKE_B_LEN)
+		return sess_close(s, PED_E_PARSE, "PAKE_B of the wrong length", 1);
+	r = ecp_import_public(p, PAKE_PT_LEN, &k) != 0 ? PED_E_BAD_KEY : 0;
+	ecp_free(k);
+	if (r != 0)
+		return sess_close(s, r, NULL, 1);
+	memcpy(s->pake_peer, p, PAKE_PT_LEN);
+	memcpy(s->peer_conf, p + PAKE_PT_LEN, PAKE_CONF_LEN);
+	s->st = C_PW_KEYS;
+	ev->type = SESS_EV_DERIVE;
+	ev->peer_ephem = s->pake_peer;
+	ev->context = s->T;
+	return 0;
+}
+
+static int on_pake_confirm(sess_t *s, const uint8_t *p, size_t n, struct sess_event *ev)
+{
+	int r;
+
+	if (n != PAKE_CONFIRM_LEN)
+		return sess_close(s, PED_E_PARSE, "PAKE_CONFIRM of the wrong length", 1);
+	if (kas_check_tag(&s->keys, p) != 0)
+		return sess_close(s, PED_E_PASSWORD_INCORRECT, NULL, 1);
 	r = chan_new(&s->keys, &s->chan);
 	wipe_handshake(s);
 	if (r != 0)
@@ -530,9 +626,10 @@ static int sess_alloc(enum sess_role role, enum st st, sess_t **out)
 	return 0;
 }
 
-int sess_client_new(const char *client_name, const char *hsm_serial, sess_t **out)
+static int client_new(const char *client_name, const char *hsm_serial, uint8_t purpose,
+		      sess_t **out)
 {
-	struct wire_hello h = {SESS_MIN_VERSION, SESS_MAX_VERSION, WIRE_PURPOSE_SESSION, "", ""};
+	struct wire_hello h = {SESS_MIN_VERSION, SESS_MAX_VERSION, purpose, "", ""};
 	uint8_t mem[WIRE_MAX_HELLO];
 	sess_t *s = NULL;
 	pbuf_t b;
@@ -550,11 +647,27 @@ int sess_client_new(const char *client_name, const char *hsm_serial, sess_t **ou
 		goto out;
 	if ((r = queue_hs(s, WIRE_HELLO, b.data, b.len)) != 0)
 		goto out;
+	s->hello = h;
 	*out = s;
 	s = NULL;
 out:
 	sess_free(s);
 	return r;
+}
+
+int sess_client_new(const char *client_name, const char *hsm_serial, sess_t **out)
+{
+	return client_new(client_name, hsm_serial, WIRE_PURPOSE_SESSION, out);
+}
+
+int sess_client_new_password(const char *client_name, const char *hsm_serial, sess_t **out)
+{
+	return client_new(client_name, hsm_serial, WIRE_PURPOSE_PASSWORD, out);
+}
+
+int sess_is_password(const sess_t *s)
+{
+	return s != NULL && s->hello.purpose == WIRE_PURPOSE_PASSWORD;
 }
 
 int sess_server_new(sess_t **out)
@@ -642,6 +755,11 @@ int sess_next(sess_t *s, struct sess_event *ev)
 		ev->context = s->T;
 		return 0;
 	}
+	if (s->pending_open) {
+		s->pending_open = 0;
+		ev->type = SESS_EV_OPEN;
+		return 0;
+	}
 	/* A frame may end without an event (a PING answered): take the next. */
 	while (s->st != ST_CLOSED && ev->type == SESS_EV_NONE && next_frame(s, ev))
 		;
@@ -704,6 +822,13 @@ int sess_server_accept(sess_t *s, const struct wire_hello_ack *ack, ecp_key_t *e
 		return sess_close(s, r, NULL, 0);
 	if (s->hello.purpose == WIRE_PURPOSE_PROBE)
 		return sess_close(s, 0, "probe answered", 0);
+	s->ack = *ack;
+	if (s->hello.purpose == WIRE_PURPOSE_PASSWORD) {
+		ecp_free(s->own_e); /* no ephemeral: SPAKE2 makes its own scalar */
+		s->own_e = NULL;
+		s->st = S_PW_A;
+		return 0;
+	}
 	if ((s->own_e == NULL && (r = ecp_generate(&s->own_e)) != 0) ||
 	    (r = ecp_export_public(s->own_e, qe)) != 0 ||
 	    (r = queue_hs(s, WIRE_KEX_SHARE, qe, sizeof(qe))) != 0)
@@ -762,6 +887,54 @@ out:
 	return r;
 }
 
+int sess_server_password(sess_t *s, const char *pw, size_t pw_len)
+{
+	uint8_t msg[PAKE_B_LEN];
+	spake2_t *sp = NULL;
+	int r;
+
+	if (s == NULL || s->st != S_PW_NEED || pw == NULL)
+		return PED_E_INVAL;
+	if ((r = pake_start(KAS_V, pw, pw_len, s->hello.hsm_serial, NULL, 0, &sp, msg)) != 0 ||
+	    (r = pake_finish(&sp, KAS_V, s->hello.hsm_serial, s->peer_qs, s->ack.server_name,
+			     s->pake_peer, s->T, SESS_TRANSCRIPT_LEN, &s->keys)) != 0)
+		goto out;
+	memcpy(msg + PAKE_PT_LEN, s->keys.own_tag, PAKE_CONF_LEN);
+	if ((r = queue_frame(s, WIRE_PAKE_B, msg, sizeof(msg))) != 0)
+		goto out;
+	ecp_free(s->peer_s);
+	ecp_free(s->peer_e);
+	s->peer_s = s->peer_e = NULL;
+	s->st = S_PW_CONFIRM;
+out:
+	spake2_free(sp);
+	OPENSSL_cleanse(msg, sizeof(msg));
+	if (r != 0)
+		sess_close(s, r == PED_E_INVAL ? PED_E_PASSWORD_INCORRECT : r, NULL, 1);
+	return r;
+}
+
+int sess_client_pake(sess_t *s, const uint8_t qs_u[static ECP_PUB_LEN],
+		     const uint8_t pa[static PAKE_PT_LEN])
+{
+	uint8_t a[PAKE_A_LEN];
+	int r;
+
+	if (s == NULL || s->st != C_PW_ACKED)
+		return PED_E_INVAL;
+	memcpy(a, qs_u, ECP_PUB_LEN);
+	memcpy(a + ECP_PUB_LEN, pa, PAKE_PT_LEN);
+	if ((r = queue_hs(s, WIRE_PAKE_A, a, sizeof(a))) != 0 || (r = tr_hash(s)) != 0)
+		return sess_close(s, r, NULL, 1);
+	s->st = C_PW_B;
+	return 0;
+}
+
+const char *sess_server_name(const sess_t *s)
+{
+	return s != NULL ? s->ack.server_name : "";
+}
+
 int sess_client_kex_init(sess_t *s, const uint8_t qs_u[static ECP_PUB_LEN],
 			 const uint8_t qe_u[static ECP_PUB_LEN])
 {
@@ -785,6 +958,21 @@ int sess_client_keys(sess_t *s, kas_keys_t *k)
 
 	if (s == NULL || k == NULL)
 		return PED_E_INVAL;
+	if (s->st == C_PW_KEYS && k->scheme == KAS_SPAKE2 &&
+	    k->role == KAS_U && k->has_own_tag && k->has_peer_tag) {
+		/* confB first: a wrong password is found before anything is sent */
+		memcpy(&s->keys, k, sizeof(s->keys));
+		kas_keys_wipe(k);
+		if (kas_check_tag(&s->keys, s->peer_conf) != 0)
+			return sess_close(s, PED_E_PASSWORD_INCORRECT, NULL, 1);
+		if ((r = queue_frame(s, WIRE_PAKE_CONFIRM, s->keys.own_tag, KAS_TAG_LEN)) != 0 ||
+		    (r = chan_new(&s->keys, &s->chan)) != 0)
+			return sess_close(s, r, NULL, 1);
+		wipe_handshake(s);
+		s->st = ST_OPEN;
+		s->pending_open = 1;
+		return 0;
+	}
 	if (s->st != C_KEYS || s->pending_derive || k->scheme != KAS_FULL_UNIFIED ||
 	    k->role != KAS_U || !k->has_own_tag || !k->has_peer_tag)
 		goto out;

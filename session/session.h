@@ -58,6 +58,9 @@
 #define WIRE_KEX_REPLY 0x11
 #define WIRE_KEX_CONFIRM 0x12
 #define WIRE_KEX_SHARE 0x13
+#define WIRE_PAKE_A 0x14       /* password mode (Part 4): Qs_U || pA */
+#define WIRE_PAKE_B 0x15       /* pB || confB */
+#define WIRE_PAKE_CONFIRM 0x16 /* confA */
 #define WIRE_RECORD 0x20
 
 #define SESS_TRANSCRIPT_LEN 64
@@ -95,6 +98,10 @@ enum sess_event_type {
 	                      * with the HSM (ev.peer_ephem, ev.context), then
 	                      * sess_client_keys. Write out the queued KEX_INIT
 	                      * first: the server works while the HSM derives. */
+	SESS_EV_PAKE_A,      /* server, password mode: the client's share arrived
+	                      * (ev.peer_static = Qs_U, ev.peer_ephem = pA,
+	                      * ev.hello); ask the PED for the password, then
+	                      * sess_server_password */
 	SESS_EV_OPEN,        /* key confirmation succeeded: records flow */
 	SESS_EV_MESSAGE,     /* open: a SESS_MSG_LINK / PED_STATE message
 	                      * (ev.msg_type, ev.body, ev.body_len; valid until
@@ -123,6 +130,26 @@ typedef struct sess sess_t;
 
 /* Client: queues HELLO (purpose SESSION) at once. */
 int sess_client_new(const char *client_name, const char *hsm_serial, sess_t **out);
+/* Client, one-time password mode (docs/PROTOCOL.md Part 4): HELLO purpose
+ * PASSWORD. After SESS_EV_HELLO_ACK (ev.peer_ephem NULL) the owner calls
+ * sess_client_pake with the HSM's static key and its SPAKE2 share pA; PAKE_B
+ * then gives SESS_EV_DERIVE (ev.peer_ephem = pB, ev.context = T): the HSM
+ * finishes SPAKE2 (session/pake.h) and hands over keys of scheme KAS_SPAKE2
+ * with sess_client_keys, which checks confB before anything is sent: a
+ * mismatch closes with PASSWORD_INCORRECT (ERROR sent), a match sends
+ * PAKE_CONFIRM and gives SESS_EV_OPEN. */
+int sess_client_new_password(const char *client_name, const char *hsm_serial, sess_t **out);
+int sess_client_pake(sess_t *s, const uint8_t qs_u[static ECP_PUB_LEN],
+		     const uint8_t pa[static ECP_PUB_LEN]);
+/* 1 for a session opened (or opening) in password mode. */
+int sess_is_password(const sess_t *s);
+/* The server name of the HELLO_ACK (client: received; server: sent). */
+const char *sess_server_name(const sess_t *s);
+/* Server, after SESS_EV_PAKE_A: the password the key holder typed on the PED
+ * (8 ASCII digits). Runs SPAKE2's side B, queues PAKE_B; PAKE_CONFIRM then
+ * opens the session, or closes it with PASSWORD_INCORRECT. Nothing of the
+ * password is kept. */
+int sess_server_password(sess_t *s, const char *pw, size_t pw_len);
 /* Server: waits for HELLO. */
 int sess_server_new(sess_t **out);
 /* Wipes every key and buffer. NULL is a no-op. */

@@ -29,7 +29,8 @@ enum wire_type {
 	WIRE_ERROR = 0x7f,     /* either way, then close */
 };
 
-enum wire_purpose { WIRE_PURPOSE_PROBE = 1, WIRE_PURPOSE_SESSION = 2 };
+/* PASSWORD: the one-time password mode (PROTOCOL.md Part 4) */
+enum wire_purpose { WIRE_PURPOSE_PROBE = 1, WIRE_PURPOSE_SESSION = 2, WIRE_PURPOSE_PASSWORD = 3 };
 
 struct wire_hello {
 	uint8_t min_version, max_version;
