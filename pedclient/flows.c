@@ -14,6 +14,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "pedclient/remote.h"
+#include "session/pake.h"
 
 enum op_kind { OP_VECTOR, OP_HSM_INIT, OP_PART_INIT, OP_ROLE_INIT, OP_LOGIN, OP_CONNECT };
 
@@ -50,6 +51,8 @@ struct op {
 	uint32_t tokens[2];
 	int rpv_staged;
 	uint32_t rpv_token;
+	int rpv_verifying;               /* rotation: reading the current orange keys */
+	int rpv_verified;                /* rotation: the current quorum was shown */
 	char label[HSM_LABEL_MAX + 1];
 };
 
@@ -477,6 +480,22 @@ static void op_result(void *arg, const pedhost_result_t *res)
 		}
 		goto out;
 	}
+	if (o->kind == OP_VECTOR && o->rpv_verifying) {
+		/* rotation: the current orange quorum, checked before anything changes */
+		if ((r = decode_shares(res, sh, &k)) == 0 &&
+		    (r = hsm_rpv_verify(h, sh, k)) == 0) {
+			o->rpv_verifying = 0;
+			o->rpv_verified = 1;
+			hsmsock_line(o->conn, "out", "Current orange key verified; now the new one.");
+			next_step(o);
+			o = NULL;
+		} else if (r == PED_E_RPV_MISMATCH) {
+			op_end(o, r, "the orange keys presented do not hold this HSM's current RPV "
+				     "(or a PIN was wrong); the RPV is unchanged");
+			o = NULL;
+		}
+		goto out;
+	}
 	/* a CREATE_KEYSET: new shares written, or an existing keyset reused */
 	if (res->reused) {
 		if ((r = decode_shares(res, sh, &k)) != 0)
@@ -540,6 +559,18 @@ static void next_step(struct op *o)
 			hsmsock_line(o->conn, "out", "Remote PED Vector initialized.");
 			op_end(o, 0, NULL);
 			return;
+		}
+		if (info.rpv_initialized && !o->rpv_verified) {
+			/* rotation: the current orange quorum first; the RPV changes
+			 * only when the new keyset is written and committed */
+			q.op = LINK_READ_KEYSET;
+			q.allow_reuse = 0;
+			q.key_type = LINK_KEY_ORANGE;
+			snprintf(q.title, sizeof(q.title), "CURRENT RPV...");
+			o->rpv_verifying = 1;
+			hsmsock_line(o->conn, "out", "The RPV is initialized: present the current "
+						    "orange key(s) first.");
+			break;
 		}
 		q.key_type = LINK_KEY_ORANGE;
 		snprintf(q.title, sizeof(q.title), "SETTING RPV...");
@@ -627,6 +658,14 @@ static struct op *op_new(struct cmd_ctx *x, enum op_kind kind)
 	if (s->op != NULL) {
 		hsmsock_end(x->c, PED_E_PED_BUSY, "slot %u is busy with another PED command",
 			    x->slot);
+		return NULL;
+	}
+	if (kind != OP_VECTOR && kind != OP_CONNECT && s->remote != NULL &&
+	    remote_is_password(s->remote)) {
+		hsmsock_end(x->c, PED_E_BAD_REQUEST,
+			    "the session with %s was opened with a one-time password and serves "
+			    "ped vector init only; then ped disconnect and ped connect with the "
+			    "new orange key", remote_where(s->remote));
 		return NULL;
 	}
 	if ((o = calloc(1, sizeof(*o))) == NULL) {
@@ -923,8 +962,12 @@ static void on_attend(void *arg)
 		hsmsock_line(o->conn, "attend", NULL);
 		o->attended = 1;
 	}
-	hsmsock_line(o->conn, "out", "Present the orange (RPV) PED key at the PED of %s.",
-		     remote_where(o->f->slot[o->slot].remote));
+	if (remote_is_password(o->f->slot[o->slot].remote))
+		hsmsock_line(o->conn, "out", "Enter the password on the PED of %s.",
+			     remote_where(o->f->slot[o->slot].remote));
+	else
+		hsmsock_line(o->conn, "out", "Present the orange (RPV) PED key at the PED of %s.",
+			     remote_where(o->f->slot[o->slot].remote));
 }
 
 static void on_connected(void *arg, int err, const char *msg)
@@ -1007,9 +1050,67 @@ static void connect_gone(void *arg)
 		remote_disconnect(s->remote, "the console went away");
 }
 
+/* Where ped connect goes: -ip/-port, else -ped ID, else the PED ID assigned
+ * to this slot's serial, else the slot's ped set defaults, else
+ * 127.0.0.1:1503. 0, or an error already answered. */
+static int connect_target(struct cmd_ctx *x, const char *ip, const char *port, const char *ped,
+			  char *host, size_t hostlen, int *portp, char *via, size_t vialen)
+{
+	const char *serial = x->f->env.slots->serial[x->slot];
+	const struct ids_entry *e = NULL;
+	char *end;
+	long id;
+
+	via[0] = '\0';
+	if (ped != NULL && ip != NULL) {
+		hsmsock_end(x->c, PED_E_INVAL, "-ped and -ip exclude each other");
+		return -1;
+	}
+	if (ped != NULL) {
+		id = strtol(ped, &end, 10);
+		if (*ped == '\0' || *end != '\0' || id < IDS_ID_MIN || id > IDS_ID_MAX) {
+			hsmsock_end(x->c, PED_E_RANGE, "-ped: a PED ID is %d-%d", IDS_ID_MIN,
+				    IDS_ID_MAX);
+			return -1;
+		}
+		if (x->f->env.ids == NULL || (e = ids_get(x->f->env.ids, id)) == NULL) {
+			hsmsock_end(x->c, PED_E_NOT_FOUND, "PED ID %ld is not mapped (pedclient "
+							   "-mode setid -id %ld -id_ip A -id_port P)",
+				    id, id);
+			return -1;
+		}
+	} else if (ip == NULL && x->f->env.ids != NULL) {
+		for (size_t i = 0; i < x->f->env.ids->n; i++)
+			if (strcmp(x->f->env.ids->e[i].serial, serial) == 0)
+				e = &x->f->env.ids->e[i];
+	}
+	if (e != NULL) {
+		snprintf(host, hostlen, "%s", e->host);
+		*portp = (int)e->port;
+		snprintf(via, vialen, " (PED ID %ld%s)", e->id,
+			 ped != NULL ? "" : ", assigned to this HSM");
+	} else if (flows_load_pedset(x->f->env.statedir, x->slot, host, hostlen, portp) != 0 ||
+		   *portp == 0) {
+		snprintf(host, hostlen, "127.0.0.1");
+		*portp = WIRE_DEFAULT_PORT;
+	}
+	if (ip != NULL) {
+		if (!valid_host(ip)) {
+			hsmsock_end(x->c, PED_E_INVAL, "-ip: not a host name or address");
+			return -1;
+		}
+		snprintf(host, hostlen, "%s", ip);
+	}
+	if (port != NULL && parse_port(port, portp) != 0) {
+		hsmsock_end(x->c, PED_E_RANGE, "-port: must be 1-65535");
+		return -1;
+	}
+	return 0;
+}
+
 static void cmd_ped_connect(struct cmd_ctx *x)
 {
-	static const char *const names[] = {"-ip", "-port", "-password", NULL};
+	static const char *const names[] = {"-ip", "-port", "-ped", NULL};
 	static const struct remote_cbs cbs = {glue_attend, glue_connected, glue_closed};
 	struct slotrt *s = &x->f->slot[x->slot];
 	const struct pedclient_cfg *cfg = x->f->env.cfg;
@@ -1017,55 +1118,83 @@ static void cmd_ped_connect(struct cmd_ctx *x)
 	struct conn_glue *g;
 	struct hsm_info info;
 	const char *v[3];
-	char why[128], host[256];
-	int port = 0, r;
+	char why[128], host[256], via[64], pw[PAKE_PW_DIGITS + 1];
+	char *argv[8];
+	int argc = 0, port = 0, r, password = 0;
 	struct op *o;
 
-	/* -password takes an optional value: handle it before the table */
-	for (r = 0; r < x->argc; r++)
-		if (strcmp(x->argv[r], "-password") == 0) {
-			hsmsock_end(x->c, PED_E_BAD_REQUEST,
-				    "ped connect -password (one-time password mode) is not "
-				    "supported yet; initialize the RPV with the Local PED (ped "
-				    "vector init)");
-			return;
+	pw[0] = '\0';
+	/* -password takes an optional value: take it out before the table */
+	for (r = 0; r < x->argc; r++) {
+		if (strcmp(x->argv[r], "-password") != 0) {
+			if (argc < 8)
+				argv[argc++] = x->argv[r];
+			continue;
 		}
-	if (get_opts(x->argc, x->argv, names, v, why, sizeof(why)) != 0) {
-		hsmsock_end(x->c, PED_E_INVAL, "%s; usage: ped connect [-ip A] [-port P]", why);
+		password = 1;
+		if (r + 1 < x->argc && x->argv[r + 1][0] != '-') {
+			r++;
+			if (pake_password_check(x->argv[r], strlen(x->argv[r])) != 0) {
+				OPENSSL_cleanse(x->argv[r], strlen(x->argv[r]));
+				hsmsock_end(x->c, PED_E_INVAL, "-password: the one-time password is "
+							       "exactly 8 digits");
+				return;
+			}
+			memcpy(pw, x->argv[r], PAKE_PW_DIGITS + 1);
+			OPENSSL_cleanse(x->argv[r], strlen(x->argv[r]));
+		}
+	}
+	if (argc >= 8 || get_opts(argc, argv, names, v, why, sizeof(why)) != 0) {
+		OPENSSL_cleanse(pw, sizeof(pw));
+		hsmsock_end(x->c, PED_E_INVAL, "%s; usage: ped connect [-ip A] [-port P] [-ped ID] "
+					       "[-password [NNNNNNNN]]",
+			    argc >= 8 ? "too many words" : why);
 		return;
 	}
 	if (s->remote != NULL) {
+		OPENSSL_cleanse(pw, sizeof(pw));
 		hsmsock_end(x->c, PED_E_EXISTS, "slot %u already has a Remote PED session with "
 						"%s (ped disconnect first)",
 			    x->slot, remote_where(s->remote));
 		return;
 	}
 	hsm_info(slot_hsm(x->f, x->slot), &info);
-	if (!info.rpv_initialized) {
+	if (password && info.rpv_initialized) {
+		OPENSSL_cleanse(pw, sizeof(pw));
+		hsmsock_end(x->c, PED_E_RPV_INITIALIZED,
+			    "the RPV of slot %u is already initialized: the one-time password mode "
+			    "is only for the first contact; use ped connect with the orange key",
+			    x->slot);
+		return;
+	}
+	if (!password && !info.rpv_initialized) {
 		hsmsock_end(x->c, PED_E_NOT_INITIALIZED,
-			    "the RPV of slot %u is not initialized (ped vector init)", x->slot);
+			    "the RPV of slot %u is not initialized: ped connect -password (a "
+			    "one-time password typed on the distant PED), or ped vector init on a "
+			    "Local PED", x->slot);
 		return;
 	}
-	if (flows_load_pedset(x->f->env.statedir, x->slot, host, sizeof(host), &port) != 0 ||
-	    port == 0) {
-		snprintf(host, sizeof(host), "127.0.0.1");
-		port = WIRE_DEFAULT_PORT;
-	}
-	if (v[0] != NULL) {
-		if (!valid_host(v[0])) {
-			hsmsock_end(x->c, PED_E_INVAL, "-ip: not a host name or address");
-			return;
-		}
-		snprintf(host, sizeof(host), "%s", v[0]);
-	}
-	if (v[1] != NULL && parse_port(v[1], &port) != 0) {
-		hsmsock_end(x->c, PED_E_RANGE, "-port: must be 1-65535");
+	if (connect_target(x, v[0], v[1], v[2], host, sizeof(host), &port, via, sizeof(via)) != 0) {
+		OPENSSL_cleanse(pw, sizeof(pw));
 		return;
 	}
-	if ((o = op_new(x, OP_CONNECT)) == NULL)
+	if (password && pw[0] == '\0' && (r = pake_password_new(pw)) != 0) {
+		hsmsock_end(x->c, r, "cannot draw a password");
 		return;
+	}
+	if (password && hsm_pake_fresh(slot_hsm(x->f, x->slot), pw, strlen(pw)) != 0) {
+		OPENSSL_cleanse(pw, sizeof(pw));
+		hsmsock_end(x->c, PED_E_EXISTS, "this one-time password was used already: give "
+						"another, or -password alone for a new one");
+		return;
+	}
+	if ((o = op_new(x, OP_CONNECT)) == NULL) {
+		OPENSSL_cleanse(pw, sizeof(pw));
+		return;
+	}
 	hsmsock_on_gone(x->c, connect_gone, o);
 	if ((g = calloc(1, sizeof(*g))) == NULL) {
+		OPENSSL_cleanse(pw, sizeof(pw));
 		op_end(o, PED_E_NOMEM, NULL);
 		return;
 	}
@@ -1083,10 +1212,15 @@ static void cmd_ped_connect(struct cmd_ctx *x)
 	ro.ping_interval_ms = (unsigned)cfg->PingInterval * 1000u;
 	ro.ping_timeout_ms = (unsigned)cfg->PingTimeout * 1000u;
 	ro.idle_timeout_ms = (unsigned)cfg->IdleTimeout * 1000u;
-	hsmsock_line(o->conn, "out", "Connecting to the Remote PED server at %s:%d ...", host,
-		     port);
+	ro.password = password ? pw : NULL;
+	hsmsock_line(o->conn, "out", "Connecting to the Remote PED server at %s:%d%s ...", host,
+		     port, via);
+	if (password)
+		hsmsock_line(o->conn, "out",
+			     "Please attend to the PED and enter the following password: %s", pw);
 	o->ped_running = 1;
 	r = remote_connect(x->f->env.loop, slot_hsm(x->f, x->slot), &ro, &cbs, g, &s->remote);
+	OPENSSL_cleanse(pw, sizeof(pw));
 	if (r != 0) {
 		free(g);
 		s->remote = NULL;

@@ -16,6 +16,7 @@
 
 #include "pedclient/config.h"
 #include "pedclient/hsmsock.h"
+#include "pedclient/ids.h"
 #include "pedclient/lped.h"
 #include "pedclient/slots.h"
 
@@ -28,6 +29,7 @@ struct flows_env {
 	const char *statedir;
 	const char *host;              /* our host name */
 	const struct pedclient_cfg *cfg;
+	const struct ids *ids;         /* the PED ID mappings (live), may be NULL */
 };
 
 int flows_new(const struct flows_env *env, flows_t **out);

@@ -172,6 +172,29 @@ int hsm_rpv_init_reuse(hsm_t *h, const shamir_share_t *shares, unsigned k, uint3
 int hsm_rpv_init_commit(hsm_t *h, uint32_t token);
 void hsm_rpv_init_abort(hsm_t *h);
 
+/* Checks an orange keyset against the stored RPV (k shares): 0 when the
+ * recombined secret is this HSM's RPV and its PED-side key (both compared in
+ * constant time), PED_E_RPV_MISMATCH for another orange keyset (or a wrong
+ * PIN), PED_E_NOT_INITIALIZED without an RPV. Rotation (ped vector init on
+ * an HSM with an RPV) proves the current orange quorum with it first. */
+int hsm_rpv_verify(hsm_t *h, const shamir_share_t *shares, unsigned k);
+
+/* ---- one-time password mode (docs/PROTOCOL.md Part 4) ----------------------
+ * Only while the RPV is not initialized (PED_E_RPV_INITIALIZED otherwise).
+ * begin: w from the 8-digit password and this HSM's serial, SPAKE2 side A;
+ * pa receives the share. The password is not kept (only w, inside the
+ * SPAKE2 state). finish: with the server name of the HELLO_ACK, pB and the
+ * transcript hash T, the session keys (scheme KAS_SPAKE2, own_tag confA,
+ * peer_tag confB). The SPAKE2 state is destroyed by finish, abort, close or
+ * the next begin, whatever the outcome: one password attempt per begin. */
+int hsm_pake_begin(hsm_t *h, const char *pw, size_t pw_len, uint8_t pa[static ECP_PUB_LEN]);
+/* 0 if pw was not tried on this HSM (since pedclient started), else
+ * PED_E_EXISTS: begin burns every password it is given. */
+int hsm_pake_fresh(const hsm_t *h, const char *pw, size_t pw_len);
+int hsm_pake_finish(hsm_t *h, const char *server_name, const uint8_t pb[static ECP_PUB_LEN],
+		    const uint8_t *t, size_t t_len, kas_keys_t *out);
+void hsm_pake_abort(hsm_t *h);
+
 /* ---- roles and domains ---------------------------------------------------
  * begin: a fresh 32-byte secret split m of n (1 <= m <= n <= 16) into shares
  * (array of n); keyset_id (optional, 16 bytes) receives a new random keyset

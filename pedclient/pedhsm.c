@@ -18,6 +18,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "common/prog.h"
 #include "pedclient/hsmsock.h"
 
@@ -157,7 +159,9 @@ static int run_command(const char *statedir, unsigned slot, int argc, char **arg
 		result("IO_ERROR", why);
 		return 1;
 	}
-	if (write_all(fd, req, used) != 0) {
+	i = write_all(fd, req, used);
+	OPENSSL_cleanse(req, sizeof(req)); /* may hold a one-time password */
+	if (i != 0) {
 		close(fd);
 		result("IO_ERROR", "cannot send the command to pedclient");
 		return 1;

@@ -13,6 +13,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "session/pake.h"
 #include "session/session.h"
 
 #define WRAP_MAX (SHAMIR_ENCODED_MAX + 16)
@@ -31,6 +32,8 @@ struct remote {
 	char serial[WIRE_STR_MAX + 1];
 	char where[300];
 	char portstr[8];
+	char password[PAKE_PW_DIGITS + 1]; /* password mode: until PAKE_A is made */
+	int password_mode;
 
 	uv_tcp_t tcp;
 	uv_timer_t deadline;   /* handshake / orange key / write / ping timeout */
@@ -159,6 +162,8 @@ static void finish(remote_t *r, int err, const char *fmt, ...)
 		va_end(ap);
 	}
 	r->st = R_CLOSING;
+	OPENSSL_cleanse(r->password, sizeof(r->password));
+	hsm_pake_abort(r->hsm); /* one attempt per ped connect -password */
 	uv_timer_stop(&r->ping);
 	uv_timer_stop(&r->idle);
 	end_op(r, err != 0 ? err : PED_E_DISCONNECTED);
@@ -497,12 +502,43 @@ static int do_kex_init(remote_t *r)
 	return 0;
 }
 
+/* Password mode: the HSM's SPAKE2 share; the key holder now types the
+ * password on the PED (bounded by the PED's timeout). */
+static int do_pake(remote_t *r)
+{
+	uint8_t qs[ECP_PUB_LEN], pa[ECP_PUB_LEN];
+	int e;
+
+	e = hsm_pake_begin(r->hsm, r->password, strlen(r->password), pa);
+	OPENSSL_cleanse(r->password, sizeof(r->password));
+	if (e != 0 || (e = hsm_static_public(r->hsm, qs)) != 0 ||
+	    (e = sess_client_pake(r->s, qs, pa)) != 0)
+		return e;
+	r->st = R_ORANGE;
+	uv_timer_start(&r->deadline, on_deadline,
+		       (r->o.ped_timeout_ms ? r->o.ped_timeout_ms : LINK_DEFAULT_TIMEOUT_MS) +
+			       MARGIN_MS,
+		       0);
+	if (r->cbs.on_attend != NULL)
+		r->cbs.on_attend(r->arg);
+	flush(r);
+	return 0;
+}
+
 static int do_keys(remote_t *r, const struct sess_event *ev)
 {
 	struct hsm_chan_params p;
 	kas_keys_t keys;
 	int e;
 
+	if (r->password_mode) {
+		e = hsm_pake_finish(r->hsm, sess_server_name(r->s), ev->peer_ephem, ev->context,
+				    SESS_TRANSCRIPT_LEN, &keys);
+		if (e == 0)
+			e = sess_client_keys(r->s, &keys);
+		OPENSSL_cleanse(&keys, sizeof(keys));
+		return e;
+	}
 	memset(&p, 0, sizeof(p));
 	p.scheme = KAS_FULL_UNIFIED;
 	p.peer_ephem = ev->peer_ephem;
@@ -529,6 +565,13 @@ static void confirmed(remote_t *r)
 		r->cbs.on_connected(r->arg, 0, "");
 }
 
+static void pw_wrong(remote_t *r)
+{
+	finish(r, PED_E_PASSWORD_INCORRECT,
+	       "the password entered on the PED at %s does not match; it is burned: run ped "
+	       "connect -password again for a new one", r->where);
+}
+
 static void on_event(remote_t *r, const struct sess_event *ev)
 {
 	int e;
@@ -540,12 +583,15 @@ static void on_event(remote_t *r, const struct sess_event *ev)
 		snprintf(r->ped_firmware, sizeof(r->ped_firmware), "%s", ev->ack.ped_firmware);
 		if (ev->ack.busy)
 			return; /* ERROR SERVER_BUSY and CLOSED follow */
-		if ((e = do_kex_init(r)) != 0)
+		if ((e = r->password_mode ? do_pake(r) : do_kex_init(r)) != 0)
 			finish(r, e, "%s: key exchange: %s", r->where, ped_strerror(e));
 		break;
 	case SESS_EV_DERIVE:
-		/* KEX_REPLY (MacTag_V) then opens the session or says RPV_MISMATCH */
-		if ((e = do_keys(r, ev)) != 0)
+		/* KEX_REPLY (MacTag_V) then opens the session or says RPV_MISMATCH;
+		 * in password mode confB was checked here already */
+		if ((e = do_keys(r, ev)) == PED_E_PASSWORD_INCORRECT)
+			pw_wrong(r);
+		else if (e != 0)
 			finish(r, e, "%s: key exchange: %s", r->where, ped_strerror(e));
 		break;
 	case SESS_EV_OPEN:
@@ -587,6 +633,8 @@ static void on_event(remote_t *r, const struct sess_event *ev)
 		if (ev->code == PED_E_SERVER_BUSY)
 			finish(r, PED_E_SERVER_BUSY, "the PED server %s is serving another HSM%s%s",
 			       r->where, r->ack.holder[0] ? ": " : "", r->ack.holder);
+		else if (ev->code == PED_E_PASSWORD_INCORRECT)
+			pw_wrong(r);
 		else if (ev->code == PED_E_RPV_MISMATCH || ev->code == PED_E_KC_FAILED)
 			finish(r, PED_E_RPV_MISMATCH,
 			       "the orange key presented at %s does not belong to this HSM "
@@ -666,7 +714,9 @@ static void on_connect(uv_connect_t *req, int status)
 	}
 	r->st = R_HELLO;
 	r->t_connect = time(NULL);
-	if ((e = sess_client_new(r->client, r->serial, &r->s)) != 0) {
+	e = r->password_mode ? sess_client_new_password(r->client, r->serial, &r->s)
+			     : sess_client_new(r->client, r->serial, &r->s);
+	if (e != 0) {
 		finish(r, e, "cannot start a session: %s", ped_strerror(e));
 		return;
 	}
@@ -751,6 +801,15 @@ int remote_connect(uv_loop_t *loop, hsm_t *hsm, const struct remote_opts *o,
 	snprintf(r->serial, sizeof(r->serial), "%s", o->serial);
 	snprintf(r->where, sizeof(r->where), "%s:%d", o->host, o->port);
 	snprintf(r->portstr, sizeof(r->portstr), "%d", o->port);
+	if (o->password != NULL) {
+		if (pake_password_check(o->password, strlen(o->password)) != 0) {
+			OPENSSL_cleanse(r, sizeof(*r));
+			free(r);
+			return PED_E_INVAL;
+		}
+		memcpy(r->password, o->password, PAKE_PW_DIGITS);
+		r->password_mode = 1;
+	}
 	r->next_id = 1;
 	uv_timer_init(loop, &r->deadline);
 	uv_timer_init(loop, &r->ping);
@@ -775,6 +834,11 @@ int remote_connect(uv_loop_t *loop, hsm_t *hsm, const struct remote_opts *o,
 	r->gai_pending = 1;
 	*out = r;
 	return 0;
+}
+
+int remote_is_password(const remote_t *r)
+{
+	return r != NULL && r->password_mode;
 }
 
 int remote_is_open(const remote_t *r)

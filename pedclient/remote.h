@@ -35,10 +35,15 @@ struct remote_opts {
 	unsigned ping_interval_ms;
 	unsigned ping_timeout_ms;
 	unsigned idle_timeout_ms;  /* 0: none */
+	/* one-time password mode (docs/PROTOCOL.md Part 4): the 8 digits the
+	 * console shows, copied and wiped once the HSM has made its share; NULL
+	 * for the normal mode with the orange key */
+	const char *password;
 };
 
 struct remote_cbs {
-	/* KEX_INIT is out: the PED now asks for the orange key. */
+	/* KEX_INIT (PAKE_A) is out: the PED now asks for the orange key (the
+	 * password). */
 	void (*on_attend)(void *arg);
 	/* The connect ended: err 0 (open) or why not, with a message. */
 	void (*on_connected)(void *arg, int err, const char *msg);
@@ -51,6 +56,8 @@ struct remote_cbs {
 int remote_connect(uv_loop_t *loop, hsm_t *hsm, const struct remote_opts *o,
 		   const struct remote_cbs *cbs, void *arg, remote_t **out);
 int remote_is_open(const remote_t *r);
+/* 1 for a session opened with a one-time password (RPV initialization only). */
+int remote_is_password(const remote_t *r);
 /* PED operations, as lped.h. */
 int remote_start(remote_t *r, const struct pedreq *req, const struct pedport_owner *owner);
 int remote_send_shares(remote_t *r, const uint8_t keyset[LINK_KEYSET_ID_LEN],

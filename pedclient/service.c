@@ -369,6 +369,7 @@ static int start_hsm(struct client *c)
 	env.statedir = daemon_statedir();
 	env.host = c->host;
 	env.cfg = c->cfg;
+	env.ids = &c->ids;
 	if ((rc = flows_new(&env, &c->flows)) != 0) {
 		daemon_fail("%s", ped_strerror(rc));
 		return 1;

@@ -20,6 +20,9 @@
 #include "common/atomic.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "session/pake.h"
+
+#define PAKE_USED_MAX 64
 
 /* The verifier of a role secret s (32 bytes, full entropy, so no stretching):
  * HMAC-SHA-512(key = s, VERIFIER_TAG || u8 role || u64be serial || salt). */
@@ -53,6 +56,11 @@ struct hsm {
 	ecp_key_t *ped_key;
 	uint8_t zs_pub[ECP_PUB_LEN];
 	uint8_t zs[ECP_Z_LEN];
+	spake2_t *pake;        /* password mode: one attempt (hsm_pake_*) */
+	/* passwords already tried (SHA-256 of serial || password), newest
+	 * PAKE_USED_MAX, for as long as the handle lives */
+	uint8_t pake_used[PAKE_USED_MAX][32];
+	unsigned pake_used_n;
 };
 
 static const struct {
@@ -423,6 +431,7 @@ void hsm_close(hsm_t *h)
 	ecp_free(h->ephem);
 	ecp_free(h->ephem_next);
 	ecp_free(h->ped_key);
+	spake2_free(h->pake);
 	free(h->path);
 	OPENSSL_cleanse(h, sizeof(*h));
 	free(h);
@@ -1031,6 +1040,119 @@ void hsm_rpv_init_abort(hsm_t *h)
 {
 	if (h != NULL)
 		OPENSSL_cleanse(&h->staged_rpv, sizeof(h->staged_rpv));
+}
+
+int hsm_rpv_verify(hsm_t *h, const shamir_share_t *shares, unsigned k)
+{
+	uint8_t secret[SHAMIR_MAX_SECRET], pub[ECP_PUB_LEN];
+	ecp_key_t *ped = NULL;
+	int r = PED_E_INVAL;
+
+	if (h == NULL || shares == NULL || k > SHAMIR_MAX_N)
+		goto out;
+	r = PED_E_NOT_INITIALIZED;
+	if (!(h->st.flags & SOFTHSM_F_RPV))
+		goto out;
+	r = PED_E_SHARE_FEW;
+	if (k == 0)
+		goto out;
+	r = PED_E_SHARE_BAD;
+	if (shares[0].len != HSM_RPK_SECRET_LEN)
+		goto out;
+	if ((r = shamir_combine(shares, k, secret, sizeof(secret))) != 0)
+		goto out;
+	r = PED_E_RPV_MISMATCH; /* a wrong PIN or another HSM's orange keyset */
+	if (ecp_from_private(secret + HSM_RPV_LEN, ECP_PRIV_LEN, &ped) != 0 ||
+	    ecp_export_public(ped, pub) != 0)
+		goto out;
+	if ((CRYPTO_memcmp(secret, h->st.rpv, HSM_RPV_LEN) |
+	     CRYPTO_memcmp(pub, h->st.ped_pub, ECP_PUB_LEN)) != 0)
+		goto out;
+	r = 0;
+out:
+	ecp_free(ped);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return r;
+}
+
+/* ---- one-time password mode ------------------------------------------------ */
+
+static void serial_text(const hsm_t *h, char out[32])
+{
+	snprintf(out, 32, "%llu", (unsigned long long)h->st.serial);
+}
+
+static int pw_hash(const hsm_t *h, const char *pw, size_t len, uint8_t out[32])
+{
+	uint8_t buf[8 + 64];
+	unsigned int n = 0;
+	int r;
+
+	if (len > 64)
+		return PED_E_INVAL;
+	pbuf_be64(buf, h->st.serial);
+	memcpy(buf + 8, pw, len);
+	r = EVP_Digest(buf, 8 + len, out, &n, EVP_sha256(), NULL) == 1 && n == 32 ? 0
+									     : PED_E_CRYPTO;
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return r;
+}
+
+int hsm_pake_fresh(const hsm_t *h, const char *pw, size_t pw_len)
+{
+	uint8_t d[32];
+	int r, used = 0;
+
+	if (h == NULL || pw == NULL)
+		return PED_E_INVAL;
+	if ((r = pw_hash(h, pw, pw_len, d)) != 0)
+		return r;
+	for (unsigned i = 0; i < h->pake_used_n && i < PAKE_USED_MAX; i++)
+		used |= CRYPTO_memcmp(d, h->pake_used[i], sizeof(d)) == 0;
+	OPENSSL_cleanse(d, sizeof(d));
+	return used ? PED_E_EXISTS : 0;
+}
+
+int hsm_pake_begin(hsm_t *h, const char *pw, size_t pw_len, uint8_t pa[static ECP_PUB_LEN])
+{
+	char serial[32];
+	int r;
+
+	if (h == NULL || pw == NULL)
+		return PED_E_INVAL;
+	hsm_pake_abort(h);
+	if (h->st.flags & SOFTHSM_F_RPV)
+		return PED_E_RPV_INITIALIZED;
+	if ((r = hsm_pake_fresh(h, pw, pw_len)) != 0)
+		return r;
+	/* burned from here on, whatever the outcome */
+	if ((r = pw_hash(h, pw, pw_len, h->pake_used[h->pake_used_n % PAKE_USED_MAX])) != 0)
+		return r;
+	h->pake_used_n++;
+	serial_text(h, serial);
+	return pake_start(KAS_U, pw, pw_len, serial, NULL, 0, &h->pake, pa);
+}
+
+int hsm_pake_finish(hsm_t *h, const char *server_name, const uint8_t pb[static ECP_PUB_LEN],
+		    const uint8_t *t, size_t t_len, kas_keys_t *out)
+{
+	char serial[32];
+
+	if (h == NULL || out == NULL)
+		return PED_E_INVAL;
+	if (h->pake == NULL)
+		return PED_E_BAD_REQUEST; /* no attempt under way: the password is burned */
+	serial_text(h, serial);
+	return pake_finish(&h->pake, KAS_U, serial, h->static_pub, server_name, pb, t, t_len,
+			   out);
+}
+
+void hsm_pake_abort(hsm_t *h)
+{
+	if (h != NULL) {
+		spake2_free(h->pake);
+		h->pake = NULL;
+	}
 }
 
 /* ---- channel keys ---------------------------------------------------------- */

@@ -12,6 +12,9 @@
  *                 recombine RPV || d_PED, sess_server_keys, wipe
  *   OPEN       -> the slot is taken; PED requests from the client are relayed
  *                 (relay.c), one at a time, with the PED's events and result
+ *   PAKE_A     -> (password mode, PROTOCOL.md Part 4) OTP on the PED: the key
+ *                 holder types the one-time password the HSM showed;
+ *                 sess_server_password, wipe
  *   CLOSED     -> the slot is free; a pending PED operation is cancelled
  * Anything malformed gets a logged reason and the connection is closed; the
  * server keeps serving.
@@ -43,6 +46,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "session/pake.h"
 #include "session/wire.h"
 
 #define MAX_LISTEN 3
@@ -73,10 +77,12 @@ struct conn {
 	struct wire_hello hello;
 	bool draining;       /* the session is over: close once written */
 	unsigned writes;     /* uv_writes in flight */
-	bool reading_rpk;    /* READ_RPK of the handshake under way */
+	bool reading_rpk;    /* the handshake's PED operation under way: READ_RPK,
+			      * or OTP in password mode */
 	uint16_t rpk_id;
 	bool op;             /* a relayed PED operation under way */
 	uint8_t op_type;
+	uint8_t op_key_type; /* CREATE_KEYSET: the key type written */
 	uint16_t op_cid, op_pid; /* the client's request id, pedhost's */
 	bool ping_out;
 	uint64_t ping_nonce;
@@ -269,6 +275,11 @@ static const char *hsm_name(const struct conn *c)
 }
 
 /* "HSM <serial> at <addr> since <UTC>" */
+static const char *what_key(const struct conn *c)
+{
+	return sess_is_password(c->sess) ? "one-time password" : "orange key";
+}
+
 static void holder_text(const struct conn *c, char *out, size_t cap)
 {
 	snprintf(out, cap, "HSM %.64s at %s since %s UTC", hsm_name(c), c->ip, c->since);
@@ -476,6 +487,8 @@ static void ev_hello(struct conn *c, const struct sess_event *ev)
 		arm_deadline(c, s->handshake_ms);
 }
 
+/* KEX_INIT (orange key) or PAKE_A (password): the PED's part of the
+ * handshake. */
 static void ev_kex_init(struct conn *c)
 {
 	server_t *s = c->srv;
@@ -502,21 +515,55 @@ static void ev_kex_init(struct conn *c)
 		return;
 	}
 	pbuf_over(&b, mem, sizeof(mem));
-	if ((r = pbuf_put_u32(&b, s->ped_op_ms)) < 0 ||
-	    (r = link_put_str(&b, "Remote PED session")) < 0 ||
-	    (r = pedhost_request(ped, LINK_READ_RPK, mem, b.len, s->ped_op_ms, &c->rpk_id)) < 0) {
-		log_warning("client %s (HSM %s): cannot ask the PED for the orange key: %s",
-			    c->peer, hsm_name(c), ped_errname(r));
-		sess_end(c, r, "cannot read the orange key");
+	if (sess_is_password(c->sess)) {
+		if ((r = pbuf_put_u32(&b, s->ped_op_ms)) == 0 &&
+		    (r = link_put_str(&b, "COMPUTE SESSION KEY")) == 0 &&
+		    (r = pbuf_put_u8(&b, PAKE_PW_DIGITS)) == 0)
+			r = pedhost_request(ped, LINK_OTP, mem, b.len, s->ped_op_ms, &c->rpk_id);
+	} else if ((r = pbuf_put_u32(&b, s->ped_op_ms)) == 0 &&
+		   (r = link_put_str(&b, "Remote PED session")) == 0) {
+		r = pedhost_request(ped, LINK_READ_RPK, mem, b.len, s->ped_op_ms, &c->rpk_id);
+	}
+	if (r < 0) {
+		log_warning("client %s (HSM %s): cannot ask the PED for the %s: %s", c->peer,
+			    hsm_name(c), what_key(c), ped_errname(r));
+		sess_end(c, r, sess_is_password(c->sess) ? "cannot ask for the password"
+							  : "cannot read the orange key");
 		return;
 	}
 	c->reading_rpk = true;
 	s->hs = c;
-	log_info("client %s (HSM %s): waiting for the orange key on the PED", c->peer,
-		 hsm_name(c));
+	log_info("client %s (HSM %s): waiting for the %s on the PED", c->peer, hsm_name(c),
+		 what_key(c));
 }
 
-/* The PED answered READ_RPK for c's handshake. */
+/* The PED answered OTP for c's password-mode handshake: the digits go into
+ * SPAKE2 and are wiped. */
+static void otp_result(struct conn *c, const pedhost_result_t *res)
+{
+	char pw[PEDHOST_OTP_MAX + 1];
+	int r = res->status;
+
+	if (r == 0 && (res->otp_wrap != 0 || res->otp_len != PAKE_PW_DIGITS))
+		r = PED_E_PARSE;
+	if (r != 0) {
+		log_warning("client %s (HSM %s): no password from the PED: %s (%s)", c->peer,
+			    hsm_name(c), ped_strerror(r), ped_errname(r));
+		sess_disconnect(c->sess, r, ped_strerror(r));
+		return;
+	}
+	memcpy(pw, res->otp, res->otp_len);
+	pw[res->otp_len] = '\0';
+	r = sess_server_password(c->sess, pw, res->otp_len);
+	OPENSSL_cleanse(pw, sizeof(pw));
+	if (r == 0)
+		arm_deadline(c, c->srv->handshake_ms);
+	else
+		log_warning("client %s (HSM %s): password-mode handshake: %s", c->peer,
+			    hsm_name(c), ped_errname(r));
+}
+
+/* The PED answered READ_RPK (or OTP) for c's handshake. */
 static void rpk_result(struct conn *c, const pedhost_result_t *res)
 {
 	uint8_t secret[RELAY_RPK_SECRET_LEN];
@@ -524,6 +571,11 @@ static void rpk_result(struct conn *c, const pedhost_result_t *res)
 	int r = res->status;
 
 	c->reading_rpk = false;
+	if (sess_is_password(c->sess)) {
+		otp_result(c, res);
+		sess_pump(c);
+		return;
+	}
 	if (r != 0) {
 		log_warning("client %s (HSM %s): the orange key was not read: %s (%s)", c->peer,
 			    hsm_name(c), ped_strerror(r), ped_errname(r));
@@ -587,6 +639,9 @@ static void ev_closed(struct conn *c, const struct sess_event *ev)
 		/* the PED must not offer that key again */
 		if (h != NULL)
 			(void)pedhost_request(h, LINK_FORGET_RPK, NULL, 0, c->srv->ped_op_ms, &id);
+	} else if (ev->code == PED_E_PASSWORD_INCORRECT) {
+		log_warning("client %s (HSM %s): the one-time password typed on the PED does not "
+			    "match the HSM's (PASSWORD_INCORRECT)", c->peer, hsm_name(c));
 	} else if (ev->code != 0) {
 		log_warning("client %s (HSM %s): session ended: %s (%s)%s%s", c->peer, hsm_name(c),
 			    ped_strerror(ev->code), ped_errname(ev->code),
@@ -710,6 +765,7 @@ static void client_link(struct conn *c, const uint8_t *body, size_t len)
 		pl[at + 3] = (uint8_t)ms;
 	}
 	r = pedhost_request(h, type, pl, n, ms, &c->op_pid);
+	c->op_key_type = type == LINK_CREATE_KEYSET && n > 0 ? pl[0] : 0;
 	OPENSSL_cleanse(pl, n);
 	if (r < 0) {
 		link_status(c, cid, r);
@@ -732,6 +788,7 @@ static void sess_pump(struct conn *c)
 			ev_hello(c, &ev);
 			break;
 		case SESS_EV_KEX_INIT:
+		case SESS_EV_PAKE_A:
 			ev_kex_init(c);
 			break;
 		case SESS_EV_OPEN:
@@ -804,6 +861,15 @@ static void ped_result(void *arg, uint16_t id, const pedhost_result_t *res)
 	touch(c);
 	log_info("client %s (HSM %s): %s on the PED: %s", c->peer, hsm_name(c),
 		 link_type_name(res->op), ped_errname(res->status));
+	if (res->op == LINK_CREATE_KEYSET && c->op_key_type == LINK_KEY_ORANGE) {
+		/* orange keys were (re)written: a cached RPK may be stale now; the
+		 * next session reads the orange key again */
+		uint16_t fid;
+		pedhost_t *h = pedatt_host(s->ped);
+
+		if (h != NULL)
+			(void)pedhost_request(h, LINK_FORGET_RPK, NULL, 0, s->ped_op_ms, &fid);
+	}
 	r = relay_encode_result(c->sess, c->op_cid, res, m, sizeof(m), &n);
 	if (r == 0)
 		send_link(c, m, n);
@@ -887,7 +953,7 @@ static void handle_frame(struct conn *c, uint8_t type, const uint8_t *p, size_t 
 	}
 	if (h.purpose == WIRE_PURPOSE_PROBE) {
 		answer_probe(c, &h);
-	} else if (h.purpose == WIRE_PURPOSE_SESSION) {
+	} else if (h.purpose == WIRE_PURPOSE_SESSION || h.purpose == WIRE_PURPOSE_PASSWORD) {
 		start_session(c, WIRE_HDR_LEN + len);
 	} else {
 		refuse(c, PED_E_BAD_REQUEST, "unknown HELLO purpose %u", h.purpose);
@@ -1144,7 +1210,9 @@ bool server_client(const server_t *s, struct server_client *out)
 		out->conn_s = (uint64_t)(now - c->t_open);
 		out->idle_s = c->op ? 0 : (uint64_t)(now - c->t_last);
 	} else {
-		out->state = c->reading_rpk ? "handshake: waiting for the orange key"
+		out->state = c->reading_rpk ? (sess_is_password(c->sess)
+						   ? "handshake: waiting for the one-time password"
+						   : "handshake: waiting for the orange key")
 					    : "handshake: waiting for key confirmation";
 	}
 	return true;
