@@ -89,7 +89,16 @@ assert_contains "Command Result : ALREADY_EXISTS" "$OUT"
 assert_contains "used already" "$OUT"
 ok "wrong password: named on the console and in both logs, no HSM change, password burned"
 
-note "the slot is free at once; a given password; reusing it is refused"
+note "NO on the password prompt: USER_CANCELLED, the slot free again"
+hsm_bg k1 ped connect -ip 127.0.0.1 -port "$SPORT" -password
+ctl_wait "Enter PED Password" 5000
+ctl press NO >/dev/null
+hsm_done k1 && fail "a cancelled password prompt opened a session: $OUT"
+assert_contains "Command Result : USER_CANCELLED" "$OUT"
+ctl_wait "Awaiting command" 5000
+ok "a cancelled password prompt is named on the console"
+
+note "the slot is free at once; a given password"
 PW2=86420135
 hsm_bg g1 ped connect -ip 127.0.0.1 -port "$SPORT" -password "$PW2"
 hsm_line g1 "^Please attend to the PED and enter the following password: $PW2\$"
@@ -130,7 +139,7 @@ connect_keys() {
 	local name=$1 k
 	shift
 	forget_rpk
-	hsm_bg "$name" ped connect -ip 127.0.0.1 -port "$SPORT"
+	hsm_bg "$name" ped connect ${CONNECT_ARGS--ip 127.0.0.1 -port $SPORT}
 	ctl_wait "PED Key (ORANGE)" 5000
 	for k in "$@"; do
 		ped_key "$k" $OPIN
@@ -163,6 +172,34 @@ so_login() {
 }
 so_login l1
 ok "remote RPV init end to end: new orange key connects, HSM initialized, SO logged in"
+
+note "PED IDs: ped connect -ped ID, and the ID assigned to this HSM's serial"
+hsm_run ped disconnect
+pc -mode setid -statedir "$A" -id 7 -id_ip 127.0.0.1 -id_port "$SPORT"
+[ "$RC" -eq 0 ] || fail "setid: $OUT"
+pc -mode setid -statedir "$A" -id 8 -id_ip 127.0.0.1 -id_port "$(free_port)"
+[ "$RC" -eq 0 ] || fail "setid: $OUT"
+hsm_run ped connect -ped 9
+[ "$RC" -eq 1 ] || fail "unmapped PED ID: $OUT"
+assert_contains "Command Result : NOT_FOUND" "$OUT"
+assert_contains "PED ID 9 is not mapped" "$OUT"
+hsm_run ped connect -ped 8 -ip 127.0.0.1
+assert_contains "-ped and -ip exclude each other" "$OUT"
+forget_rpk
+hsm_bg i1 ped connect -ped 7
+hsm_line i1 "Connecting to the Remote PED server at 127.0.0.1:$SPORT \\(PED ID 7\\)"
+ctl_wait "PED Key (ORANGE)" 5000
+ped_key o1 $OPIN
+ctl_wait "Keys read: 01 of 02" 5000
+ped_key o2 $OPIN
+hsm_done i1 || fail "ped connect -ped 7: $OUT"
+hsm_run ped disconnect
+pc -mode assignid -statedir "$A" -id 7 -id_serialnumber "$SA"
+[ "$RC" -eq 0 ] || fail "assignid: $OUT"
+hsm_run ped set -ip 127.0.0.1 -port "$(free_port)" # the assigned ID comes first
+CONNECT_ARGS="" connect_keys i2 o2 o3 || fail "ped connect with the assigned ID: $OUT"
+assert_contains "(PED ID 7, assigned to this HSM)" "$OUT"
+ok "PED IDs resolve through pedclient's mappings"
 
 note "rotation interrupted at the current-key step: nothing changes"
 hsm_bg r1 ped vector init
