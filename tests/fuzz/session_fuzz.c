@@ -4,6 +4,10 @@
  *      accepts the HELLO and answers KEX_INIT with a fixed RPV and PED key);
  *   2. to a client session that has queued its HELLO (the owner sends
  *      KEX_INIT on HELLO_ACK + KEX_SHARE and derives as the HSM);
+ *   2b. if the input starts with 'P': the rest to a password-mode client
+ *      (PROTOCOL.md Part 4; the owner answers HELLO_ACK with PAKE_A and
+ *      derives with SPAKE2); the server of 1. answers PAKE_A with a fixed
+ *      password, so a password-mode transcript in the input reaches PAKE_B;
  *   3. if the input starts with 'R': the rest, cut into messages (u8 length
  *      || bytes), sealed as records by a client that completed a real
  *      handshake, to an open server session: message dispatch after the MAC.
@@ -19,10 +23,12 @@
 #include "crypto/chan.h"
 #include "crypto/ecp.h"
 #include "crypto/kas.h"
+#include "session/pake.h"
 
 static ecp_key_t *hsm_s, *hsm_e, *ped_s;
 static uint8_t qs_u[ECP_PUB_LEN], qe_u[ECP_PUB_LEN];
 static const uint8_t rpv[32] = "fuzzing RPV, thirty-two bytes.!";
+static spake2_t *pw_sp; /* a password-mode client's SPAKE2 side */
 
 static void keys_once(void)
 {
@@ -80,12 +86,34 @@ static void drain(sess_t *s, kas_keys_t *copy)
 		case SESS_EV_KEX_INIT:
 			(void)sess_server_keys(s, rpv, sizeof(rpv), ped_s);
 			break;
+		case SESS_EV_PAKE_A:
+			(void)sess_server_password(s, "12345678", 8);
+			break;
 		case SESS_EV_HELLO_ACK:
-			if (!ev.ack.busy)
+			if (ev.ack.busy)
+				break;
+			if (sess_is_password(s)) {
+				uint8_t pa[PAKE_PT_LEN];
+
+				spake2_free(pw_sp);
+				if (pake_start(KAS_U, "12345678", 8, "1", NULL, 0, &pw_sp, pa) == 0)
+					(void)sess_client_pake(s, qs_u, pa);
+			} else {
 				(void)sess_client_kex_init(s, qs_u, qe_u);
+			}
 			break;
 		case SESS_EV_DERIVE:
-			client_keys(s, &ev, copy);
+			if (sess_is_password(s)) {
+				kas_keys_t k;
+
+				if (pw_sp != NULL &&
+				    pake_finish(&pw_sp, KAS_U, "1", qs_u, sess_server_name(s),
+						ev.peer_ephem, ev.context, SESS_TRANSCRIPT_LEN, &k) == 0)
+					(void)sess_client_keys(s, &k);
+				kas_keys_wipe(&k);
+			} else {
+				client_keys(s, &ev, copy);
+			}
 			break;
 		case SESS_EV_MESSAGE:
 			if (ev.body_len > SESS_MSG_MAX || (ev.body_len > 0 && ev.body == NULL))
@@ -193,6 +221,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	feed(s, data, size);
 	sess_free(s);
 
+	if (size > 0 && data[0] == 'P') {
+		if (sess_client_new_password("fuzz", "1", &s) != 0)
+			abort();
+		discard_output(s);
+		feed(s, data + 1, size - 1);
+		sess_free(s);
+		spake2_free(pw_sp);
+		pw_sp = NULL;
+	}
 	if (size > 0 && data[0] == 'R')
 		open_server(data + 1, size - 1);
 	return 0;

@@ -389,6 +389,55 @@ static void test_invalid_points(void **state)
 	}
 }
 
+/* A recorded exchange replayed to a new server: the old PAKE_A gets a fresh
+ * pB, and the old confA does not confirm it (PASSWORD_INCORRECT). */
+struct recorder {
+	uint8_t f[3][1024];
+	size_t n[3];
+};
+
+static size_t mitm_record(void *arg, int dir, uint8_t *fr, size_t len)
+{
+	struct recorder *rec = arg;
+	int i = fr[1] == WIRE_HELLO ? 0 : fr[1] == WIRE_PAKE_A ? 1 : fr[1] == WIRE_PAKE_CONFIRM ? 2 : -1;
+
+	if (dir == 0 && i >= 0 && len <= sizeof(rec->f[0])) {
+		memcpy(rec->f[i], fr, len);
+		rec->n[i] = len;
+	}
+	return len;
+}
+
+static void test_replayed_exchange(void **state)
+{
+	struct recorder rec;
+	struct pair p, q;
+	struct sess_event ev;
+
+	(void)state;
+	memset(&rec, 0, sizeof(rec));
+	memset(&p, 0, sizeof(p));
+	p.mitm = mitm_record;
+	p.mitm_arg = &rec;
+	pair_run(&p, "12345678", "12345678");
+	assert_int_equal(p.v.opened, 1);
+	assert_true(rec.n[0] > 0 && rec.n[1] > 0 && rec.n[2] > 0);
+	/* the replay, frame by frame, to a fresh server with the same password */
+	memset(&q, 0, sizeof(q));
+	q.v.pw = "12345678";
+	assert_int_equal(sess_server_new(&q.v.s), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(sess_feed(q.v.s, rec.f[i], rec.n[i]), 0);
+		while (sess_next(q.v.s, &ev) == 0 && ev.type != SESS_EV_NONE)
+			on_server(&q, &ev);
+	}
+	assert_int_equal(q.v.pake_a, 1);
+	assert_int_equal(q.v.opened, 0);
+	assert_int_equal(q.v.code, PED_E_PASSWORD_INCORRECT);
+	sess_free(q.v.s);
+	pair_free(&p);
+}
+
 /* A changed HELLO (the hsm serial the server sees) gives V another T and
  * another w: confirmation fails, as a wrong password. */
 static size_t mitm_hello(void *arg, int dir, uint8_t *fr, size_t len)
@@ -525,6 +574,7 @@ int main(void)
 		cmocka_unit_test(test_password_wrong),
 		cmocka_unit_test(test_mitm_guess),
 		cmocka_unit_test(test_reflected_share),
+		cmocka_unit_test(test_replayed_exchange),
 		cmocka_unit_test(test_invalid_points),
 		cmocka_unit_test(test_changed_hello),
 		cmocka_unit_test(test_password_rules),
