@@ -57,6 +57,7 @@
 #include <openssl/x509.h>
 
 #include "common/err.h"
+#include "session/pake.h"
 #include "session/session.h"
 #include "session/wire.h"
 #include "crypto/ecp.h"
@@ -189,6 +190,7 @@ struct server {
 	int ahead;             /* session: ephemerals made ahead, as pedserver */
 	ecp_key_t *next_ephem; /* the one made ahead */
 	SSL_CTX *tls;          /* TLS: the server context */
+	char pw[PAKE_PW_DIGITS + 1]; /* password mode: what the key holder types */
 };
 
 static void *server_main(void *arg)
@@ -264,6 +266,10 @@ static void server_event(struct server *sv, sess_t *s, const struct sess_event *
 		if ((r = ecp_from_private(sv->rpk + HSM_RPV_LEN, ECP_PRIV_LEN, &ped)) == 0)
 			r = sess_server_keys(s, sv->rpk, HSM_RPV_LEN, ped);
 		ecp_free(ped);
+		break;
+	case SESS_EV_PAKE_A:
+		/* the OTP answered at once with the password; pedserver's otp_result */
+		r = sess_server_password(s, sv->pw, strlen(sv->pw));
 		break;
 	case SESS_EV_OPEN:
 		r = sess_send(s, SESS_MSG_PED_STATE, ped_state, sizeof(ped_state));
@@ -345,6 +351,10 @@ struct client {
 	int ready;      /* the server's PED_STATE arrived: both sides open */
 	uint64_t nonce; /* the ping in flight */
 	int ponged;
+	hsm_t *pw_hsm;  /* password mode: an HSM without RPV */
+	char pw_serial[32];
+	char pw[PAKE_PW_DIGITS + 1];
+	int pw_mode;
 };
 
 static void client_event(struct client *c, const struct sess_event *ev)
@@ -356,6 +366,15 @@ static void client_event(struct client *c, const struct sess_event *ev)
 
 	switch (ev->type) {
 	case SESS_EV_HELLO_ACK:
+		if (c->pw_mode) {
+			uint8_t pa[ECP_PUB_LEN];
+
+			if ((r = hsm_pake_begin(c->pw_hsm, c->pw, strlen(c->pw), pa)) == 0 &&
+			    (r = hsm_static_public(c->pw_hsm, qs)) == 0 &&
+			    (r = sess_client_pake(c->s, qs, pa)) == 0)
+				sess_flush(c->fd, c->s);
+			break;
+		}
 		if (ev->ack.busy)
 			r = PED_E_SERVER_BUSY;
 		else if ((r = hsm_static_public(c->hsm, qs)) == 0 &&
@@ -364,6 +383,13 @@ static void client_event(struct client *c, const struct sess_event *ev)
 			sess_flush(c->fd, c->s); /* as pedclient: KEX_INIT out, then derive */
 		break;
 	case SESS_EV_DERIVE:
+		if (c->pw_mode) {
+			if ((r = hsm_pake_finish(c->pw_hsm, sess_server_name(c->s), ev->peer_ephem,
+						 ev->context, SESS_TRANSCRIPT_LEN, &k)) == 0)
+				r = sess_client_keys(c->s, &k);
+			kas_keys_wipe(&k);
+			break;
+		}
 		/* peer_static NULL: the PED key stored at RPV initialization */
 		p = (struct hsm_chan_params){.scheme = KAS_FULL_UNIFIED,
 					     .peer_ephem = ev->peer_ephem, .use_rpv = 1,
@@ -419,7 +445,9 @@ static void client_open(struct client *c, uint16_t port)
 	int r;
 
 	c->fd = dial(port);
-	if ((r = sess_client_new("bench", c->serial, &c->s)) != 0)
+	r = c->pw_mode ? sess_client_new_password("bench", c->pw_serial, &c->s)
+		       : sess_client_new("bench", c->serial, &c->s);
+	if (r != 0)
 		bench_die("sess_client_new", r);
 	c->ready = 0;
 	client_wait(c, &c->ready);
@@ -530,6 +558,24 @@ static double session_once(struct client *c, uint16_t port, int ahead)
 	return t;
 }
 
+/* One connect in one-time password mode (Part 4): SPAKE2 on both sides, a
+ * new password each time (the HSM burns every password it was given). */
+static double password_once(struct client *c, struct server *sv)
+{
+	static unsigned n;
+	double t0, t;
+
+	snprintf(c->pw, sizeof(c->pw), "%08u", 10000000u + n++);
+	memcpy(sv->pw, c->pw, sizeof(sv->pw));
+	c->pw_mode = 1;
+	t0 = bench_now();
+	client_open(c, sv->port);
+	t = bench_now() - t0;
+	client_close(c);
+	c->pw_mode = 0;
+	return t;
+}
+
 static double tls_once(SSL_CTX *ctx, uint16_t port)
 {
 	double t0 = bench_now(), t;
@@ -601,10 +647,11 @@ static const char *verdict(int ok)
 }
 
 /* The five figures of the handshake, rotating who goes first each round. */
-enum { HS_SESS, HS_FLOOR, HS_TLS, HS_SESS_COLD, HS_FLOOR_COLD, HS_KINDS };
+enum { HS_SESS, HS_FLOOR, HS_TLS, HS_SESS_COLD, HS_FLOOR_COLD, HS_PW, HS_KINDS };
 
 static void bench_handshake_tcp(struct client *c, uint16_t port, uint16_t cold_port,
-				uint16_t tls_port, SSL_CTX *cctx, const struct floor_fx *fx)
+				uint16_t tls_port, SSL_CTX *cctx, const struct floor_fx *fx,
+				struct server *pw_srv)
 {
 	static double v[HS_KINDS][HS_N];
 	double m[HS_KINDS], t = 0;
@@ -617,6 +664,7 @@ static void bench_handshake_tcp(struct client *c, uint16_t port, uint16_t cold_p
 			case HS_FLOOR: t = floor_once(fx, 1); break;
 			case HS_TLS: t = tls_once(cctx, tls_port); break;
 			case HS_SESS_COLD: t = session_once(c, cold_port, 0); break;
+			case HS_PW: t = password_once(c, pw_srv); break;
 			default: t = floor_once(fx, 0); break;
 			}
 			if (i >= HS_WARM)
@@ -643,8 +691,11 @@ static void bench_handshake_tcp(struct client *c, uint16_t port, uint16_t cold_p
 	       m[HS_FLOOR] / m[HS_TLS]);
 	printf("  cold: nothing made ahead (every keygen and CDH on the path)\n");
 	printf("  session  %8.1f us   %6.3fx TLS\n", m[HS_SESS_COLD], m[HS_SESS_COLD] / m[HS_TLS]);
-	printf("  floor    %8.1f us   %6.3fx TLS\n\n", m[HS_FLOOR_COLD],
+	printf("  floor    %8.1f us   %6.3fx TLS\n", m[HS_FLOOR_COLD],
 	       m[HS_FLOOR_COLD] / m[HS_TLS]);
+	printf("  password mode (PROTOCOL.md Part 4, SPAKE2 P-521, the PED answering instantly)\n");
+	printf("  session  %8.1f us   %6.3fx the normal session, %6.3fx TLS\n\n", m[HS_PW],
+	       m[HS_PW] / m[HS_SESS], m[HS_PW] / m[HS_TLS]);
 }
 
 /* ---- 2. ping ------------------------------------------------------------------ */
@@ -730,7 +781,8 @@ void bench_session(void)
 {
 	char dir[] = "/tmp/pedbench.XXXXXX", path[64];
 	uint8_t rpk[HSM_RPK_SECRET_LEN], pedpub[ECP_PUB_LEN];
-	struct server ssrv = {0}, csrv = {0}, tsrv = {0}, esrv = {0};
+	struct server ssrv = {0}, csrv = {0}, tsrv = {0}, esrv = {0}, psrv = {0};
+	char pwpath[80];
 	struct client c = {.fd = -1};
 	struct floor_fx fx = {.rpk = rpk};
 	struct hsm_info info;
@@ -755,6 +807,10 @@ void bench_session(void)
 	if ((r = hsm_info(c.hsm, &info)) != 0)
 		bench_die("hsm_info", r);
 	snprintf(c.serial, sizeof(c.serial), "%llu", (unsigned long long)info.serial);
+	snprintf(pwpath, sizeof(pwpath), "%s/hsm-pw.state", dir);
+	if ((r = hsm_open(pwpath, 1, &c.pw_hsm)) != 0 || (r = hsm_info(c.pw_hsm, &info)) != 0)
+		bench_die("software HSM without RPV", r);
+	snprintf(c.pw_serial, sizeof(c.pw_serial), "%llu", (unsigned long long)info.serial);
 	if ((r = ecp_generate(&fx.u_static)) != 0 ||
 	    (r = ecp_export_public(fx.u_static, fx.qs_u)) != 0 ||
 	    (r = hsm_ped_static_public(c.hsm, pedpub)) != 0 ||
@@ -771,13 +827,15 @@ void bench_session(void)
 	server_start(&csrv, serve_session);
 	server_start(&tsrv, serve_tls);
 	server_start(&esrv, serve_echo);
-	bench_handshake_tcp(&c, ssrv.port, csrv.port, tsrv.port, cctx, &fx);
+	server_start(&psrv, serve_session);
+	bench_handshake_tcp(&c, ssrv.port, csrv.port, tsrv.port, cctx, &fx, &psrv);
 	bench_ping(&c, ssrv.port, esrv.port);
 	server_stop(&ssrv);
 	server_stop(&csrv);
 	ecp_free(ssrv.next_ephem);
 	server_stop(&tsrv);
 	server_stop(&esrv);
+	server_stop(&psrv);
 
 	SSL_CTX_free(sctx);
 	SSL_CTX_free(cctx);
@@ -785,8 +843,10 @@ void bench_session(void)
 	ecp_free(fx.ped_pub);
 	OPENSSL_cleanse(fx.zs, sizeof(fx.zs));
 	hsm_close(c.hsm);
+	hsm_close(c.pw_hsm);
 	OPENSSL_cleanse(rpk, sizeof(rpk));
 	unlink(path);
+	unlink(pwpath);
 	rmdir(dir);
 	if (client_cpu >= 0)
 		sched_setaffinity(0, sizeof(orig_cpus), &orig_cpus);
