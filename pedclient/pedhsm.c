@@ -26,11 +26,12 @@
 #define PROG "pedhsm"
 
 static const char *const help_text[] = {
-	"ped connect [-ip A] [-port P] [-slot S]   open a Remote PED session (orange key)",
+	"ped connect [-ip A] [-port P] [-ped ID] [-slot S]  open a Remote PED session (orange key)",
+	"ped connect -password [NNNNNNNN] [...]   first contact before RPV init (one-time password)",
 	"ped disconnect                            close the Remote PED session",
 	"ped set -ip A -port P                     the slot's default Remote PED server",
 	"ped show                                  the slot's PED connection",
-	"ped vector init                           initialize the RPV (orange keyset)",
+	"ped vector init                           initialize (or rotate) the RPV (orange keyset)",
 	"hsm init -label L                         initialize the HSM (blue SO + red domain)",
 	"hsm show                                  the HSM's state and roles",
 	"partition init -label L                   initialize the partition (needs SO)",
