@@ -34,10 +34,11 @@ SPORT=$(free_port)
 start_ps() {
 	RC=0
 	OUT=$("$PS" -mode start -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \
-		-ped "$EMU_far_LINK" 2>&1) || RC=$?
+		-ped "$EMU_far_LINK" "$@" 2>&1) || RC=$?
 	[ "$RC" -eq 0 ] || fail "pedserver start: $OUT"
 }
-start_ps
+# first a server whose PED operations time out after 1 s
+start_ps -pedoperationtimeout 1
 start_pc hsma
 A=$PC_DIR
 SA=$(timeout 10 "$PH" -statedir "$A" slot list | sed -n 's/^Slot 0: serial \([0-9]*\),.*/\1/p')
@@ -53,6 +54,18 @@ printed_pw() {
 	sed -n 's/^Please attend to the PED and enter the following password: \([0-9]*\)$/\1/p' \
 		"$T/$1.log"
 }
+
+note "a PED that times out on the password prompt: PED_TIMEOUT, slot free"
+hsm_bg t1 ped connect -ip 127.0.0.1 -port "$SPORT" -password
+ctl_wait "Enter PED Password" 5000
+hsm_done t1 && fail "a timed-out password prompt opened a session: $OUT"
+assert_contains "Command Result : PED_TIMEOUT" "$OUT"
+grep -q "PED_TIMEOUT" "$T/srv/pedserver.log" || fail "pedserver log lacks PED_TIMEOUT"
+grep -q "PED_TIMEOUT" "$A/pedclient.log" || fail "pedclient log lacks PED_TIMEOUT"
+ctl_wait "Awaiting command" 5000
+"$PS" -mode stop -statedir "$T/srv" >/dev/null 2>&1 || fail "pedserver stop"
+start_ps
+ok "PED timeout on the password prompt named on the console and in both logs"
 
 note "no RPV: ped connect says how to start; -password checks its value"
 hsm_run ped connect -ip 127.0.0.1 -port "$SPORT"
