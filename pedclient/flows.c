@@ -51,6 +51,8 @@ struct op {
 	uint32_t tokens[2];
 	int rpv_staged;
 	uint32_t rpv_token;
+	char pw[PAKE_PW_DIGITS + 1];     /* ped connect -password: shown once the
+					  * server accepted the hello */
 	int rpv_verifying;               /* rotation: reading the current orange keys */
 	int rpv_verified;                /* rotation: the current quorum was shown */
 	char label[HSM_LABEL_MAX + 1];
@@ -962,12 +964,14 @@ static void on_attend(void *arg)
 		hsmsock_line(o->conn, "attend", NULL);
 		o->attended = 1;
 	}
-	if (remote_is_password(o->f->slot[o->slot].remote))
-		hsmsock_line(o->conn, "out", "Enter the password on the PED of %s.",
-			     remote_where(o->f->slot[o->slot].remote));
-	else
+	if (remote_is_password(o->f->slot[o->slot].remote)) {
+		hsmsock_line(o->conn, "out",
+			     "Please attend to the PED and enter the following password: %s", o->pw);
+		OPENSSL_cleanse(o->pw, sizeof(o->pw));
+	} else {
 		hsmsock_line(o->conn, "out", "Present the orange (RPV) PED key at the PED of %s.",
 			     remote_where(o->f->slot[o->slot].remote));
+	}
 }
 
 static void on_connected(void *arg, int err, const char *msg)
@@ -1215,9 +1219,7 @@ static void cmd_ped_connect(struct cmd_ctx *x)
 	ro.password = password ? pw : NULL;
 	hsmsock_line(o->conn, "out", "Connecting to the Remote PED server at %s:%d%s ...", host,
 		     port, via);
-	if (password)
-		hsmsock_line(o->conn, "out",
-			     "Please attend to the PED and enter the following password: %s", pw);
+	memcpy(o->pw, pw, sizeof(o->pw));
 	o->ped_running = 1;
 	r = remote_connect(x->f->env.loop, slot_hsm(x->f, x->slot), &ro, &cbs, g, &s->remote);
 	OPENSSL_cleanse(pw, sizeof(pw));

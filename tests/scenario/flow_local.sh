@@ -80,7 +80,7 @@ ok "the same orange key initializes the RPV of a second slot"
 note "no RPV change without confirmed writes: a console that hangs up cancels"
 before=$(sha256sum "$HSMDIR/slot1.hsm")
 hsm_bg gone -slot 1 ped vector init
-ctl_wait "reuse an existing" 5000
+ctl_wait "CURRENT RPV" 5000 # slot 1 has an RPV: a rotation reads the current orange key first
 kill "$_lib_bg_gone"
 ctl_wait "Awaiting command" 5000
 wait_bg gone 10 || true
@@ -229,10 +229,11 @@ hsm_run ped vector init
 [ "$RC" -eq 1 ] || fail "vector init without a PED: $OUT"
 assert_contains "Please attend to the PED." "$OUT"
 assert_contains "Command Result : CKR_PED_UNPLUGGED (no PED: use ped connect)" "$OUT"
-hsm_run ped connect -password
-assert_contains "not supported yet" "$OUT"
+hsm_run ped connect -password -ip 127.0.0.1 -port "$(free_port)"
+assert_contains "Command Result : IO_ERROR (cannot connect to 127.0.0.1:" "$OUT"
+assert_not_contains "enter the following password" "$OUT" # shown only once a server answers
 hsm_run -slot 5 hsm show
 assert_contains "Command Result : NOT_FOUND (no slot 5" "$OUT"
-ok "no PED: the reference's hint; -password not yet; a missing slot"
+ok "no PED: the reference's hint; -password without a server; a missing slot"
 
 echo "flow_local: all ok"

@@ -180,7 +180,7 @@ flip() {
 note "one flipped bit in each handshake message: a clean error, a logged reason"
 PC_DIR=$A
 flip hello_ver c2s 0 0 0 0 VERSION_MISMATCH "frame version 0, this server speaks 1 \(VERSION_MISMATCH\)"
-flip hello_purpose c2s 0 8 0 0 PARSE_ERROR "malformed HELLO: .*\(PARSE_ERROR\)"
+flip hello_purpose c2s 0 8 2 0 PARSE_ERROR "malformed HELLO: .*\(PARSE_ERROR\)"
 flip hello_serial c2s 0 -1 0 1 RPV_MISMATCH "key confirmation failed.*RPV_MISMATCH"
 flip kex_key c2s 1 150 3 0 BAD_PUBLIC_KEY "session ended: .*\(BAD_PUBLIC_KEY\)"
 flip kex_len c2s 1 2 0 0 TOO_LONG "session ended: .*\(TOO_LONG\)"

@@ -950,6 +950,55 @@ static void test_not_a_file(void **state)
 	assert_int_equal(rmdir(path), 0);
 }
 
+/* Rotation's check of the current orange quorum, and the password mode's
+ * rules: only before RPV initialization, one attempt per password. */
+static void test_rpv_verify_and_pake(void **state)
+{
+	shamir_share_t rpk[3], other[1], sub[2];
+	uint8_t pa[ECP_PUB_LEN], pb[ECP_PUB_LEN], t[64] = {0};
+	uint32_t tok;
+	kas_keys_t k;
+	hsm_t *h;
+
+	(void)state;
+	h = open_new();
+	assert_int_equal(hsm_rpv_verify(h, rpk, 0), PED_E_NOT_INITIALIZED);
+	/* password mode: a fresh password starts, a second use is refused */
+	assert_int_equal(hsm_pake_fresh(h, "12345678", 8), 0);
+	assert_int_equal(hsm_pake_begin(h, "12345678", 8, pa), 0);
+	assert_int_equal(hsm_pake_fresh(h, "12345678", 8), PED_E_EXISTS);
+	assert_int_equal(hsm_pake_begin(h, "12345678", 8, pa), PED_E_EXISTS);
+	assert_int_equal(hsm_pake_begin(h, "1234567", 7, pa), PED_E_INVAL);
+	/* the attempt's state is gone after an abort: finish has nothing */
+	assert_int_equal(hsm_pake_begin(h, "87654321", 8, pa), 0);
+	hsm_pake_abort(h);
+	memcpy(pb, pa, sizeof(pb));
+	assert_int_equal(hsm_pake_finish(h, "pedhost", pb, t, sizeof(t), &k), PED_E_BAD_REQUEST);
+	/* a reflected share: refused, and the attempt is over */
+	assert_int_equal(hsm_pake_begin(h, "11223344", 8, pa), 0);
+	assert_int_equal(hsm_pake_finish(h, "pedhost", pa, t, sizeof(t), &k), PED_E_BAD_KEY);
+	assert_int_equal(hsm_pake_finish(h, "pedhost", pa, t, sizeof(t), &k), PED_E_BAD_REQUEST);
+
+	/* an RPV 2 of 3, and another HSM's orange key */
+	assert_int_equal(hsm_rpv_init_begin(h, 2, 3, rpk, &tok), 0);
+	assert_int_equal(hsm_rpv_init_commit(h, tok), 0);
+	assert_int_equal(hsm_pake_begin(h, "55667788", 8, pa), PED_E_RPV_INITIALIZED);
+	sub[0] = rpk[1];
+	sub[1] = rpk[2];
+	assert_int_equal(hsm_rpv_verify(h, sub, 2), 0);
+	assert_int_equal(hsm_rpv_verify(h, rpk, 3), 0);
+	sub[1].y[0] ^= 1; /* a wrong PIN on one key */
+	assert_int_equal(hsm_rpv_verify(h, sub, 2), PED_E_RPV_MISMATCH);
+	assert_int_equal(hsm_rpv_init_begin(h, 1, 1, other, &tok), 0); /* staged, not committed */
+	hsm_rpv_init_abort(h);
+	assert_int_equal(hsm_rpv_verify(h, other, 1), PED_E_RPV_MISMATCH);
+	assert_int_equal(hsm_rpv_verify(h, rpk, 1), PED_E_SHARE_FEW);
+	wipe_all(rpk, 3);
+	wipe_all(other, 1);
+	wipe_all(sub, 2);
+	hsm_close(h);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, new_path, drop_path)
 
 int main(void)
@@ -963,6 +1012,7 @@ int main(void)
 		T(test_partition_roles),
 		T(test_rpv_channel),
 		T(test_one_pass),
+		T(test_rpv_verify_and_pake),
 		T(test_corrupt_files),
 		T(test_not_a_file),
 	};
