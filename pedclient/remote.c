@@ -479,6 +479,20 @@ static void on_link(remote_t *r, const uint8_t *body, size_t len)
 
 /* ---- the handshake ---- */
 
+/* KEX_INIT or PAKE_A is queued: the key holder now walks to the PED (the
+ * PED's timeout bounds the wait), the console says so, the frame goes out. */
+static void await_ped(remote_t *r)
+{
+	r->st = R_ORANGE;
+	uv_timer_start(&r->deadline, on_deadline,
+		       (r->o.ped_timeout_ms ? r->o.ped_timeout_ms : LINK_DEFAULT_TIMEOUT_MS) +
+			       MARGIN_MS,
+		       0);
+	if (r->cbs.on_attend != NULL)
+		r->cbs.on_attend(r->arg);
+	flush(r);
+}
+
 static int do_kex_init(remote_t *r)
 {
 	uint8_t qs[ECP_PUB_LEN], qe[ECP_PUB_LEN];
@@ -488,17 +502,9 @@ static int do_kex_init(remote_t *r)
 		return e;
 	if ((e = sess_client_kex_init(r->s, qs, qe)) != 0)
 		return e;
-	r->st = R_ORANGE;
-	/* the key holder now walks to the PED: the PED's timeout bounds it */
-	uv_timer_start(&r->deadline, on_deadline,
-		       (r->o.ped_timeout_ms ? r->o.ped_timeout_ms : LINK_DEFAULT_TIMEOUT_MS) +
-			       MARGIN_MS,
-		       0);
-	if (r->cbs.on_attend != NULL)
-		r->cbs.on_attend(r->arg);
 	/* KEX_INIT out now: the server reads the orange key while the HSM
 	 * derives (SESS_EV_DERIVE, next) */
-	flush(r);
+	await_ped(r);
 	return 0;
 }
 
@@ -514,14 +520,7 @@ static int do_pake(remote_t *r)
 	if (e != 0 || (e = hsm_static_public(r->hsm, qs)) != 0 ||
 	    (e = sess_client_pake(r->s, qs, pa)) != 0)
 		return e;
-	r->st = R_ORANGE;
-	uv_timer_start(&r->deadline, on_deadline,
-		       (r->o.ped_timeout_ms ? r->o.ped_timeout_ms : LINK_DEFAULT_TIMEOUT_MS) +
-			       MARGIN_MS,
-		       0);
-	if (r->cbs.on_attend != NULL)
-		r->cbs.on_attend(r->arg);
-	flush(r);
+	await_ped(r);
 	return 0;
 }
 

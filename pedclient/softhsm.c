@@ -980,6 +980,27 @@ out:
 	return r;
 }
 
+/* The orange keyset's secret RPV || d_PED from k shares, and d_PED's key. A
+ * wrong PIN gives random bytes: the scalar is then out of range with
+ * probability 1 - 2^-7 (the top byte of d must be 0 or 1): bad_scalar. */
+static int combine_rpk(const shamir_share_t *shares, unsigned k, int bad_scalar,
+		       uint8_t secret[SHAMIR_MAX_SECRET], ecp_key_t **ped)
+{
+	int r;
+
+	if (shares == NULL || k > SHAMIR_MAX_N)
+		return PED_E_INVAL;
+	if (k == 0)
+		return PED_E_SHARE_FEW;
+	if (shares[0].len != HSM_RPK_SECRET_LEN)
+		return PED_E_SHARE_BAD;
+	if ((r = shamir_combine(shares, k, secret, SHAMIR_MAX_SECRET)) != 0)
+		return r;
+	if (ecp_from_private(secret + HSM_RPV_LEN, ECP_PRIV_LEN, ped) != 0)
+		return bad_scalar;
+	return 0;
+}
+
 int hsm_rpv_init_reuse(hsm_t *h, const shamir_share_t *shares, unsigned k, uint32_t *token)
 {
 	uint8_t secret[SHAMIR_MAX_SECRET];
@@ -988,24 +1009,11 @@ int hsm_rpv_init_reuse(hsm_t *h, const shamir_share_t *shares, unsigned k, uint3
 
 	if (token != NULL)
 		*token = 0;
-	if (h == NULL || shares == NULL || token == NULL || k > SHAMIR_MAX_N)
+	if (h == NULL || token == NULL)
 		goto out;
-	if ((r = may_init_rpv(h)) != 0)
+	if ((r = may_init_rpv(h)) != 0 ||
+	    (r = combine_rpk(shares, k, PED_E_PIN_INCORRECT, secret, &ped)) != 0)
 		goto out;
-	r = PED_E_SHARE_FEW;
-	if (k == 0)
-		goto out;
-	r = PED_E_SHARE_BAD;
-	if (shares[0].len != HSM_RPK_SECRET_LEN)
-		goto out;
-	if ((r = shamir_combine(shares, k, secret, sizeof(secret))) != 0)
-		goto out;
-	/* a wrong PIN gives random bytes: the scalar is then out of range
-	 * with probability 1 - 2^-7 (the top byte of d must be 0 or 1) */
-	if (ecp_from_private(secret + HSM_RPV_LEN, ECP_PRIV_LEN, &ped) != 0) {
-		r = PED_E_PIN_INCORRECT;
-		goto out;
-	}
 	r = stage_rpv(h, secret, ped, token);
 out:
 	ecp_free(ped);
@@ -1048,24 +1056,17 @@ int hsm_rpv_verify(hsm_t *h, const shamir_share_t *shares, unsigned k)
 	ecp_key_t *ped = NULL;
 	int r = PED_E_INVAL;
 
-	if (h == NULL || shares == NULL || k > SHAMIR_MAX_N)
+	if (h == NULL)
 		goto out;
 	r = PED_E_NOT_INITIALIZED;
 	if (!(h->st.flags & SOFTHSM_F_RPV))
 		goto out;
-	r = PED_E_SHARE_FEW;
-	if (k == 0)
+	/* a wrong PIN or another HSM's orange keyset: RPV_MISMATCH */
+	if ((r = combine_rpk(shares, k, PED_E_RPV_MISMATCH, secret, &ped)) != 0)
 		goto out;
-	r = PED_E_SHARE_BAD;
-	if (shares[0].len != HSM_RPK_SECRET_LEN)
-		goto out;
-	if ((r = shamir_combine(shares, k, secret, sizeof(secret))) != 0)
-		goto out;
-	r = PED_E_RPV_MISMATCH; /* a wrong PIN or another HSM's orange keyset */
-	if (ecp_from_private(secret + HSM_RPV_LEN, ECP_PRIV_LEN, &ped) != 0 ||
-	    ecp_export_public(ped, pub) != 0)
-		goto out;
-	if ((CRYPTO_memcmp(secret, h->st.rpv, HSM_RPV_LEN) |
+	r = PED_E_RPV_MISMATCH;
+	if (ecp_export_public(ped, pub) != 0 ||
+	    (CRYPTO_memcmp(secret, h->st.rpv, HSM_RPV_LEN) |
 	     CRYPTO_memcmp(pub, h->st.ped_pub, ECP_PUB_LEN)) != 0)
 		goto out;
 	r = 0;
