@@ -95,7 +95,9 @@ $(LIBS):
 
 $(BUILD)/tests/unit/%_test: $(BUILD)/tests/unit/%_test.o $(TEST_LIBS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_LIBS) $(LIBS) -lcmocka $(LDLIBS_ALL)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(TEST_LIBS) $(LIBS) -lcmocka $(LDLIBS_ALL)
+# unit tests of pedserver modules link the module's object
+$(BUILD)/tests/unit/admit_test: $(BUILD)/obj/pedserver/admit.o
 
 $(BUILD)/tests/fuzz/%_replay: $(BUILD)/tests/fuzz/%_fuzz.o $(BUILD)/tests/fuzz/replay.o $(TEST_LIBS)
 	$(call msg,LD,$@)

@@ -37,6 +37,15 @@
 	X(Server, HandshakeTimeout, INT, 5, 1, 600,                                        \
 	  "seconds a client may take for each handshake step (HELLO, KEX_INIT, "           \
 	  "KEX_CONFIRM); the orange key read is bounded by PedOperationTimeout")           \
+	X(Server, MaxPreSession, INT, 64, 4, 512,                                          \
+	  "connections still in their handshake, all sources; a newcomer evicts the oldest" \
+	  " beyond it (an open session is never evicted)")                                 \
+	X(Server, MaxPreSessionPerSource, INT, 8, 1, 512,                                  \
+	  "connections in their handshake from one source (IPv4 address, IPv6 /64)")       \
+	X(Server, NewConnectionRate, INT, 10, 1, 100000,                                   \
+	  "new connections per second from one source (token bucket)")                     \
+	X(Server, NewConnectionBurst, INT, 20, 1, 100000,                                  \
+	  "new connections at once from one source (the bucket's size)")                   \
 	X(Server, PingInterval, INT, 15, 1, 3600,                                          \
 	  "seconds between keep-alive pings in a session")                                 \
 	X(Server, PingTimeout, INT, 60, 1, 3600,                                           \
@@ -106,6 +115,9 @@ struct server_stats {
 	unsigned long refused;     /* connections closed with an error */
 	unsigned long sessions;    /* sessions opened (key confirmation passed) */
 	unsigned long busy;        /* SESSION HELLOs answered SERVER_BUSY */
+	unsigned long refused_rate;       /* closed at accept: the source's rate */
+	unsigned long refused_per_source; /* closed at accept: the source's cap */
+	unsigned long evicted;     /* pre-session connections evicted for a newcomer */
 	uint64_t session_total_s;  /* total connection time */
 	uint64_t session_idle_s;   /* of which idle */
 };

@@ -32,6 +32,7 @@
  * connection; a session's bytes then go to sess_feed in chunks of that
  * buffer. */
 #include "pedserver/pedserver.h"
+#include "pedserver/admit.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -50,8 +51,8 @@
 #include "session/wire.h"
 
 #define MAX_LISTEN 3
-#define MAX_CONNS 64
 #define ADDR_MAX 64
+#define BACKLOG 511
 
 /* One queued write: the bytes are copied out of the session's queue. */
 struct wreq {
@@ -72,6 +73,8 @@ struct conn {
 	char peer[ADDR_MAX + 8], ip[ADDR_MAX];
 	unsigned open_handles;
 	bool closing, answered;
+	bool pre;            /* counted by admission: not (yet) an open session */
+	uint8_t key[ADMIT_KEY_LEN]; /* its source */
 	/* a session (HELLO purpose SESSION) */
 	sess_t *sess;
 	struct wire_hello hello;
@@ -99,6 +102,8 @@ struct server {
 	char addrs[2 * ADDR_MAX + 4];
 	struct conn *conns;
 	unsigned nconns;
+	unsigned npre, max_pre;  /* pre-session connections, and their cap */
+	admit_t *admit;
 	unsigned read_ms, write_ms, handshake_ms, ping_ms, ping_timeout_ms, idle_ms, ped_op_ms;
 	struct conn *holder; /* the open session: the slot */
 	struct conn *hs;     /* a handshake past KEX_INIT (the PED reads its key) */
@@ -118,6 +123,7 @@ static void maybe_done(server_t *s)
 		if (s->done != NULL)
 			s->done(s->done_arg);
 		ecp_free(s->next_ephem);
+		admit_free(s->admit);
 		free(s);
 	}
 }
@@ -145,11 +151,22 @@ static void conn_handle_closed(uv_handle_t *h)
 
 static void release_slot(struct conn *c);
 
+/* c is no longer a pre-session connection (it opened, or it closes). */
+static void leave_pre(struct conn *c)
+{
+	if (!c->pre)
+		return;
+	c->pre = false;
+	c->srv->npre--;
+	admit_leave(c->srv->admit, c->key);
+}
+
 static void conn_close(struct conn *c)
 {
 	if (c->closing)
 		return;
 	c->closing = true;
+	leave_pre(c);
 	release_slot(c);
 	uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
 	uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
@@ -613,6 +630,7 @@ static void ev_open(struct conn *c)
 	uv_timer_stop(&c->timer);
 	if (s->hs == c)
 		s->hs = NULL;
+	leave_pre(c);
 	s->holder = c;
 	s->stats.sessions++;
 	c->t_open = c->t_last = time(NULL);
@@ -1048,6 +1066,59 @@ static void peer_name(uv_tcp_t *t, char *out, size_t cap, char *ip, size_t ipcap
 	snprintf(ip, ipcap, "%s", a);
 }
 
+/* The oldest pre-session connection, preferring one that has not sent a
+ * complete HELLO (a legitimate client sends it at once); never the open
+ * session nor the handshake that is using the PED. */
+static struct conn *eviction_victim(server_t *s, const struct conn *newcomer)
+{
+	struct conn *c, *quiet = NULL, *any = NULL;
+
+	for (c = s->conns; c != NULL; c = c->next) /* newest first */
+		if (c != newcomer && c->pre && !c->closing && c != s->hs && c != s->holder) {
+			any = c;
+			if (c->sess == NULL)
+				quiet = c;
+		}
+	return quiet != NULL ? quiet : any;
+}
+
+/* Admission of a new connection (pedserver/admit.h): the source's rate and
+ * cap, then the global cap by eviction. false: c is being closed. */
+static bool admitted(server_t *s, struct conn *c)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+	enum admit_verdict v;
+	struct conn *victim;
+
+	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0 ||
+	    admit_key((struct sockaddr *)&ss, c->key) != 0) {
+		conn_close(c);
+		return false;
+	}
+	if ((v = admit_enter(s->admit, c->key, uv_now(s->loop))) != ADMIT_OK) {
+		if (v == ADMIT_RATE)
+			s->stats.refused_rate++;
+		else
+			s->stats.refused_per_source++;
+		s->stats.refused++;
+		log_warning("client %s: refused: %s; closing", c->ip,
+			    v == ADMIT_RATE ? "too many new connections from this source"
+					    : "too many handshakes at once from this source");
+		conn_close(c);
+		return false;
+	}
+	c->pre = true;
+	s->npre++;
+	if (s->npre > s->max_pre && (victim = eviction_victim(s, c)) != NULL) {
+		log_warning("client %s: evicted for a new connection (%u connections in their "
+			    "handshake); closing", victim->peer, s->npre - 1);
+		s->stats.evicted++;
+		conn_close(victim);
+	}
+	return true;
+}
+
 static void on_connection(uv_stream_t *l, int status)
 {
 	server_t *s = l->data;
@@ -1077,12 +1148,8 @@ static void on_connection(uv_stream_t *l, int status)
 		return;
 	}
 	peer_name(&c->tcp, c->peer, sizeof(c->peer), c->ip, sizeof(c->ip));
-	if (s->nconns > MAX_CONNS) {
-		log_warning("client %s: too many connections; closing", c->peer);
-		s->stats.refused++;
-		conn_close(c);
+	if (!admitted(s, c))
 		return;
-	}
 	log_trace("client %s: connected", c->peer);
 	uv_timer_start(&c->timer, on_timer, hello_ms(s), 0);
 	uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
@@ -1119,7 +1186,7 @@ static int listen_on(server_t *s, const char *addr, int port, bool v6only, char 
 	s->open_handles++;
 	r = uv_tcp_bind(t, (struct sockaddr *)&ss, v6only ? UV_TCP_IPV6ONLY : 0);
 	if (r == 0)
-		r = uv_listen((uv_stream_t *)t, 16, on_connection);
+		r = uv_listen((uv_stream_t *)t, BACKLOG, on_connection);
 	if (r != 0) {
 		snprintf(err, errlen, "cannot listen on %s port %d: %s", addr, port,
 			 uv_strerror(r));
@@ -1139,6 +1206,11 @@ void server_set_timeouts(server_t *s, const struct pedserver_cfg *cfg)
 	s->ping_timeout_ms = (unsigned)cfg->PingTimeout * 1000u;
 	s->idle_ms = (unsigned)cfg->IdleTimeout * 1000u;
 	s->ped_op_ms = (unsigned)cfg->PedOperationTimeout * 1000u;
+	s->max_pre = (unsigned)cfg->MaxPreSession;
+	admit_set(s->admit, &(struct admit_cfg){
+				    .per_source = (unsigned)cfg->MaxPreSessionPerSource,
+				    .rate = (unsigned)cfg->NewConnectionRate,
+				    .burst = (unsigned)cfg->NewConnectionBurst});
 }
 
 int server_listen(uv_loop_t *loop, const struct pedserver_cfg *cfg, pedatt_t *att,
@@ -1155,6 +1227,11 @@ int server_listen(uv_loop_t *loop, const struct pedserver_cfg *cfg, pedatt_t *at
 	}
 	s->loop = loop;
 	s->ped = att;
+	if (admit_new(&(struct admit_cfg){0}, &s->admit) != 0) {
+		free(s);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	server_set_timeouts(s, cfg);
 	if (gethostname(s->hostname, sizeof(s->hostname) - 1) != 0)
 		snprintf(s->hostname, sizeof(s->hostname), "unknown");

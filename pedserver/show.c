@@ -120,6 +120,8 @@ void pedserver_show(void *ctx, admin_reply_t *r, int argc, char **argv)
 	admin_reply_line(r, "  Sessions opened, busy:      %lu, %lu", s.st->sessions, s.st->busy);
 	admin_reply_line(r, "  Probes answered, refused:   %lu, %lu", s.st->probes,
 			 s.st->refused);
+	admin_reply_line(r, "  Admission refused, evicted: rate %lu, per source %lu; evicted %lu",
+			 s.st->refused_rate, s.st->refused_per_source, s.st->evicted);
 	admin_reply_end(r, 0);
 }
 
@@ -177,12 +179,15 @@ void pedserver_show_json(void *ctx, admin_reply_t *r, int argc, char **argv)
 			 "\"idle_s\":%lu,\"idle_pct\":%u,\"idle_timeout_s\":%lu,"
 			 "\"current_connection_s\":%llu,\"current_connection_idle_s\":%llu,"
 			 "\"total_connection_s\":%llu,\"total_connection_idle_s\":%llu,"
-			 "\"sessions\":%lu,\"busy\":%lu,\"probes\":%lu,\"refused\":%lu}}",
+			 "\"sessions\":%lu,\"busy\":%lu,\"probes\":%lu,\"refused\":%lu}",
 			 s.server_port, s.ext_server ? "true" : "false", s.admin_port,
 			 s.ext_admin ? "true" : "false", s.up_s, s.idle_s, s.idle_pct,
 			 s.idle_timeout_s, (unsigned long long)s.cl.conn_s,
 			 (unsigned long long)s.cl.idle_s, (unsigned long long)s.st->session_total_s,
 			 (unsigned long long)s.st->session_idle_s, s.st->sessions, s.st->busy,
 			 s.st->probes, s.st->refused);
+	admin_reply_line(r, ",\"admission\":{\"refused_rate\":%lu,\"refused_per_source\":%lu,"
+			 "\"evicted\":%lu}}", s.st->refused_rate, s.st->refused_per_source,
+			 s.st->evicted);
 	admin_reply_end(r, 0);
 }
