@@ -66,7 +66,8 @@
 	X(PASSWORD_INCORRECT, 46, "PASSWORD_INCORRECT",                             \
 	  "the one-time password does not match (a new ped connect -password is needed)") \
 	X(RPV_INITIALIZED, 47, "RPV_ALREADY_INITIALIZED",                           \
-	  "the RPV is already initialized: use ped connect with the orange key")
+	  "the RPV is already initialized: use ped connect with the orange key")      \
+	X(PED_IN_USE, 48, "PED_IN_USE", "the PED is held by another program")
 
 enum ped_err {
 	PED_OK = 0,

@@ -3,10 +3,14 @@
  * line is writable. A hang-up (POLLHUP, EOF, EIO) means the PED left. */
 #include "usbped/usbped.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -115,6 +119,54 @@ static void tty_update(struct tty *t)
 		t->polling = 1;
 }
 
+/* Who else has the device open (a scan of /proc/PID/fd, as fuser does):
+ * "pid N (comm)" into out, or "another program". */
+static void tty_owner(const char *path, char *out, size_t cap)
+{
+	char real[PATH_MAX], dirp[64], link[PATH_MAX], comm[64];
+	struct dirent *d, *f;
+	DIR *proc, *fds;
+	ssize_t n;
+	FILE *c;
+
+	snprintf(out, cap, "another program");
+	if (realpath(path, real) == NULL || (proc = opendir("/proc")) == NULL)
+		return;
+	while ((d = readdir(proc)) != NULL) {
+		long pid = strtol(d->d_name, NULL, 10);
+
+		if (pid <= 0 || pid == (long)getpid())
+			continue;
+		snprintf(dirp, sizeof(dirp), "/proc/%ld/fd", pid);
+		if ((fds = opendir(dirp)) == NULL)
+			continue;
+		while ((f = readdir(fds)) != NULL) {
+			char fdp[96];
+
+			snprintf(fdp, sizeof(fdp), "%s/%.20s", dirp, f->d_name);
+			if ((n = readlink(fdp, link, sizeof(link) - 1)) <= 0)
+				continue;
+			link[n] = '\0';
+			if (strcmp(link, real) != 0)
+				continue;
+			comm[0] = '\0';
+			snprintf(fdp, sizeof(fdp), "/proc/%ld/comm", pid);
+			if ((c = fopen(fdp, "r")) != NULL) {
+				if (fgets(comm, sizeof(comm), c) == NULL)
+					comm[0] = '\0';
+				fclose(c);
+			}
+			comm[strcspn(comm, "\n")] = '\0';
+			snprintf(out, cap, "pid %ld (%s)", pid, comm[0] ? comm : "?");
+			closedir(fds);
+			closedir(proc);
+			return;
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+}
+
 static int tty_open(usbped_t *p, const usbped_spec_t *spec, void **state)
 {
 	struct tty *t = NULL;
@@ -136,6 +188,18 @@ static int tty_open(usbped_t *p, const usbped_spec_t *spec, void **state)
 		log_error("usbped: %s is not a terminal", spec->path);
 		goto out;
 	}
+	/* one owner: an exclusive lock, which every pedserver takes (root too).
+	 * Not TIOCEXCL: on a pty it outlives our close while the emulator holds
+	 * the master, and would lock out our own reopen without privileges. */
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		char who[128];
+
+		tty_owner(spec->path, who, sizeof(who));
+		r = PED_E_PED_IN_USE;
+		log_error("usbped: the PED %s is held by %s (PED_IN_USE)", spec->path, who);
+		goto out;
+	}
+
 	cfmakeraw(&tio);
 	tio.c_cflag |= CLOCAL | CREAD;
 	tio.c_cc[VMIN] = 1;
