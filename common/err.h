@@ -67,7 +67,9 @@
 	  "the one-time password does not match (a new ped connect -password is needed)") \
 	X(RPV_INITIALIZED, 47, "RPV_ALREADY_INITIALIZED",                           \
 	  "the RPV is already initialized: use ped connect with the orange key")      \
-	X(PED_IN_USE, 48, "PED_IN_USE", "the PED is held by another program")
+	X(PED_IN_USE, 48, "PED_IN_USE", "the PED is held by another program")      \
+	X(KEY_PROOF, 49, "HSM_KEY_PROOF_FAILED",                                    \
+	  "the HSM did not prove that it holds its static key")
 
 enum ped_err {
 	PED_OK = 0,

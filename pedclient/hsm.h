@@ -54,6 +54,7 @@
 #include "crypto/ecp.h"
 #include "crypto/kas.h"
 #include "crypto/shamir.h"
+#include "session/session.h"
 
 #define HSM_LABEL_MAX 32          /* printable ASCII, 1..32 characters */
 #define HSM_RPV_LEN 32
@@ -151,6 +152,13 @@ int hsm_chan_prepare(hsm_t *h);
  * its public key. It is kept inside the handle until hsm_channel_keys uses
  * and destroys it, or the next call replaces it. */
 int hsm_chan_ephemeral(hsm_t *h, uint8_t pub[static ECP_PUB_LEN]);
+/* Full Unified: the proof that this HSM holds its static key, for KEX_INIT
+ * (session/session.h: sess_proof_key with d_HSM and the server's host key
+ * qh_v, then sess_proof over ts and the ephemeral qe_u). Kp is cached per
+ * server host key (a few servers), so a reconnect costs one HMAC. */
+int hsm_key_proof(hsm_t *h, const uint8_t qh_v[static ECP_PUB_LEN],
+		  const uint8_t ts[static SESS_TRANSCRIPT_LEN],
+		  const uint8_t qe_u[static ECP_PUB_LEN], uint8_t proof[static SESS_PROOF_LEN]);
 /* Derives the session keys and confirmation tags (crypto/kas.h) inside.
  * Full Unified: uses the ephemeral of hsm_chan_ephemeral, or takes one, and
  * copies its public key to own_ephem_pub (may be NULL only if it was made

@@ -493,14 +493,15 @@ static void await_ped(remote_t *r)
 	flush(r);
 }
 
-static int do_kex_init(remote_t *r)
+static int do_kex_init(remote_t *r, const struct sess_event *ev)
 {
-	uint8_t qs[ECP_PUB_LEN], qe[ECP_PUB_LEN];
+	uint8_t qs[ECP_PUB_LEN], qe[ECP_PUB_LEN], proof[SESS_PROOF_LEN];
 	int e;
 
-	if ((e = hsm_static_public(r->hsm, qs)) != 0 || (e = hsm_chan_ephemeral(r->hsm, qe)) != 0)
+	if ((e = hsm_static_public(r->hsm, qs)) != 0 || (e = hsm_chan_ephemeral(r->hsm, qe)) != 0 ||
+	    (e = hsm_key_proof(r->hsm, ev->peer_static, ev->context, qe, proof)) != 0)
 		return e;
-	if ((e = sess_client_kex_init(r->s, qs, qe)) != 0)
+	if ((e = sess_client_kex_init(r->s, qs, qe, proof)) != 0)
 		return e;
 	/* KEX_INIT out now: the server reads the orange key while the HSM
 	 * derives (SESS_EV_DERIVE, next) */
@@ -582,7 +583,7 @@ static void on_event(remote_t *r, const struct sess_event *ev)
 		snprintf(r->ped_firmware, sizeof(r->ped_firmware), "%s", ev->ack.ped_firmware);
 		if (ev->ack.busy)
 			return; /* ERROR SERVER_BUSY and CLOSED follow */
-		if ((e = r->password_mode ? do_pake(r) : do_kex_init(r)) != 0)
+		if ((e = r->password_mode ? do_pake(r) : do_kex_init(r, ev)) != 0)
 			finish(r, e, "%s: key exchange: %s", r->where, ped_strerror(e));
 		break;
 	case SESS_EV_DERIVE:

@@ -23,6 +23,7 @@
 #include "session/pake.h"
 
 #define PAKE_USED_MAX 64
+#define PROOF_CACHE 8
 
 /* The verifier of a role secret s (32 bytes, full entropy, so no stretching):
  * HMAC-SHA-512(key = s, VERIFIER_TAG || u8 role || u64be serial || salt). */
@@ -61,6 +62,12 @@ struct hsm {
 	 * PAKE_USED_MAX, for as long as the handle lives */
 	uint8_t pake_used[PAKE_USED_MAX][32];
 	unsigned pake_used_n;
+	/* key proofs: Kp per server host key, the newest PROOF_CACHE */
+	struct {
+		uint8_t qh[ECP_PUB_LEN];
+		uint8_t kp[SESS_PROOF_KEY_LEN];
+	} proof[PROOF_CACHE];
+	unsigned proof_n;
 };
 
 static const struct {
@@ -1073,6 +1080,34 @@ int hsm_rpv_verify(hsm_t *h, const shamir_share_t *shares, unsigned k)
 out:
 	ecp_free(ped);
 	OPENSSL_cleanse(secret, sizeof(secret));
+	return r;
+}
+
+/* ---- the proof of the static key (KEX_INIT) ---------------------------------- */
+
+int hsm_key_proof(hsm_t *h, const uint8_t qh_v[static ECP_PUB_LEN],
+		  const uint8_t ts[static SESS_TRANSCRIPT_LEN],
+		  const uint8_t qe_u[static ECP_PUB_LEN], uint8_t proof[static SESS_PROOF_LEN])
+{
+	ecp_key_t *qh = NULL;
+	unsigned i, slot;
+	int r;
+
+	if (h == NULL)
+		return PED_E_INVAL;
+	for (i = 0; i < h->proof_n && i < PROOF_CACHE; i++)
+		if (memcmp(h->proof[i].qh, qh_v, ECP_PUB_LEN) == 0)
+			return sess_proof(h->proof[i].kp, ts, qe_u, proof);
+	slot = h->proof_n++ % PROOF_CACHE;
+	if ((r = ecp_import_public(qh_v, ECP_PUB_LEN, &qh)) == 0 &&
+	    (r = sess_proof_key(h->static_key, qh, h->static_pub, qh_v, h->proof[slot].kp)) == 0) {
+		memcpy(h->proof[slot].qh, qh_v, ECP_PUB_LEN);
+		r = sess_proof(h->proof[slot].kp, ts, qe_u, proof);
+	} else {
+		OPENSSL_cleanse(&h->proof[slot], sizeof(h->proof[slot]));
+		h->proof_n--;
+	}
+	ecp_free(qh);
 	return r;
 }
 

@@ -44,7 +44,9 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "common/atomic.h"
 #include "common/buf.h"
+#include "common/daemon.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "session/pake.h"
@@ -53,6 +55,8 @@
 #define MAX_LISTEN 3
 #define ADDR_MAX 64
 #define BACKLOG 511
+#define PROOF_CACHE 16
+#define HOST_KEY_FILE "server.key"
 
 /* One queued write: the bytes are copied out of the session's queue. */
 struct wreq {
@@ -109,6 +113,13 @@ struct server {
 	struct conn *hs;     /* a handshake past KEX_INIT (the PED reads its key) */
 	char hostname[WIRE_STR_MAX + 1];
 	ecp_key_t *next_ephem; /* the next handshake's ephemeral, made ahead */
+	ecp_key_t *host;       /* the host key (Qh_V of KEX_SHARE): key proofs */
+	uint8_t host_pub[ECP_PUB_LEN];
+	struct {               /* Kp per HSM static key, the newest PROOF_CACHE */
+		uint8_t qs[ECP_PUB_LEN];
+		uint8_t kp[SESS_PROOF_KEY_LEN];
+	} proof[PROOF_CACHE];
+	unsigned proof_n;
 	struct server_stats stats;
 	bool closing;
 	void (*done)(void *arg);
@@ -123,7 +134,9 @@ static void maybe_done(server_t *s)
 		if (s->done != NULL)
 			s->done(s->done_arg);
 		ecp_free(s->next_ephem);
+		ecp_free(s->host);
 		admit_free(s->admit);
+		OPENSSL_cleanse(s->proof, sizeof(s->proof));
 		free(s);
 	}
 }
@@ -498,10 +511,52 @@ static void ev_hello(struct conn *c, const struct sess_event *ev)
 	}
 	log_info("client %s (%s, HSM %s): session hello accepted", c->peer,
 		 c->hello.client_name, hsm_name(c));
-	r = sess_server_accept(c->sess, &a, s->next_ephem);
+	r = sess_server_accept(c->sess, &a, s->next_ephem, s->host_pub);
 	s->next_ephem = NULL; /* taken; sess_pump makes the next once written */
 	if (r == 0)
 		arm_deadline(c, s->handshake_ms);
+}
+
+/* Kp for an HSM's static key (cached: a known HSM costs one HMAC). */
+static int proof_key(server_t *s, const uint8_t qs[ECP_PUB_LEN], uint8_t kp[SESS_PROOF_KEY_LEN])
+{
+	ecp_key_t *k = NULL;
+	unsigned i, slot;
+	int r;
+
+	for (i = 0; i < s->proof_n && i < PROOF_CACHE; i++)
+		if (memcmp(s->proof[i].qs, qs, ECP_PUB_LEN) == 0) {
+			memcpy(kp, s->proof[i].kp, SESS_PROOF_KEY_LEN);
+			return 0;
+		}
+	if ((r = ecp_import_public(qs, ECP_PUB_LEN, &k)) == 0 &&
+	    (r = sess_proof_key(s->host, k, qs, s->host_pub, kp)) == 0) {
+		slot = s->proof_n++ % PROOF_CACHE;
+		memcpy(s->proof[slot].qs, qs, ECP_PUB_LEN);
+		memcpy(s->proof[slot].kp, kp, SESS_PROOF_KEY_LEN);
+	}
+	ecp_free(k);
+	return r;
+}
+
+/* KEX_INIT: the HSM proves its static key before anything touches the PED. */
+static bool proof_passed(struct conn *c, const struct sess_event *ev)
+{
+	uint8_t kp[SESS_PROOF_KEY_LEN];
+	int r;
+
+	if ((r = proof_key(c->srv, ev->peer_static, kp)) == 0)
+		r = sess_server_check_proof(c->sess, kp);
+	OPENSSL_cleanse(kp, sizeof(kp));
+	if (r != 0) {
+		log_warning("client %s (claims HSM %s): refused before the PED: %s (%s)", c->peer,
+			    hsm_name(c), ped_strerror(r), ped_errname(r));
+		c->srv->stats.refused++;
+		if (sess_state(c->sess) != SESS_ST_CLOSED)
+			sess_disconnect(c->sess, r, ped_strerror(r));
+		return false;
+	}
+	return true;
 }
 
 /* KEX_INIT (orange key) or PAKE_A (password): the PED's part of the
@@ -806,6 +861,9 @@ static void sess_pump(struct conn *c)
 			ev_hello(c, &ev);
 			break;
 		case SESS_EV_KEX_INIT:
+			if (proof_passed(c, &ev))
+				ev_kex_init(c);
+			break;
 		case SESS_EV_PAKE_A:
 			ev_kex_init(c);
 			break;
@@ -1213,6 +1271,40 @@ void server_set_timeouts(server_t *s, const struct pedserver_cfg *cfg)
 				    .burst = (unsigned)cfg->NewConnectionBurst});
 }
 
+/* The host key in STATEDIR/server.key (the raw private scalar, 0600), made
+ * at the first start. It lets an HSM prove its own static key before the
+ * PED is touched (PROTOCOL.md §3.4); it authenticates nothing else. */
+static int host_key(server_t *s, char *err, size_t errlen)
+{
+	char path[4096];
+	uint8_t d[ECP_PRIV_LEN];
+	void *data = NULL;
+	size_t len = 0;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%s", daemon_statedir(), HOST_KEY_FILE);
+	r = atomic_read_file(path, 4 * ECP_PRIV_LEN, &data, &len);
+	if (r == 0) {
+		r = len == ECP_PRIV_LEN ? ecp_from_private(data, len, &s->host) : PED_E_STATE_CORRUPT;
+		OPENSSL_cleanse(data, len);
+		free(data);
+		if (r != 0) {
+			snprintf(err, errlen, "%s: not a host key (%s); remove it to make a new one",
+				 path, ped_errname(r));
+			return -1;
+		}
+	} else if ((r = ecp_generate(&s->host)) != 0 || (r = ecp_export_private(s->host, d)) != 0 ||
+		   (r = atomic_write_file(path, d, sizeof(d), 0600)) != 0) {
+		OPENSSL_cleanse(d, sizeof(d));
+		snprintf(err, errlen, "cannot make the host key %s: %s", path, ped_strerror(r));
+		return -1;
+	} else {
+		log_info("host key made: %s", path);
+	}
+	OPENSSL_cleanse(d, sizeof(d));
+	return ecp_export_public(s->host, s->host_pub) == 0 ? 0 : -1;
+}
+
 int server_listen(uv_loop_t *loop, const struct pedserver_cfg *cfg, pedatt_t *att,
 		  server_t **out, char *err, size_t errlen)
 {
@@ -1233,6 +1325,11 @@ int server_listen(uv_loop_t *loop, const struct pedserver_cfg *cfg, pedatt_t *at
 		return -1;
 	}
 	server_set_timeouts(s, cfg);
+	if (host_key(s, err, errlen) != 0) {
+		admit_free(s->admit);
+		free(s);
+		return -1;
+	}
 	if (gethostname(s->hostname, sizeof(s->hostname) - 1) != 0)
 		snprintf(s->hostname, sizeof(s->hostname), "unknown");
 	for (char *q = s->hostname; *q != '\0'; q++)

@@ -16,13 +16,14 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "crypto/kdf.h"
 #include "session/pake.h"
 #include "usbped/link.h"
 
 #define SESS_MIN_VERSION WIRE_VERSION
 #define SESS_MAX_VERSION WIRE_VERSION
-#define KEX_INIT_LEN (2 * ECP_PUB_LEN)
-#define KEX_SHARE_LEN ECP_PUB_LEN
+#define KEX_INIT_LEN (2 * ECP_PUB_LEN + SESS_PROOF_LEN)
+#define KEX_SHARE_LEN (2 * ECP_PUB_LEN)
 #define KEX_REPLY_LEN KAS_TAG_LEN
 #define KEX_CONFIRM_LEN KAS_TAG_LEN
 #define PAKE_A_LEN (ECP_PUB_LEN + PAKE_PT_LEN)
@@ -69,6 +70,10 @@ struct sess {
 	uint8_t tr[TR_MAX]; /* handshake transcript, hashed into T */
 	size_t tr_len;
 	uint8_t T[SESS_TRANSCRIPT_LEN];
+	uint8_t Ts[SESS_TRANSCRIPT_LEN];  /* T up to KEX_SHARE: the key proof's */
+	uint8_t peer_qh[ECP_PUB_LEN];     /* client: the server's host key */
+	uint8_t proof[SESS_PROOF_LEN];    /* server: the client's key proof */
+	int proof_ok;                     /* server: sess_server_check_proof passed */
 
 	uint8_t peer_qs[ECP_PUB_LEN], peer_qe[ECP_PUB_LEN];
 	ecp_key_t *peer_s, *peer_e;       /* server: the client's keys */
@@ -214,6 +219,8 @@ static void wipe_handshake(sess_t *s)
 	OPENSSL_cleanse(s->pake_peer, sizeof(s->pake_peer));
 	OPENSSL_cleanse(s->tr, sizeof(s->tr));
 	OPENSSL_cleanse(s->T, sizeof(s->T));
+	OPENSSL_cleanse(s->Ts, sizeof(s->Ts));
+	OPENSSL_cleanse(s->proof, sizeof(s->proof));
 	s->tr_len = 0;
 }
 
@@ -261,14 +268,19 @@ static int tr_add(sess_t *s, uint8_t type, const uint8_t *p, size_t n)
 	return 0;
 }
 
-static int tr_hash(sess_t *s)
+static int tr_hash_to(const sess_t *s, uint8_t out[SESS_TRANSCRIPT_LEN])
 {
 	unsigned int n = 0;
 
-	if (EVP_Digest(s->tr, s->tr_len, s->T, &n, EVP_sha512(), NULL) != 1 ||
+	if (EVP_Digest(s->tr, s->tr_len, out, &n, EVP_sha512(), NULL) != 1 ||
 	    n != SESS_TRANSCRIPT_LEN)
 		return PED_E_CRYPTO;
 	return 0;
+}
+
+static int tr_hash(sess_t *s)
+{
+	return tr_hash_to(s, s->T);
 }
 
 /* Queues a handshake frame and adds it to the transcript. */
@@ -329,22 +341,27 @@ static int on_hello_ack(sess_t *s, const uint8_t *p, size_t n, struct sess_event
 	return 0;
 }
 
+/* Qe_V || Qh_V: both validated (the HSM imports them again). */
 static int on_kex_share(sess_t *s, const uint8_t *p, size_t n, struct sess_event *ev)
 {
-	ecp_key_t *qe = NULL;
+	ecp_key_t *qe = NULL, *qh = NULL;
 	int r;
 
 	if (n != KEX_SHARE_LEN)
 		return sess_close(s, PED_E_PARSE, "KEX_SHARE of the wrong length", 1);
-	r = ecp_import_public(p, n, &qe) != 0 ? PED_E_BAD_KEY : 0;
-	ecp_free(qe); /* validated: the HSM imports it again */
-	if (r != 0 || (r = tr_add(s, WIRE_KEX_SHARE, p, n)) != 0)
+	r = import_pair(p, &qe, &qh);
+	ecp_free(qe);
+	ecp_free(qh);
+	if (r != 0 || (r = tr_add(s, WIRE_KEX_SHARE, p, n)) != 0 || (r = tr_hash_to(s, s->Ts)) != 0)
 		return sess_close(s, r, NULL, 1);
 	memcpy(s->peer_qe, p, ECP_PUB_LEN);
+	memcpy(s->peer_qh, p + ECP_PUB_LEN, ECP_PUB_LEN);
 	s->st = C_ACKED;
 	ev->type = SESS_EV_HELLO_ACK;
 	ev->ack = s->ack;
 	ev->peer_ephem = s->peer_qe;
+	ev->peer_static = s->peer_qh;
+	ev->context = s->Ts;
 	return 0;
 }
 
@@ -360,6 +377,8 @@ static int on_kex_init(sess_t *s, const uint8_t *p, size_t n, struct sess_event 
 		return sess_close(s, r, NULL, 1);
 	memcpy(s->peer_qs, p, ECP_PUB_LEN);
 	memcpy(s->peer_qe, p + ECP_PUB_LEN, ECP_PUB_LEN);
+	memcpy(s->proof, p + 2 * ECP_PUB_LEN, SESS_PROOF_LEN);
+	s->proof_ok = 0;
 	s->st = S_KEYS;
 	ev->type = SESS_EV_KEX_INIT;
 	ev->peer_static = s->peer_qs;
@@ -801,9 +820,10 @@ static int encode_ack(const struct wire_hello_ack *in, uint8_t busy, pbuf_t *b)
 	return wire_hello_ack_encode(&a, b);
 }
 
-int sess_server_accept(sess_t *s, const struct wire_hello_ack *ack, ecp_key_t *ephem)
+int sess_server_accept(sess_t *s, const struct wire_hello_ack *ack, ecp_key_t *ephem,
+		       const uint8_t host_pub[static ECP_PUB_LEN])
 {
-	uint8_t mem[WIRE_MAX_HELLO], qe[ECP_PUB_LEN];
+	uint8_t mem[WIRE_MAX_HELLO], qe[KEX_SHARE_LEN];
 	pbuf_t b;
 	int r;
 
@@ -829,9 +849,10 @@ int sess_server_accept(sess_t *s, const struct wire_hello_ack *ack, ecp_key_t *e
 		s->st = S_PW_A;
 		return 0;
 	}
+	memcpy(qe + ECP_PUB_LEN, host_pub, ECP_PUB_LEN);
 	if ((s->own_e == NULL && (r = ecp_generate(&s->own_e)) != 0) ||
 	    (r = ecp_export_public(s->own_e, qe)) != 0 ||
-	    (r = queue_hs(s, WIRE_KEX_SHARE, qe, sizeof(qe))) != 0)
+	    (r = queue_hs(s, WIRE_KEX_SHARE, qe, sizeof(qe))) != 0 || (r = tr_hash_to(s, s->Ts)) != 0)
 		return sess_close(s, r, NULL, 1);
 	s->st = S_KEX;
 	return 0;
@@ -862,7 +883,7 @@ int sess_server_keys(sess_t *s, const uint8_t *rpv, size_t rpv_len,
 	struct kas_params kp;
 	int r = PED_E_INVAL;
 
-	if (s == NULL || s->st != S_KEYS || rpv == NULL || rpv_len == 0 ||
+	if (s == NULL || s->st != S_KEYS || !s->proof_ok || rpv == NULL || rpv_len == 0 ||
 	    rpv_len > KAS_SECRET_MAX || ped_static == NULL)
 		return PED_E_INVAL;
 	kp = (struct kas_params){
@@ -935,8 +956,63 @@ const char *sess_server_name(const sess_t *s)
 	return s != NULL ? s->ack.server_name : "";
 }
 
+int sess_proof_key(const ecp_key_t *own_static, const ecp_key_t *peer_static,
+		   const uint8_t qs_u[static ECP_PUB_LEN], const uint8_t qh_v[static ECP_PUB_LEN],
+		   uint8_t kp[static SESS_PROOF_KEY_LEN])
+{
+	uint8_t z[ECP_Z_LEN], fi[4 + sizeof(SESS_PROOF_LABEL) - 1 + 2 * (4 + ECP_PUB_LEN)];
+	pbuf_t b;
+	int r;
+
+	pbuf_over(&b, fi, sizeof(fi));
+	if ((r = ecp_cdh(own_static, peer_static, z)) == 0 &&
+	    (r = pbuf_put_u32(&b, sizeof(SESS_PROOF_LABEL) - 1)) == 0 &&
+	    (r = pbuf_put_bytes(&b, SESS_PROOF_LABEL, sizeof(SESS_PROOF_LABEL) - 1)) == 0 &&
+	    (r = pbuf_put_u32(&b, ECP_PUB_LEN)) == 0 &&
+	    (r = pbuf_put_bytes(&b, qs_u, ECP_PUB_LEN)) == 0 &&
+	    (r = pbuf_put_u32(&b, ECP_PUB_LEN)) == 0 &&
+	    (r = pbuf_put_bytes(&b, qh_v, ECP_PUB_LEN)) == 0)
+		r = kdf_onestep_sha512(z, sizeof(z), b.data, b.len, kp, SESS_PROOF_KEY_LEN);
+	OPENSSL_cleanse(z, sizeof(z));
+	return r;
+}
+
+int sess_proof(const uint8_t kp[static SESS_PROOF_KEY_LEN],
+	       const uint8_t ts[static SESS_TRANSCRIPT_LEN], const uint8_t qe_u[static ECP_PUB_LEN],
+	       uint8_t proof[static SESS_PROOF_LEN])
+{
+	uint8_t msg[4 + SESS_TRANSCRIPT_LEN + ECP_PUB_LEN];
+	size_t n = 0;
+
+	memcpy(msg, "KP_U", 4);
+	memcpy(msg + 4, ts, SESS_TRANSCRIPT_LEN);
+	memcpy(msg + 4 + SESS_TRANSCRIPT_LEN, qe_u, ECP_PUB_LEN);
+	return EVP_Q_mac(NULL, "HMAC", NULL, "SHA512", NULL, kp, SESS_PROOF_KEY_LEN, msg,
+			 sizeof(msg), proof, SESS_PROOF_LEN, &n) != NULL && n == SESS_PROOF_LEN
+		       ? 0
+		       : PED_E_CRYPTO;
+}
+
+int sess_server_check_proof(sess_t *s, const uint8_t kp[static SESS_PROOF_KEY_LEN])
+{
+	uint8_t want[SESS_PROOF_LEN];
+	int r;
+
+	if (s == NULL || s->st != S_KEYS || kp == NULL)
+		return PED_E_INVAL;
+	if ((r = sess_proof(kp, s->Ts, s->peer_qe, want)) == 0 &&
+	    CRYPTO_memcmp(want, s->proof, SESS_PROOF_LEN) != 0)
+		r = PED_E_KEY_PROOF;
+	OPENSSL_cleanse(want, sizeof(want));
+	if (r != 0)
+		return sess_close(s, r, NULL, 1);
+	s->proof_ok = 1;
+	return 0;
+}
+
 int sess_client_kex_init(sess_t *s, const uint8_t qs_u[static ECP_PUB_LEN],
-			 const uint8_t qe_u[static ECP_PUB_LEN])
+			 const uint8_t qe_u[static ECP_PUB_LEN],
+			 const uint8_t proof[static SESS_PROOF_LEN])
 {
 	uint8_t init[KEX_INIT_LEN];
 	int r;
@@ -945,6 +1021,7 @@ int sess_client_kex_init(sess_t *s, const uint8_t qs_u[static ECP_PUB_LEN],
 		return PED_E_INVAL;
 	memcpy(init, qs_u, ECP_PUB_LEN);
 	memcpy(init + ECP_PUB_LEN, qe_u, ECP_PUB_LEN);
+	memcpy(init + 2 * ECP_PUB_LEN, proof, SESS_PROOF_LEN);
 	if ((r = queue_hs(s, WIRE_KEX_INIT, init, sizeof(init))) != 0 || (r = tr_hash(s)) != 0)
 		return sess_close(s, r, NULL, 1);
 	s->st = C_KEYS;

@@ -14,10 +14,15 @@
  * in order, each prefixed with its type byte and u32be length):
  *   U -> V  HELLO        purpose SESSION (wire.h)
  *   V -> U  HELLO_ACK    busy = 1 is followed by ERROR SERVER_BUSY + close
- *   V -> U  KEX_SHARE    Qe_V(133), in the same write as HELLO_ACK
- *   U -> V  KEX_INIT     Qs_U(133) || Qe_U(133)
- *           (V reads the orange key on its PED: RPV and d_PED, while U,
- *           which has every input already, derives at the same time)
+ *   V -> U  KEX_SHARE    Qe_V(133) || Qh_V(133), in the same write as
+ *                        HELLO_ACK; Qh_V is pedserver's host key
+ *   U -> V  KEX_INIT     Qs_U(133) || Qe_U(133) || Proof_U(64)
+ *           Proof_U = HMAC-SHA-512(Kp, "KP_U" || Ts || Qe_U), Ts = T up to
+ *           KEX_SHARE, Kp = KDF(CDH(d_HSM, Qh_V), lv(SESS_PROOF_LABEL) ||
+ *           lv(Qs_U) || lv(Qh_V), 64 bytes) (sess_proof_key, sess_proof):
+ *           V checks it (sess_server_check_proof) before the PED is touched;
+ *           then V reads the orange key on its PED (RPV and d_PED) while
+ *           U, which has every input already, derives at the same time
  *   V -> U  KEX_REPLY    MacTag_V(64)
  *   U -> V  KEX_CONFIRM  MacTag_U(64)
  * Both derive with kas.h, Full Unified, SuppPubInfo = T up to and including
@@ -64,6 +69,9 @@
 #define WIRE_RECORD 0x20
 
 #define SESS_TRANSCRIPT_LEN 64
+#define SESS_PROOF_LEN 64      /* Proof_U in KEX_INIT */
+#define SESS_PROOF_KEY_LEN 64  /* Kp */
+#define SESS_PROOF_LABEL "RemotePED-1 HSM key proof"
 #define SESS_MSG_MAX CHAN_MAX_PLAINTEXT
 
 enum sess_role { SESS_CLIENT = 0 /* HSM side, U */, SESS_SERVER = 1 /* PED side, V */ };
@@ -90,9 +98,11 @@ enum sess_event_type {
 	SESS_EV_HELLO,       /* server: a HELLO arrived (ev.hello); answer with
 	                      * sess_server_accept or sess_server_busy */
 	SESS_EV_HELLO_ACK,   /* client: the server's HELLO_ACK (ev.ack) and, if
-	                      * not busy, its KEX_SHARE (ev.peer_ephem); answer
+	                      * not busy, its KEX_SHARE (ev.peer_ephem = Qe_V,
+	                      * ev.peer_static = Qh_V, ev.context = Ts); answer
 	                      * with sess_client_kex_init */
-	SESS_EV_KEX_INIT,    /* server: the client's keys arrived; read the
+	SESS_EV_KEX_INIT,    /* server: the client's keys arrived; check its key
+	                      * proof (sess_server_check_proof), then read the
 	                      * orange key, then sess_server_keys */
 	SESS_EV_DERIVE,      /* client, right after sess_client_kex_init: derive
 	                      * with the HSM (ev.peer_ephem, ev.context), then
@@ -181,8 +191,22 @@ void sess_output_done(sess_t *s, size_t written);
  * closes). ephem is V's ephemeral key made ahead, off the handshake's path
  * (accept takes it and frees it, also on failure), or NULL to make one now;
  * a probe's HELLO gets no KEX_SHARE and frees it. */
-int sess_server_accept(sess_t *s, const struct wire_hello_ack *ack, ecp_key_t *ephem);
+int sess_server_accept(sess_t *s, const struct wire_hello_ack *ack, ecp_key_t *ephem,
+		       const uint8_t host_pub[static ECP_PUB_LEN]);
 int sess_server_busy(sess_t *s, const struct wire_hello_ack *ack);
+/* The key proof (KEX_INIT, docs/PROTOCOL.md §3.4): Kp from a CDH of one
+ * side's static private key with the other's static public key (the HSM:
+ * d_HSM and Qh_V; pedserver: its host key and Qs_U), then Proof_U. */
+int sess_proof_key(const ecp_key_t *own_static, const ecp_key_t *peer_static,
+		   const uint8_t qs_u[static ECP_PUB_LEN], const uint8_t qh_v[static ECP_PUB_LEN],
+		   uint8_t kp[static SESS_PROOF_KEY_LEN]);
+int sess_proof(const uint8_t kp[static SESS_PROOF_KEY_LEN],
+	       const uint8_t ts[static SESS_TRANSCRIPT_LEN], const uint8_t qe_u[static ECP_PUB_LEN],
+	       uint8_t proof[static SESS_PROOF_LEN]);
+/* Server, after SESS_EV_KEX_INIT, before anything touches the PED: Kp for
+ * the client's Qs_U (ev.peer_static). A wrong proof closes the session with
+ * HSM_KEY_PROOF_FAILED (ERROR sent); sess_server_keys needs a passed one. */
+int sess_server_check_proof(sess_t *s, const uint8_t kp[static SESS_PROOF_KEY_LEN]);
 /* Server, after SESS_EV_KEX_INIT: the orange key's secret is RPV (rpv_len
  * bytes) and the PED-side static key ped_static (with its private scalar).
  * Derives, queues KEX_REPLY. Nothing of rpv is kept beyond the derivation. */
@@ -193,7 +217,8 @@ int sess_server_keys(sess_t *s, const uint8_t *rpv, size_t rpv_len,
  * static and ephemeral public keys (the HSM keeps the private halves); the
  * next event is SESS_EV_DERIVE. */
 int sess_client_kex_init(sess_t *s, const uint8_t qs_u[static ECP_PUB_LEN],
-			 const uint8_t qe_u[static ECP_PUB_LEN]);
+			 const uint8_t qe_u[static ECP_PUB_LEN],
+			 const uint8_t proof[static SESS_PROOF_LEN]);
 /* Client, after SESS_EV_DERIVE: the keys the HSM derived (role U), copied
  * into the session and wiped in *k. KEX_REPLY then brings MacTag_V: a
  * mismatch closes with RPV_MISMATCH (ERROR sent), a match queues KEX_CONFIRM

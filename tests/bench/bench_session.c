@@ -191,6 +191,10 @@ struct server {
 	ecp_key_t *next_ephem; /* the one made ahead */
 	SSL_CTX *tls;          /* TLS: the server context */
 	char pw[PAKE_PW_DIGITS + 1]; /* password mode: what the key holder types */
+	ecp_key_t *host;       /* session: pedserver's host key (key proofs) */
+	uint8_t host_pub[ECP_PUB_LEN];
+	uint8_t kp[SESS_PROOF_KEY_LEN];
+	int kp_cached;
 };
 
 static void *server_main(void *arg)
@@ -258,12 +262,23 @@ static void server_event(struct server *sv, sess_t *s, const struct sess_event *
 		snprintf(ack.software, sizeof(ack.software), "bench_session");
 		ack.ped_attached = 1;
 		snprintf(ack.ped_firmware, sizeof(ack.ped_firmware), "emu");
-		r = sess_server_accept(s, &ack, sv->next_ephem);
+		r = sess_server_accept(s, &ack, sv->next_ephem, sv->host_pub);
 		sv->next_ephem = NULL; /* taken */
 		break;
 	case SESS_EV_KEX_INIT:
+		/* the key proof, with Kp cached per HSM as pedserver does */
+		if (!sv->kp_cached || !sv->ahead) { /* cold: no cached Kp */
+			ecp_key_t *qs = NULL;
+
+			if ((r = ecp_import_public(ev->peer_static, ECP_PUB_LEN, &qs)) == 0)
+				r = sess_proof_key(sv->host, qs, ev->peer_static, sv->host_pub, sv->kp);
+			ecp_free(qs);
+			sv->kp_cached = r == 0;
+		}
+		if (r == 0)
+			r = sess_server_check_proof(s, sv->kp);
 		/* READ_RPK answered at once; pedserver's rpk_result from here */
-		if ((r = ecp_from_private(sv->rpk + HSM_RPV_LEN, ECP_PRIV_LEN, &ped)) == 0)
+		if (r == 0 && (r = ecp_from_private(sv->rpk + HSM_RPV_LEN, ECP_PRIV_LEN, &ped)) == 0)
 			r = sess_server_keys(s, sv->rpk, HSM_RPV_LEN, ped);
 		ecp_free(ped);
 		break;
@@ -359,7 +374,7 @@ struct client {
 
 static void client_event(struct client *c, const struct sess_event *ev)
 {
-	uint8_t qs[ECP_PUB_LEN], qe[ECP_PUB_LEN];
+	uint8_t qs[ECP_PUB_LEN], qe[ECP_PUB_LEN], proof[SESS_PROOF_LEN];
 	struct hsm_chan_params p;
 	kas_keys_t k;
 	int r = 0;
@@ -379,7 +394,8 @@ static void client_event(struct client *c, const struct sess_event *ev)
 			r = PED_E_SERVER_BUSY;
 		else if ((r = hsm_static_public(c->hsm, qs)) == 0 &&
 			 (r = hsm_chan_ephemeral(c->hsm, qe)) == 0 &&
-			 (r = sess_client_kex_init(c->s, qs, qe)) == 0)
+			 (r = hsm_key_proof(c->hsm, ev->peer_static, ev->context, qe, proof)) == 0 &&
+			 (r = sess_client_kex_init(c->s, qs, qe, proof)) == 0)
 			sess_flush(c->fd, c->s); /* as pedclient: KEX_INIT out, then derive */
 		break;
 	case SESS_EV_DERIVE:
@@ -473,6 +489,9 @@ struct floor_fx {
 	ecp_key_t *ped_pub;           /* V's static key as the HSM stores it */
 	uint8_t zs[ECP_Z_LEN];        /* CDH(d_HSM, Q_PED), as the HSM caches it */
 	uint8_t context[SESS_TRANSCRIPT_LEN];
+	ecp_key_t *host, *u_pub;              /* pedserver's host key; U's public key */
+	uint8_t qh_v[ECP_PUB_LEN];
+	uint8_t kp[SESS_PROOF_KEY_LEN];       /* the key proof's Kp, as cached */
 };
 
 /* Both parties' handshake computation back to back, in memory. ahead: what
@@ -492,9 +511,25 @@ static double floor_once(const struct floor_fx *fx, int ahead)
 	if (ahead && ((r = ecp_generate(&ue)) != 0 || (r = ecp_generate(&ve)) != 0))
 		bench_die("floor ephemerals", r);
 	t0 = bench_now();
-	/* U: ephemeral key for KEX_INIT */
+	/* U: ephemeral key and key proof for KEX_INIT (Kp made ahead, or cold:
+	 * the CDH with the server's host key now) */
 	if ((ue == NULL && (r = ecp_generate(&ue)) != 0) || (r = ecp_export_public(ue, qe_u)) != 0)
 		bench_die("floor U keygen", r);
+	{
+		uint8_t kp[SESS_PROOF_KEY_LEN], proof[SESS_PROOF_LEN], want[SESS_PROOF_LEN];
+
+		memcpy(kp, fx->kp, sizeof(kp));
+		if (!ahead && (r = sess_proof_key(fx->u_static, fx->host, fx->qs_u, fx->qh_v, kp)) != 0)
+			bench_die("floor U Kp", r);
+		if ((r = sess_proof(kp, fx->context, qe_u, proof)) != 0)
+			bench_die("floor U proof", r);
+		/* V: the same Kp (cached, or its CDH now), then the check */
+		if (!ahead && (r = sess_proof_key(fx->host, fx->u_pub, fx->qs_u, fx->qh_v, kp)) != 0)
+			bench_die("floor V Kp", r);
+		if ((r = sess_proof(kp, fx->context, qe_u, want)) != 0 ||
+		    CRYPTO_memcmp(want, proof, sizeof(want)) != 0)
+			bench_die("floor V proof", r != 0 ? r : PED_E_KEY_PROOF);
+	}
 	/* V: validate U's keys, PED key from d_PED, ephemeral, derive */
 	if ((r = ecp_import_public(fx->qs_u, ECP_PUB_LEN, &v_qs)) != 0 ||
 	    (r = ecp_import_public(qe_u, ECP_PUB_LEN, &v_qe)) != 0 ||
@@ -818,9 +853,19 @@ void bench_session(void)
 	    (r = ecp_cdh(fx.u_static, fx.ped_pub, fx.zs)) != 0)
 		bench_die("floor static keys", r);
 	RAND_bytes(fx.context, sizeof(fx.context));
+	if ((r = ecp_generate(&fx.host)) != 0 || (r = ecp_export_public(fx.host, fx.qh_v)) != 0 ||
+	    (r = ecp_import_public(fx.qs_u, ECP_PUB_LEN, &fx.u_pub)) != 0 ||
+	    (r = sess_proof_key(fx.u_static, fx.host, fx.qs_u, fx.qh_v, fx.kp)) != 0)
+		bench_die("floor key proof", r);
 	tls_setup(&sctx, &cctx);
 
 	ssrv.rpk = csrv.rpk = rpk;
+	if ((r = ecp_generate(&ssrv.host)) != 0 || (r = ecp_export_public(ssrv.host, ssrv.host_pub)) != 0)
+		bench_die("host key", r);
+	csrv.host = ssrv.host; /* one pedserver host key; the cold server computes Kp anew */
+	memcpy(csrv.host_pub, ssrv.host_pub, ECP_PUB_LEN);
+	psrv.host = ssrv.host;
+	memcpy(psrv.host_pub, ssrv.host_pub, ECP_PUB_LEN);
 	ssrv.ahead = 1;
 	tsrv.tls = sctx;
 	server_start(&ssrv, serve_session);
@@ -836,11 +881,14 @@ void bench_session(void)
 	server_stop(&tsrv);
 	server_stop(&esrv);
 	server_stop(&psrv);
+	ecp_free(ssrv.host);
 
 	SSL_CTX_free(sctx);
 	SSL_CTX_free(cctx);
 	ecp_free(fx.u_static);
 	ecp_free(fx.ped_pub);
+	ecp_free(fx.host);
+	ecp_free(fx.u_pub);
 	OPENSSL_cleanse(fx.zs, sizeof(fx.zs));
 	hsm_close(c.hsm);
 	hsm_close(c.pw_hsm);

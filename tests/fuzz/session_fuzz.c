@@ -26,7 +26,7 @@
 #include "session/pake.h"
 
 static ecp_key_t *hsm_s, *hsm_e, *ped_s;
-static uint8_t qs_u[ECP_PUB_LEN], qe_u[ECP_PUB_LEN];
+static uint8_t qs_u[ECP_PUB_LEN], qe_u[ECP_PUB_LEN], qh_v[ECP_PUB_LEN]; /* host key: ped_s */
 static const uint8_t rpv[32] = "fuzzing RPV, thirty-two bytes.!";
 static spake2_t *pw_sp; /* a password-mode client's SPAKE2 side */
 
@@ -38,6 +38,7 @@ static void keys_once(void)
 		return;
 	if (ecp_from_private(d1, 1, &hsm_s) != 0 || ecp_from_private(d2, 1, &hsm_e) != 0 ||
 	    ecp_from_private(d3, 1, &ped_s) != 0 || ecp_export_public(hsm_s, qs_u) != 0 ||
+	    ecp_export_public(ped_s, qh_v) != 0 ||
 	    ecp_export_public(hsm_e, qe_u) != 0)
 		abort();
 }
@@ -66,6 +67,19 @@ static void client_keys(sess_t *c, const struct sess_event *ev, kas_keys_t *copy
 	ecp_free(qe);
 }
 
+/* Kp of the key proof from own's private key and the public key pub. */
+static int proof_key(const ecp_key_t *own, const uint8_t *pub, const uint8_t *qs,
+		     const uint8_t *qh, uint8_t kp[SESS_PROOF_KEY_LEN])
+{
+	ecp_key_t *k = NULL;
+	int r = ecp_import_public(pub, ECP_PUB_LEN, &k);
+
+	if (r == 0)
+		r = sess_proof_key(own, k, qs, qh, kp);
+	ecp_free(k);
+	return r;
+}
+
 /* Drains one session's events, answering as the daemons would. */
 static void drain(sess_t *s, kas_keys_t *copy)
 {
@@ -81,11 +95,16 @@ static void drain(sess_t *s, kas_keys_t *copy)
 		case SESS_EV_NONE:
 			return;
 		case SESS_EV_HELLO:
-			(void)sess_server_accept(s, &a, NULL);
+			(void)sess_server_accept(s, &a, NULL, qh_v);
 			break;
-		case SESS_EV_KEX_INIT:
-			(void)sess_server_keys(s, rpv, sizeof(rpv), ped_s);
+		case SESS_EV_KEX_INIT: {
+			uint8_t kp[SESS_PROOF_KEY_LEN];
+
+			if (proof_key(ped_s, ev.peer_static, ev.peer_static, qh_v, kp) == 0 &&
+			    sess_server_check_proof(s, kp) == 0)
+				(void)sess_server_keys(s, rpv, sizeof(rpv), ped_s);
 			break;
+		}
 		case SESS_EV_PAKE_A:
 			(void)sess_server_password(s, "12345678", 8);
 			break;
@@ -99,7 +118,11 @@ static void drain(sess_t *s, kas_keys_t *copy)
 				if (pake_start(KAS_U, "12345678", 8, "1", NULL, 0, &pw_sp, pa) == 0)
 					(void)sess_client_pake(s, qs_u, pa);
 			} else {
-				(void)sess_client_kex_init(s, qs_u, qe_u);
+				uint8_t kp[SESS_PROOF_KEY_LEN], proof[SESS_PROOF_LEN];
+
+				if (proof_key(hsm_s, ev.peer_static, qs_u, ev.peer_static, kp) == 0 &&
+				    sess_proof(kp, ev.context, qe_u, proof) == 0)
+					(void)sess_client_kex_init(s, qs_u, qe_u, proof);
 			}
 			break;
 		case SESS_EV_DERIVE:

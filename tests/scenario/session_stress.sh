@@ -68,7 +68,7 @@ c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
 c.sendall(bytes([1, 1]) + struct.pack(">I", len(body)) + body)
 hdr = c.recv(6); n = struct.unpack(">I", hdr[2:6])[0]
 while n > 0: n -= len(c.recv(n))
-kex = b"\x04" + os.urandom(132) + b"\x04" + os.urandom(132)
+kex = b"\x04" + os.urandom(132) + b"\x04" + os.urandom(132) + os.urandom(64)  # Qs_U Qe_U Proof_U
 c.sendall(bytes([1, 0x10]) + struct.pack(">I", len(kex)) + kex)
 data = b""
 while True:

@@ -10,7 +10,9 @@
 #     KEX_SHARE and KEX_REPLY (a relay that mutates a real pedclient's handshake): the
 #     connection closes with a reason in pedserver's log, pedhsm reports a
 #     named error, and both daemons keep serving (a real connect and login
-#     at the end, same pids).
+#     at the end, same pids); a flipped hello, HELLO_ACK or key proof (a
+#     KEX_INIT with the real HSM's public key but no valid proof) gets
+#     HSM_KEY_PROOF_FAILED without the PED being asked for anything.
 # Every wait is on an event (an output line, a log line, a process exit, LCD
 # text).
 . "$(dirname "$0")/lib.sh"
@@ -162,6 +164,7 @@ flip() {
 	ctl mode local >/dev/null
 	ctl mode remote >/dev/null
 	nlog=$(count_log "$SLOG" "$re")
+	nped=$(count_log "$T/far.err" "READ_RPK #[0-9]* started")
 	hsm_bg "$name" ped connect -ip 127.0.0.1 -port "$port"
 	if [ "$prompt" = 1 ]; then
 		ctl_wait "PED Key (ORANGE)" 5000
@@ -169,6 +172,9 @@ flip() {
 	fi
 	hsm_done "$name" 15 && fail "$name: ped connect succeeded through a flipped bit: $OUT"
 	assert_contains "Command Result : $result (" "$OUT"
+	# no prompt expected: the PED was not asked for anything
+	[ "$prompt" = 1 ] || [ "$(count_log "$T/far.err" "READ_RPK #[0-9]* started")" = "$nped" ] ||
+		fail "$name: the PED was asked for the orange key"
 	line=$(wait_log "$SLOG" "$re" 5 $((nlog + 1)))
 	hsm_run ped show
 	assert_contains "Remote PED:         not connected" "$OUT"
@@ -181,12 +187,16 @@ note "one flipped bit in each handshake message: a clean error, a logged reason"
 PC_DIR=$A
 flip hello_ver c2s 0 0 0 0 VERSION_MISMATCH "frame version 0, this server speaks 1 \(VERSION_MISMATCH\)"
 flip hello_purpose c2s 0 8 2 0 PARSE_ERROR "malformed HELLO: .*\(PARSE_ERROR\)"
-flip hello_serial c2s 0 -1 0 1 RPV_MISMATCH "key confirmation failed.*RPV_MISMATCH"
+# a changed hello or HELLO_ACK changes Ts: the HSM's key proof fails and the
+# PED is never asked (before the key proof, the PED prompted and the key
+# confirmation failed)
+flip hello_serial c2s 0 -1 0 0 HSM_KEY_PROOF_FAILED "refused before the PED: .*\(HSM_KEY_PROOF_FAILED\)"
 flip kex_key c2s 1 150 3 0 BAD_PUBLIC_KEY "session ended: .*\(BAD_PUBLIC_KEY\)"
 flip kex_len c2s 1 2 0 0 TOO_LONG "session ended: .*\(TOO_LONG\)"
 flip kex_type c2s 1 1 0 0 BAD_REQUEST "session ended: .*\(BAD_REQUEST\)"
 flip confirm c2s 2 16 1 1 RPV_MISMATCH "key confirmation failed.*RPV_MISMATCH"
-flip ack_proto s2c 0 -3 0 1 RPV_MISMATCH "key confirmation failed.*RPV_MISMATCH"
+flip ack_proto s2c 0 -3 0 0 HSM_KEY_PROOF_FAILED "refused before the PED: .*\(HSM_KEY_PROOF_FAILED\)"
+flip kex_proof c2s 1 300 5 0 HSM_KEY_PROOF_FAILED "refused before the PED: .*\(HSM_KEY_PROOF_FAILED\)"
 flip share_key s2c 1 40 3 0 BAD_PUBLIC_KEY "session ended: .*\(BAD_PUBLIC_KEY\)"
 flip reply_tag s2c 2 -5 2 1 RPV_MISMATCH "key confirmation failed.*RPV_MISMATCH"
 ok "flipped bits in HELLO, KEX_INIT, KEX_CONFIRM, HELLO_ACK, KEX_SHARE, KEX_REPLY: each refused with a reason"

@@ -359,7 +359,7 @@ static int start_read(struct cl *c)
 
 static void handle(struct cl *c, struct sess_event *ev)
 {
-	uint8_t qs[ECP_PUB_LEN], qe[ECP_PUB_LEN];
+	uint8_t qs[ECP_PUB_LEN], qe[ECP_PUB_LEN], proof[SESS_PROOF_LEN];
 	struct hsm_chan_params p;
 	kas_keys_t k;
 	int r;
@@ -372,7 +372,8 @@ static void handle(struct cl *c, struct sess_event *ev)
 		}
 		if ((r = hsm_static_public(c->hsm, qs)) < 0 ||
 		    (r = hsm_chan_ephemeral(c->hsm, qe)) < 0 ||
-		    (r = sess_client_kex_init(c->s, qs, qe)) < 0)
+		    (r = hsm_key_proof(c->hsm, ev->peer_static, ev->context, qe, proof)) < 0 ||
+		    (r = sess_client_kex_init(c->s, qs, qe, proof)) < 0)
 			done(c, r);
 		break;
 	case SESS_EV_DERIVE:

@@ -123,7 +123,7 @@ static void on_server(struct pair *p, const struct sess_event *ev)
 	case SESS_EV_HELLO:
 		assert_int_equal(ev->hello.purpose, WIRE_PURPOSE_PASSWORD);
 		fill_ack(&a);
-		assert_int_equal(sess_server_accept(v->s, &a, NULL), 0);
+		assert_int_equal(sess_server_accept(v->s, &a, NULL, qs_u), 0); /* no share: unused */
 		break;
 	case SESS_EV_PAKE_A:
 		v->pake_a++;

@@ -37,7 +37,11 @@
 #define HOLDER "HSM 154704 at 10.0.0.7 since 2024-05-01 10:00"
 
 /* Keys shared by all tests (P-521 generation is the slow part). */
-static ecp_key_t *hsm_static, *hsm_ephem, *ped_static, *ped_other;
+static ecp_key_t *hsm_static, *hsm_ephem, *ped_static, *ped_other, *srv_host;
+/* the server's host key; Kp as each side computes it, and one forged with
+ * another key than the HSM's (a stranger claiming the HSM's public key) */
+static uint8_t qh_v[ECP_PUB_LEN], kp_v[SESS_PROOF_KEY_LEN], kp_u[SESS_PROOF_KEY_LEN];
+static uint8_t kp_forged[SESS_PROOF_KEY_LEN];
 static uint8_t qs_u[ECP_PUB_LEN], qe_u[ECP_PUB_LEN];
 
 struct side {
@@ -63,7 +67,7 @@ struct tamper {
 struct pair {
 	struct side c, v;
 	uint8_t rpv_v[32], rpv_u[32];
-	int busy, wrong_ped, hello_max, chunk;
+	int busy, wrong_ped, hello_max, chunk, forge;
 	const struct tamper *t;
 	size_t moved[2];
 	uint8_t stream[2][STREAM_MAX]; /* what crossed, for recording */
@@ -171,9 +175,12 @@ static int drain(struct pair *p, struct side *d)
 				/* every other handshake with V's ephemeral made ahead */
 				if (++accepted % 2 == 0)
 					assert_int_equal(ecp_generate(&ahead), 0);
-				(void)sess_server_accept(d->s, &a, ahead);
+				(void)sess_server_accept(d->s, &a, ahead, qh_v);
 			}
 		} else if (ev.type == SESS_EV_KEX_INIT) {
+			/* the key proof first: the PED is not touched without it */
+			if (sess_server_check_proof(d->s, kp_v) != 0)
+				continue;
 			d->kex++;
 			assert_int_equal(sess_server_keys(d->s, p->rpv_v, sizeof(p->rpv_v),
 							  ped_static), 0);
@@ -181,8 +188,14 @@ static int drain(struct pair *p, struct side *d)
 			d->ack++;
 			d->ack_busy = ev.ack.busy;
 			strcpy(d->holder, ev.ack.holder);
-			if (!ev.ack.busy)
-				assert_int_equal(sess_client_kex_init(d->s, qs_u, qe_u), 0);
+			if (!ev.ack.busy) {
+				uint8_t proof[SESS_PROOF_LEN];
+
+				assert_memory_equal(ev.peer_static, qh_v, ECP_PUB_LEN);
+				assert_int_equal(sess_proof(p->forge ? kp_forged : kp_u, ev.context,
+							    qe_u, proof), 0);
+				assert_int_equal(sess_client_kex_init(d->s, qs_u, qe_u, proof), 0);
+			}
 		} else if (ev.type == SESS_EV_DERIVE) {
 			d->kex++;
 			client_derive(p, &ev);
@@ -536,14 +549,23 @@ static void client_after_ack(const uint8_t *f, size_t n, int code)
 static void test_kex_share(void **state)
 {
 	(void)state;
-	uint8_t pt[ECP_PUB_LEN + 1], f[WIRE_HDR_LEN + ECP_PUB_LEN + 1];
+	uint8_t pt[2 * ECP_PUB_LEN + 1], f[WIRE_HDR_LEN + 2 * ECP_PUB_LEN + 1];
 
+	/* Qe_V || Qh_V: either point off the curve ((0, 0)) is refused */
 	memset(pt, 0, sizeof(pt));
-	pt[0] = 0x04; /* (0, 0) is not on the curve */
-	client_after_ack(f, frame(f, WIRE_VERSION, WIRE_KEX_SHARE, pt, ECP_PUB_LEN), PED_E_BAD_KEY);
+	pt[0] = 0x04;
+	assert_int_equal(ecp_export_public(ped_static, pt + ECP_PUB_LEN), 0);
+	client_after_ack(f, frame(f, WIRE_VERSION, WIRE_KEX_SHARE, pt, 2 * ECP_PUB_LEN),
+			 PED_E_BAD_KEY);
 	assert_int_equal(ecp_export_public(ped_static, pt), 0);
-	client_after_ack(f, frame(f, WIRE_VERSION, WIRE_KEX_SHARE, pt, ECP_PUB_LEN - 1), PED_E_PARSE);
-	client_after_ack(f, frame(f, WIRE_VERSION, WIRE_KEX_SHARE, pt, ECP_PUB_LEN + 1), PED_E_PARSE);
+	memset(pt + ECP_PUB_LEN, 0, ECP_PUB_LEN);
+	pt[ECP_PUB_LEN] = 0x04;
+	client_after_ack(f, frame(f, WIRE_VERSION, WIRE_KEX_SHARE, pt, 2 * ECP_PUB_LEN),
+			 PED_E_BAD_KEY);
+	assert_int_equal(ecp_export_public(ped_static, pt + ECP_PUB_LEN), 0);
+	client_after_ack(f, frame(f, WIRE_VERSION, WIRE_KEX_SHARE, pt, ECP_PUB_LEN), PED_E_PARSE);
+	client_after_ack(f, frame(f, WIRE_VERSION, WIRE_KEX_SHARE, pt, 2 * ECP_PUB_LEN + 1),
+			 PED_E_PARSE);
 	/* the reply before the share */
 	client_after_ack(f, frame(f, WIRE_VERSION, WIRE_KEX_REPLY, pt, KAS_TAG_LEN),
 			 PED_E_BAD_REQUEST);
@@ -842,7 +864,8 @@ static void test_api_misuse(void **state)
 	assert_int_equal(sess_client_new("bad\nname", "1", &c), PED_E_INVAL);
 	assert_null(c);
 	assert_int_equal(sess_client_new("h", "1", &c), 0);
-	assert_int_equal(sess_client_kex_init(c, qs_u, qe_u), PED_E_INVAL);
+	assert_int_equal(sess_client_kex_init(c, qs_u, qe_u, kp_u), PED_E_INVAL);
+	assert_int_equal(sess_server_check_proof(c, kp_u), PED_E_INVAL);
 	memset(&k, 0, sizeof(k));
 	assert_int_equal(sess_client_keys(c, &k), PED_E_INVAL);
 	assert_int_equal(sess_send(c, SESS_MSG_LINK, (const uint8_t *)"abc", 3), PED_E_CHAN_DEAD);
@@ -853,22 +876,50 @@ static void test_api_misuse(void **state)
 		ecp_key_t *ahead = NULL; /* freed by the refusing call (valgrind) */
 		fill_ack(&a, "");
 		assert_int_equal(ecp_generate(&ahead), 0);
-		assert_int_equal(sess_server_accept(c, &a, ahead), PED_E_INVAL);
-		assert_int_equal(sess_server_accept(c, &a, NULL), PED_E_INVAL);
+		assert_int_equal(sess_server_accept(c, &a, ahead, qh_v), PED_E_INVAL);
+		assert_int_equal(sess_server_accept(c, &a, NULL, qh_v), PED_E_INVAL);
 	}
 	assert_int_equal(sess_state(c), SESS_ST_HELLO);
 	sess_free(c);
 	sess_free(NULL);
 }
 
+/* A stranger that claims the HSM's public key without its private key: the
+ * proof fails, both sides say HSM_KEY_PROOF_FAILED, the PED is never asked. */
+static void test_forged_key_proof(void **state)
+{
+	struct pair p;
+
+	(void)state;
+	pair_init(&p);
+	p.forge = 1;
+	handshake(&p);
+	assert_int_equal(p.v.kex, 0);
+	assert_closed(&p.v, PED_E_KEY_PROOF);
+	assert_closed(&p.c, PED_E_KEY_PROOF);
+	pair_free(&p);
+}
+
 static int setup(void **state)
 {
 	(void)state;
+	ecp_key_t *qs = NULL, *qh = NULL;
+	int r;
+
 	if (ecp_generate(&hsm_static) != 0 || ecp_generate(&hsm_ephem) != 0 ||
 	    ecp_generate(&ped_static) != 0 || ecp_generate(&ped_other) != 0 ||
+	    ecp_generate(&srv_host) != 0 || ecp_export_public(srv_host, qh_v) != 0 ||
 	    ecp_export_public(hsm_static, qs_u) != 0 || ecp_export_public(hsm_ephem, qe_u) != 0)
 		return -1;
-	return 0;
+	r = ecp_import_public(qs_u, ECP_PUB_LEN, &qs) != 0 ||
+	    ecp_import_public(qh_v, ECP_PUB_LEN, &qh) != 0 ||
+	    sess_proof_key(srv_host, qs, qs_u, qh_v, kp_v) != 0 ||
+	    sess_proof_key(hsm_static, qh, qs_u, qh_v, kp_u) != 0 ||
+	    sess_proof_key(ped_other, qh, qs_u, qh_v, kp_forged) != 0 ||
+	    memcmp(kp_u, kp_v, sizeof(kp_u)) != 0; /* the CDH is symmetric */
+	ecp_free(qs);
+	ecp_free(qh);
+	return r ? -1 : 0;
 }
 
 static int teardown(void **state)
@@ -878,6 +929,7 @@ static int teardown(void **state)
 	ecp_free(hsm_ephem);
 	ecp_free(ped_static);
 	ecp_free(ped_other);
+	ecp_free(srv_host);
 	return 0;
 }
 
@@ -885,6 +937,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_handshake_and_messages),
+		cmocka_unit_test(test_forged_key_proof),
 		cmocka_unit_test(test_wrap_both_ways),
 		cmocka_unit_test(test_disconnect_with_reason),
 		cmocka_unit_test(test_byte_by_byte),
