@@ -260,6 +260,9 @@ static void tty_close(usbped_t *p, void *state)
 
 	(void)p;
 	t->polling = 0;
+	/* the fd closes in the callback: give the PED up now, so that a reopen
+	 * right after (pedhost_reopen) finds it free */
+	(void)flock(t->fd, LOCK_UN);
 	uv_close((uv_handle_t *)&t->poll, tty_closed);
 }
 
