@@ -79,3 +79,6 @@ rpm:
 pkgtest: deb
 	$(Q)scripts/deps.sh pkgtest
 	$(Q)PKGOUT=$(PKGOUT) bash tests/pkg/pkgtest.sh
+
+# The man pages are part of every build (tests check them against the tables).
+all: man
