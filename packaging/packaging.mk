@@ -2,7 +2,7 @@
 # needs besides the binaries (docs/packaging.md).
 #   make man        man pages (scdoc) into $(BUILD)/man, options from the tables
 #   make units      systemd units, udev rule, sysusers into $(BUILD)/packaging
-#   make install    programs, man pages, units, udev rule, sysusers, docs
+#   make install    programs, man pages, units, udev rule, sysusers, tmpfiles, docs
 #   make deb        Debian packages (dpkg-buildpackage) into $(PKGOUT)
 #   make rpm        RPM packages (rpmbuild) into $(PKGOUT)
 #   make pkgtest    the .debs installed into a throw-away Debian 12 root
@@ -15,6 +15,7 @@ DOCDIR ?= $(PREFIX)/share/doc/remoteped
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 UDEVDIR ?= $(PREFIX)/lib/udev/rules.d
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 PKGOUT ?= $(BUILD)/pkg
 
 PKG := $(BUILD)/packaging
@@ -55,7 +56,7 @@ FORCE:
 
 install: $(PEDEMU_BIN) $(PEDSERVER_BIN) $(PEDCLIENT_BIN) $(PEDHSM_BIN) $(PEDLINK_BIN) man units
 	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR) \
-		$(DESTDIR)$(UDEVDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(UDEVDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	$(Q)install -m 0755 $(PEDEMU_BIN) $(PEDSERVER_BIN) $(PEDCLIENT_BIN) $(PEDHSM_BIN) \
 		$(PEDLINK_BIN) $(DESTDIR)$(BINDIR)/
@@ -64,6 +65,8 @@ install: $(PEDEMU_BIN) $(PEDSERVER_BIN) $(PEDCLIENT_BIN) $(PEDHSM_BIN) $(PEDLINK
 	$(Q)install -m 0644 $(PKG)/60-pedserver.rules $(DESTDIR)$(UDEVDIR)/
 	$(Q)install -m 0644 packaging/pedserver.sysusers $(DESTDIR)$(SYSUSERSDIR)/pedserver.conf
 	$(Q)install -m 0644 packaging/pedclient.sysusers $(DESTDIR)$(SYSUSERSDIR)/pedclient.conf
+	$(Q)install -m 0644 packaging/pedserver.tmpfiles $(DESTDIR)$(TMPFILESDIR)/pedserver.conf
+	$(Q)install -m 0644 packaging/pedclient.tmpfiles $(DESTDIR)$(TMPFILESDIR)/pedclient.conf
 	$(Q)for m in $(MAN_OUT); do install -m 0644 $$m \
 		$(DESTDIR)$(MANDIR)/man$${m##*.}/; done
 

@@ -70,6 +70,24 @@ printf 'u bad user line x y z\n' >"$T/bad.sysusers"
 systemd-sysusers --root="$T/root" --dry-run "$T/bad.sysusers" >/dev/null 2>&1 &&
 	fail "systemd-sysusers accepted a bad line"
 
+# ---- sysusers then tmpfiles into a scratch root, as the packages' postinst
+# does: the users exist, the config dir is set-group-ID for the daemon's group
+mkdir -p "$T/sys/etc"
+for u in pedserver pedclient; do
+	out=$(systemd-sysusers --root="$T/sys" "$PWD/packaging/$u.sysusers" 2>&1) || fail "$out"
+	out=$(systemd-tmpfiles --root="$T/sys" --create "$PWD/packaging/$u.tmpfiles" 2>&1) ||
+		fail "$u.tmpfiles: $out"
+	grep -q "^$u:x:[0-9]*:[0-9]*:[^:]*:/var/lib/$u:/usr/sbin/nologin$" "$T/sys/etc/passwd" ||
+		fail "no system user $u: $(cat "$T/sys/etc/passwd")"
+	# ids of the scratch root's user, not of a host user of that name
+	ids=$(awk -F: -v u="$u" '$1 == u { print $3, $4 }' "$T/sys/etc/passwd")
+	[ "$(stat -c '%a %u %g' "$T/sys/etc/$u")" = "2750 0 ${ids#* }" ] ||
+		fail "/etc/$u: $(stat -c '%a %u %g' "$T/sys/etc/$u"), user $u is $ids"
+	[ "$(stat -c '%a %u %g' "$T/sys/var/lib/$u")" = "700 $ids" ] ||
+		fail "/var/lib/$u: $(stat -c '%a %u %g' "$T/sys/var/lib/$u"), user $u is $ids"
+done
+note "sysusers and tmpfiles applied to a scratch root: users, /etc and /var/lib dirs"
+
 # ---- udev rule: udevadm verify is newer than Debian 12's systemd 252, so a
 # parse: each rule line is comma-separated KEY[{attr}] OP "value" tokens.
 parse_rules() {
