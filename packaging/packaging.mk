@@ -1,5 +1,6 @@
 # packaging.mk - included by the top-level Makefile: what an installed system
 # needs besides the binaries (docs/packaging.md).
+#   make progs      the installed programs, man pages and units (no tests)
 #   make man        man pages (scdoc) into $(BUILD)/man, options from the tables
 #   make units      systemd units, udev rule, sysusers into $(BUILD)/packaging
 #   make install    programs, man pages, units, udev rule, sysusers, tmpfiles, docs
@@ -25,7 +26,10 @@ MAN_OUT := $(MAN_SRC:packaging/man/%.scd=$(BUILD)/man/%)
 UNITS_OUT := $(PKG)/pedserver.service $(PKG)/pedclient.service $(PKG)/60-pedserver.rules
 PEDLINK_BIN := $(BUILD)/tests/tools/pedlink
 
-.PHONY: man units deb rpm pkgtest FORCE
+.PHONY: progs man units deb rpm pkgtest FORCE
+
+# What install lays down: no test program (the packages build this only).
+progs: $(PEDEMU_BIN) $(PEDSERVER_BIN) $(PEDCLIENT_BIN) $(PEDHSM_BIN) $(PEDLINK_BIN) man units
 
 $(BUILD)/obj/packaging/mangen.o: packaging/mangen.c
 	$(call msg,CC,$<)
@@ -39,7 +43,8 @@ $(MANGEN): $(BUILD)/obj/packaging/mangen.o $(BUILD)/obj/pedserver/opts.o \
 # A page's @NAME@ lines are replaced by "mangen NAME prog" (modes, opts,
 # keys) or, for USAGE, by the program's own usage text.
 man: $(MAN_OUT)
-$(BUILD)/man/%: packaging/man/%.scd $(MANGEN) $(PEDEMU_BIN) $(PEDHSM_BIN)
+$(BUILD)/man/%: packaging/man/%.scd packaging/manpage.sh $(MANGEN) $(PEDEMU_BIN) $(PEDHSM_BIN) \
+		$(PEDLINK_BIN)
 	$(call msg,SCDOC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)BUILD=$(BUILD) sh packaging/manpage.sh $< | scdoc > $@.tmp && mv $@.tmp $@
@@ -54,7 +59,7 @@ $(PKG)/60-pedserver.rules: packaging/pedserver.rules.in $(MANGEN)
 		sed -e "s|@VID@|$${ids% *}|g" -e "s|@PID@|$${ids#* }|g" $< > $@.tmp; mv $@.tmp $@
 FORCE:
 
-install: $(PEDEMU_BIN) $(PEDSERVER_BIN) $(PEDCLIENT_BIN) $(PEDHSM_BIN) $(PEDLINK_BIN) man units
+install: progs
 	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(UDEVDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
