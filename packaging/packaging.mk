@@ -38,6 +38,7 @@ $(BUILD)/obj/packaging/mangen.o: packaging/mangen.c
 $(MANGEN): $(BUILD)/obj/packaging/mangen.o $(BUILD)/obj/pedserver/opts.o \
 		$(BUILD)/obj/pedserver/conf.o $(LIB_PEDCLIENT) $(LIBS)
 	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(LDLIBS_ALL)
 
 # A page's @NAME@ lines are replaced by "mangen NAME prog" (modes, opts,
