@@ -23,7 +23,9 @@ PKG := $(BUILD)/packaging
 MANGEN := $(PKG)/mangen
 MAN_SRC := $(sort $(wildcard packaging/man/*.scd))
 MAN_OUT := $(MAN_SRC:packaging/man/%.scd=$(BUILD)/man/%)
-UNITS_OUT := $(PKG)/pedserver.service $(PKG)/pedclient.service $(PKG)/60-pedserver.rules
+UNITS_OUT := $(PKG)/pedserver.service $(PKG)/pedclient.service $(PKG)/60-pedserver.rules \
+	$(PKG)/org.remoteped.pedserver.metainfo.xml
+METAINFODIR ?= $(PREFIX)/share/metainfo
 PEDLINK_BIN := $(BUILD)/tests/tools/pedlink
 
 .PHONY: progs man units deb rpm pkgtest FORCE
@@ -58,17 +60,22 @@ $(PKG)/%.service: packaging/%.service.in FORCE
 $(PKG)/60-pedserver.rules: packaging/pedserver.rules.in $(MANGEN)
 	$(Q)set -e; ids=$$($(MANGEN) usbids); \
 		sed -e "s|@VID@|$${ids% *}|g" -e "s|@PID@|$${ids#* }|g" $< > $@.tmp; mv $@.tmp $@
+# AppStream: the same ids in the modalias form (upper-case hex)
+$(PKG)/org.remoteped.pedserver.metainfo.xml: packaging/pedserver.metainfo.xml.in $(MANGEN)
+	$(Q)set -e; ids=$$($(MANGEN) usbids | tr a-f A-F); \
+		sed -e "s|@VID@|$${ids% *}|g" -e "s|@PID@|$${ids#* }|g" $< > $@.tmp; mv $@.tmp $@
 FORCE:
 
 install: progs
 	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR) \
-		$(DESTDIR)$(UDEVDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(UDEVDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(METAINFODIR) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	$(Q)install -m 0755 $(PEDEMU_BIN) $(PEDSERVER_BIN) $(PEDCLIENT_BIN) $(PEDHSM_BIN) \
 		$(PEDLINK_BIN) $(DESTDIR)$(BINDIR)/
 	$(Q)install -m 0644 README.md docs/*.md conf/*.conf $(DESTDIR)$(DOCDIR)/
 	$(Q)install -m 0644 $(PKG)/pedserver.service $(PKG)/pedclient.service $(DESTDIR)$(UNITDIR)/
 	$(Q)install -m 0644 $(PKG)/60-pedserver.rules $(DESTDIR)$(UDEVDIR)/
+	$(Q)install -m 0644 $(PKG)/org.remoteped.pedserver.metainfo.xml $(DESTDIR)$(METAINFODIR)/
 	$(Q)install -m 0644 packaging/pedserver.sysusers $(DESTDIR)$(SYSUSERSDIR)/pedserver.conf
 	$(Q)install -m 0644 packaging/pedclient.sysusers $(DESTDIR)$(SYSUSERSDIR)/pedclient.conf
 	$(Q)install -m 0644 packaging/pedserver.tmpfiles $(DESTDIR)$(TMPFILESDIR)/pedserver.conf
