@@ -92,7 +92,7 @@ deb:
 rpm:
 	$(Q)scripts/deps.sh rpm
 	$(Q)PKGOUT=$(PKGOUT) scripts/pkgbuild.sh rpm
-pkgtest: deb
+pkgtest: deb rpm
 	$(Q)scripts/deps.sh pkgtest
 	$(Q)PKGOUT=$(PKGOUT) bash tests/pkg/pkgtest.sh
 

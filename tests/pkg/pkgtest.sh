@@ -12,7 +12,10 @@
 #     ped-tools as the PED) and show as root; pedclient show and pedhsm;
 #   * reinstalling keeps the config, remove keeps config and state, purge
 #     removes pedserver's config, state and logs, keeps pedclient's HSM state
-#     (keys) and both system users.
+#     (keys) and both system users;
+#   * the .rpms of make rpm (if built) installed with rpm --root --nodeps into
+#     a second fresh root: their file lists, and the users and directories
+#     their %post made.
 # Runs in a private mount namespace (proc and a devpts of its own for the
 # root); needs root. Usage: PKGOUT=dir bash tests/pkg/pkgtest.sh
 if [ -z "${PKGTEST_NS:-}" ]; then
@@ -27,7 +30,7 @@ debs=$(ls "$PKGOUT"/pedserver_*.deb "$PKGOUT"/pedclient_*.deb "$PKGOUT"/ped-tool
 	fail "no .debs in $PKGOUT (make deb)"
 
 _pk_umount() {
-	umount -l "$R/dev/ptmx" "$R/dev/pts" "$R/proc" 2>/dev/null || true
+	umount -l "$R/dev/ptmx" "$R/dev/pts" "$R/proc" "$T/rroot/proc" 2>/dev/null || true
 }
 _lib_exit_hooks="_pk_umount $_lib_exit_hooks"
 
@@ -176,3 +179,35 @@ inroot getent passwd pedserver >/dev/null || fail "purge removed the system user
 	fail "pedserver still known to dpkg after purge"
 note "reinstall keeps the config; remove keeps config and state; purge removes" \
 	"pedserver's, keeps pedclient's HSM state and the users"
+
+# ---- the RPMs in a second fresh root
+rpms=$(ls "$PKGOUT"/pedserver-*.rpm "$PKGOUT"/pedclient-*.rpm "$PKGOUT"/ped-tools-*.rpm \
+	2>/dev/null) || { note "no .rpms in $PKGOUT: RPM install not tested (make rpm)"; exit 0; }
+RR=$T/rroot
+mkdir -p "$RR"
+tar -C "$RR" -xf "$tarball"
+mount -t proc proc "$RR/proc"
+rpm --root "$RR" --initdb
+# --nodeps: the root's libraries come from Debian packages, unknown to rpm
+out=$(rpm --root "$RR" -i --nodeps $rpms 2>&1) || fail "rpm -i: $out"
+list=$(rpm --root "$RR" -ql pedserver pedclient ped-tools)
+for f in /usr/bin/pedserver /usr/bin/pedclient /usr/bin/pedhsm /usr/bin/pedemu /usr/bin/pedlink \
+	/usr/lib/systemd/system/pedserver.service /usr/lib/systemd/system/pedclient.service \
+	/usr/lib/udev/rules.d/60-pedserver.rules /usr/share/man/man8/pedserver.8 \
+	/usr/share/man/man5/pedclient.conf.5 /usr/share/man/man1/pedemu.1; do
+	grep -q "^$f" <<<"$list" || fail "the rpms do not ship $f"
+	[ -e "$RR$f" ] || fail "$f missing after rpm -i"
+done
+grep -q '^ExecStart=/usr/bin/pedserver ' "$RR/usr/lib/systemd/system/pedserver.service" ||
+	fail "rpm unit ExecStart"
+for u in pedserver pedclient; do
+	chroot "$RR" getent passwd "$u" >/dev/null || fail "rpm %post made no user $u"
+	[ "$(stat -c '%a %u' "$RR/var/lib/$u")" = "700 $(chroot "$RR" id -u "$u")" ] ||
+		fail "rpm: /var/lib/$u: $(stat -c '%a %u' "$RR/var/lib/$u")"
+done
+rc=0
+out=$(chroot "$RR" pedserver -mode show 2>&1) || rc=$?
+[ "$rc" -eq 3 ] || fail "rpm's pedserver show with none running: $rc $out"
+out=$(rpm --root "$RR" -e pedserver pedclient ped-tools 2>&1) || fail "rpm -e: $out"
+[ ! -e "$RR/usr/bin/pedserver" ] || fail "rpm -e left /usr/bin/pedserver"
+note "rpms: installed with their users and directories, removed"
