@@ -94,7 +94,8 @@ rpm:
 	$(Q)PKGOUT=$(PKGOUT) scripts/pkgbuild.sh rpm
 pkgtest: deb rpm
 	$(Q)scripts/deps.sh pkgtest
-	$(Q)PKGOUT=$(PKGOUT) bash tests/pkg/pkgtest.sh
+	$(Q)BUILD=$(BUILD) bash tests/pkg/pkgbuild_refuse.sh
+	$(Q)PKGOUT=$(PKGOUT) BUILD=$(BUILD) bash tests/pkg/pkgtest.sh
 
 # The man pages are part of every build (tests check them against the tables).
 all: man
