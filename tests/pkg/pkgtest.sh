@@ -7,7 +7,9 @@
 #     that the daemon, as user pedserver, reads;
 #   * each daemon runs as its unit's ExecStart says, as the unit's user, with
 #     what a chroot can reproduce of the unit's sandbox (setpriv: user and
-#     groups, no new privileges, empty capability sets, UMask, no core), and
+#     groups, no new privileges, empty capability sets, UMask, no core;
+#     mounts: a read-only root but for its state and log directories, a
+#     private /tmp, no /home or /root), and
 #     answers: pedserver the session protocol's HELLO on its port (pedemu of
 #     ped-tools as the PED) and show as root; pedclient show and pedhsm;
 #   * reinstalling keeps the config, remove keeps config and state, purge
@@ -108,16 +110,44 @@ note "users pedserver $(uid_of pedserver), pedclient $(uid_of pedclient); dirs a
 P=$(free_port)
 A=$(free_port)
 while [ "$A" = "$P" ]; do A=$(free_port); done
-out=$(inroot pedserver -mode config -set -port "$P" -admin "$A" -ped /tmp/ped/desk 2>&1) ||
+out=$(inroot pedserver -mode config -set -port "$P" -admin "$A" -ped /run/ped/desk 2>&1) ||
 	fail "config -set as root: $out"
 [ "$(ids_of /etc/pedserver/pedserver.conf)" = "640 0 $(gid_of pedserver)" ] ||
 	fail "config written by root: $(ids_of /etc/pedserver/pedserver.conf)"
-asuser pedserver mkdir -p /tmp/ped
-run_bg emu asuser pedserver pedemu -keys /tmp/ped/keys -link /tmp/ped/desk \
-	-control /tmp/ped/ctl -mode remote
+PC=$(free_port)
+out=$(inroot pedclient -mode config -set -admin "$PC" 2>&1) || fail "pedclient config -set: $out"
+
+# The units' file system, as far as mounts reproduce it: ProtectSystem=strict
+# (the whole root read-only but for the StateDirectory= and LogsDirectory=),
+# PrivateTmp= (a /tmp of their own), ProtectHome= (no /home, /root).
+sandbox_on() {
+	mount --rbind "$R" "$R"
+	mount -o remount,bind,ro "$R"
+	for u in pedserver pedclient; do
+		mkdir -p "$T/log-$u"
+		chown "$(uid_of "$u"):$(gid_of "$u")" "$T/log-$u"
+		mount --bind "$R/var/lib/$u" "$R/var/lib/$u"
+		mount -o remount,bind,rw "$R/var/lib/$u"
+	done
+	mount --bind "$T/log-pedserver" "$R/var/log" # LogsDirectory=, one at a time here
+	mkdir -p "$T/ptmp" && chmod 1777 "$T/ptmp" && mount --bind "$T/ptmp" "$R/tmp"
+	mount -t tmpfs -o ro,mode=0000 none "$R/home"
+	mount -t tmpfs -o ro,mode=0000 none "$R/root"
+	mount --bind "$T/run" "$R/run"
+}
+sandbox_off() {
+	umount -R "$R" # the read-only bind and everything under it
+}
+mkdir -p "$T/run/ped" && chown "$(uid_of pedserver)" "$T/run/ped" # the PED's link
+sandbox_on
+touch "$R/etc/x" 2>/dev/null && fail "the sandbox's root is writable"
+asuser pedserver touch /var/lib/pedserver/.w && rm "$R/var/lib/pedserver/.w" ||
+	fail "the state directory is not writable in the sandbox"
+run_bg emu asuser pedserver pedemu -keys /run/ped/keys -link /run/ped/desk \
+	-control /run/ped/ctl -mode remote
 wait_line emu 'pedemu: ready' 10
-[ "$(ids_of /tmp/ped/keys)" = "700 $(uid_of pedserver) $(gid_of pedserver)" ] ||
-	fail "pedemu's key dir: $(ids_of /tmp/ped/keys)"
+[ "$(ids_of /run/ped/keys)" = "700 $(uid_of pedserver) $(gid_of pedserver)" ] ||
+	fail "pedemu's key dir: $(ids_of /run/ped/keys)"
 read -r -a cmd < <(sed -n 's/^ExecStart=//p' "$R/lib/systemd/system/pedserver.service")
 [ "${cmd[0]}" = /usr/bin/pedserver ] || fail "ExecStart: ${cmd[*]}"
 run_bg server asuser pedserver "${cmd[@]}"
@@ -136,12 +166,10 @@ assert_contains "Connected" "$show"
 note "pedserver as user pedserver (no caps, no new privs): $ans"
 out=$(inroot pedserver -mode stop 2>&1) || fail "stop as root: $out"
 wait_bg server 20 || fail "pedserver exit status $?"
-CTL_SOCK=$R/tmp/ped/ctl ctl quit >/dev/null || fail "pedemu quit"
+CTL_SOCK=$R/run/ped/ctl ctl quit >/dev/null || fail "pedemu quit"
 wait_bg emu 10 || fail "pedemu exit status $?"
 
 # ---- pedclient the same way; pedhsm and show as root
-PC=$(free_port)
-out=$(inroot pedclient -mode config -set -admin "$PC" 2>&1) || fail "pedclient config -set: $out"
 read -r -a cmd < <(sed -n 's/^ExecStart=//p' "$R/lib/systemd/system/pedclient.service")
 run_bg client asuser pedclient "${cmd[@]}"
 wait_line client 'ready' 20
@@ -154,6 +182,7 @@ note "pedclient as user pedclient: pedhsm and show answer"
 out=$(inroot pedclient -mode stop 2>&1) || fail "pedclient stop: $out"
 wait_bg client 20 || fail "pedclient exit status $?"
 ls "$R/var/lib/pedclient" >"$T/pcstate.txt"
+sandbox_off
 [ -s "$T/pcstate.txt" ] || fail "pedclient left no state"
 
 # ---- reinstall, remove, purge
