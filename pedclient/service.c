@@ -70,6 +70,8 @@ static void show_text(struct client *c, admin_reply_t *r)
 	int dumpable;
 	size_t i;
 
+	/* framed like the reference's pedserver block (its pedclient shows none) */
+	admin_reply_line(r, "Ped Client launched in status mode.");
 	admin_reply_line(r, "Client Information:");
 	admin_reply_line(r, "  Software Version:      pedclient %s", PEDCLIENT_VERSION);
 	admin_reply_line(r, "  Host Name:             %s", c->host);
@@ -106,6 +108,7 @@ static void show_text(struct client *c, admin_reply_t *r)
 		admin_reply_line(r, "Sessions: %u", flows_sessions(c->flows));
 		flows_describe(c->flows, reply_line, r);
 	}
+	admin_reply_line(r, "Show command passed.");
 }
 
 static void show_json(struct client *c, admin_reply_t *r)
