@@ -423,10 +423,10 @@ int pedclient_run(prog_t *p)
 		on_shutdown(c);
 		goto out;
 	}
-	daemon_ready();
 	daemon_status("serving: admin port %d, %u slot%s, %zu PED ID mapping%s",
 		      admin_server_port(c->admin), c->slots.n, c->slots.n == 1 ? "" : "s",
 		      c->ids.n, c->ids.n == 1 ? "" : "s");
+	daemon_ready();
 	st = 0;
 out:
 	uv_run(&c->loop, UV_RUN_DEFAULT);
