@@ -308,6 +308,12 @@ void daemon_ready(void)
 			D.readyfd = -1;
 		}
 		stderr_to_null();
+	} else if (D.status[0] != '\0') {
+		char st[sizeof(D.status) + 32];
+
+		/* one datagram: READY=1 first, then the status given before it */
+		snprintf(st, sizeof(st), "READY=1\nSTATUS=%s", D.status);
+		(void)daemon_notify(st);
 	} else {
 		(void)daemon_notify("READY=1");
 	}
@@ -352,6 +358,8 @@ void daemon_status(const char *fmt, ...)
 	va_end(ap);
 	log_info("%s", msg);
 	snprintf(D.status, sizeof(D.status), "%s", msg);
+	if (!D.ready)
+		return; /* sent with READY (daemon_ready) */
 	snprintf(st, sizeof(st), "STATUS=%s", msg);
 	(void)daemon_notify(st);
 }

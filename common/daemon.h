@@ -103,8 +103,9 @@ void daemon_ready(void);
  * If run() returns non-zero before daemon_ready() without it, a generic
  * reason is sent. */
 void daemon_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* STATUS=<text> to NOTIFY_SOCKET (no-op without one) and an info log line;
- * the last one before daemon_ready() is what start prints. */
+/* STATUS=<text> to NOTIFY_SOCKET (no-op without one) and an info log line.
+ * Before daemon_ready() it is only kept: daemon_ready() sends it with
+ * READY=1 in one datagram (foreground) or start prints it (background). */
 void daemon_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 struct daemon_hooks {
