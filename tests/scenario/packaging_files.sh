@@ -110,6 +110,9 @@ parse_rules() {
 }
 r=$T/u/60-pedserver.rules
 parse_rules "$r" || fail "60-pedserver.rules does not parse"
+if command -v udevadm >/dev/null && udevadm verify --help >/dev/null 2>&1; then
+	out=$(udevadm verify "$r" 2>&1) || fail "udevadm verify: $out" # systemd >= 254
+fi
 read -r vid pid < <("$MANGEN" usbids)
 grep -q "ATTR{idVendor}==\"$vid\", ATTR{idProduct}==\"$pid\"" "$r" || fail "udev rule ids are not $vid:$pid"
 for w in 'GROUP="pedserver"' 'MODE="0660"' 'TAG+="uaccess"'; do
