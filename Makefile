@@ -7,6 +7,7 @@
 #   make fuzz       libFuzzer targets (clang-14) into $(BUILD)/fuzz
 #   make asan       every test under AddressSanitizer + UBSan (build-asan/)
 #   make valgrind   unit tests under valgrind (0 errors, 0 leaks)
+#   make install, man, units, deb, rpm, pkgtest: packaging/packaging.mk
 # Quiet unless V=1. Honours PREFIX DESTDIR CFLAGS LDFLAGS.
 
 BUILD ?= build
@@ -221,17 +222,10 @@ asan:
 valgrind: $(UNIT_BIN)
 	$(Q)scripts/run-tests.sh -w "$(VG)" $(UNIT_BIN)
 
-install: all
-	$(Q)install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/remoteped
-	$(Q)$(if $(PEDEMU_BIN),install -m 0755 $(PEDEMU_BIN) $(DESTDIR)$(PREFIX)/bin/)
-	$(Q)$(if $(PEDSERVER_BIN),install -m 0755 $(PEDSERVER_BIN) $(DESTDIR)$(PREFIX)/bin/)
-	$(Q)$(if $(PEDCLIENT_BIN),install -m 0755 $(PEDCLIENT_BIN) $(PEDHSM_BIN) $(DESTDIR)$(PREFIX)/bin/)
-	$(Q)install -m 0644 README.md docs/*.md conf/*.conf $(DESTDIR)$(PREFIX)/share/doc/remoteped/
-	$(Q)install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
-	$(Q)install -m 0644 packaging/*.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
-
 clean:
 	rm -rf $(BUILD) build-asan
+
+include packaging/packaging.mk
 
 # Keep the objects of single-file programs (pattern-chain intermediates);
 # everything else stays an ordinary target, so a new source is always built.

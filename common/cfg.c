@@ -1019,6 +1019,23 @@ out:
 	return r;
 }
 
+/* True when path's directory has the set-group-ID bit: the config directory
+ * of a packaged service (/etc/pedserver, 2750 root:pedserver, tmpfiles.d),
+ * where a new file takes the daemon's group and must be readable by it. */
+static bool setgid_parent(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	struct stat st;
+	int n;
+
+	if (slash == NULL)
+		n = snprintf(dir, sizeof(dir), ".");
+	else
+		n = snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path) + (slash == path), path);
+	return n > 0 && (size_t)n < sizeof(dir) && stat(dir, &st) == 0 && (st.st_mode & S_ISGID);
+}
+
 int cfg_set(const struct cfg_table *t, const char *path, const struct cfg_assign *a,
 	    size_t n, cfg_warn_fn warn, void *ctx, char *err, size_t errlen)
 {
@@ -1048,6 +1065,8 @@ int cfg_set(const struct cfg_table *t, const char *path, const struct cfg_assign
 		mode = st.st_mode & 07777;
 	else if ((r = make_parents(target, err, errlen)) != 0)
 		goto out;
+	else if (setgid_parent(target))
+		mode = 0640; /* a service's config dir: its group (the daemon) reads it */
 	errno = 0;
 	if ((r = atomic_write_file(target, text, tlen, mode)) != 0) {
 		fmt(err, errlen, "%s: cannot write: %s", path,

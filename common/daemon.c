@@ -41,6 +41,7 @@ static struct {
 	int attached;
 	int cleaned;         /* runtime files removed (once only) */
 	unsigned internal_timeout_s;
+	char status[512];    /* the last daemon_status(), for the starter */
 	struct timespec started;
 	struct daemon_hooks hooks;
 	uv_signal_t sig_term, sig_int, sig_hup;
@@ -295,11 +296,24 @@ void daemon_ready(void)
 	log_info("ready (pid %ld)", (long)getpid());
 	if (D.background) {
 		if (D.readyfd >= 0) {
-			write_str(D.readyfd, READY_MSG "\n");
+			/* "READY <status>; log <file>": the one line start prints */
+			char line[sizeof(D.status) + PATH_MAX + 32];
+			const char *log = log_file_path();
+
+			snprintf(line, sizeof(line), READY_MSG "%s%s%s%s\n", D.status[0] ? " " : "",
+				 D.status, log != NULL ? (D.status[0] ? "; log " : " log ") : "",
+				 log != NULL ? log : "");
+			write_str(D.readyfd, line);
 			close(D.readyfd);
 			D.readyfd = -1;
 		}
 		stderr_to_null();
+	} else if (D.status[0] != '\0') {
+		char st[sizeof(D.status) + 32];
+
+		/* one datagram: READY=1 first, then the status given before it */
+		snprintf(st, sizeof(st), "READY=1\nSTATUS=%s", D.status);
+		(void)daemon_notify(st);
 	} else {
 		(void)daemon_notify("READY=1");
 	}
@@ -343,6 +357,9 @@ void daemon_status(const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_info("%s", msg);
+	snprintf(D.status, sizeof(D.status), "%s", msg);
+	if (!D.ready)
+		return; /* sent with READY (daemon_ready) */
 	snprintf(st, sizeof(st), "STATUS=%s", msg);
 	(void)daemon_notify(st);
 }
@@ -519,8 +536,12 @@ static int wait_ready(int rfd, pid_t child, unsigned timeout_s)
 	msg[len] = '\0';
 	if (len > 0 && msg[len - 1] == '\n')
 		msg[--len] = '\0';
-	if (strcmp(msg, READY_MSG) == 0)
+	if (strncmp(msg, READY_MSG, strlen(READY_MSG)) == 0 &&
+	    (msg[strlen(READY_MSG)] == '\0' || msg[strlen(READY_MSG)] == ' ')) {
+		if (msg[strlen(READY_MSG)] == ' ')
+			printf("%s: %s\n", D.prog, msg + strlen(READY_MSG) + 1);
 		return 0;
+	}
 	if (len == 0)
 		log_error("the background process exited before it was ready");
 	else
@@ -666,7 +687,7 @@ int daemon_stop(const char *statedir, const char *prog, unsigned timeout_s)
 	if (fd < 0 || flock(fd, LOCK_SH | LOCK_NB) == 0) {
 		if (fd >= 0)
 			close(fd);
-		printf("not running\n");
+		printf("%s is not running\n", prog);
 		return DAEMON_EXIT_NOT_RUNNING;
 	}
 	if (read_text(path, txt, sizeof(txt)) == 0)

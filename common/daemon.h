@@ -94,7 +94,8 @@ struct daemon_opts {
 int daemon_start(const struct daemon_opts *opts);
 
 /* Tells the starter that the daemon is serving (call when listening):
- * background: "READY" to the waiting CLI process, stderr -> /dev/null;
+ * background: "READY" to the waiting CLI process, which prints one line,
+ * "<prog>: <last daemon_status()>; log <file>", then stderr -> /dev/null;
  * foreground: READY=1 to NOTIFY_SOCKET. Idempotent. */
 void daemon_ready(void);
 /* Reports why initialisation failed (logged as an error; in the background
@@ -102,7 +103,9 @@ void daemon_ready(void);
  * If run() returns non-zero before daemon_ready() without it, a generic
  * reason is sent. */
 void daemon_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* STATUS=<text> to NOTIFY_SOCKET (no-op without one) and an info log line. */
+/* STATUS=<text> to NOTIFY_SOCKET (no-op without one) and an info log line.
+ * Before daemon_ready() it is only kept: daemon_ready() sends it with
+ * READY=1 in one datagram (foreground) or start prints it (background). */
 void daemon_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 struct daemon_hooks {

@@ -36,7 +36,7 @@ static const char *const help_text[] = {
 	"hsm show                                  the HSM's state and roles",
 	"partition init -label L                   initialize the partition (needs SO)",
 	"role init -name co|cu|au                  create a role's keyset",
-	"role login -name so|co|cu|au              log a role in with its PED keys",
+	"role login -name so|po|co|cu|au           log a role in with its PED keys",
 	"role logout                               log every role out",
 	"slot list                                 the slots of this pedclient",
 	"help / exit / quit",
@@ -267,8 +267,12 @@ int main(int argc, char *argv[])
 			usage(stdout);
 			return 0;
 		}
+		if (strcasecmp(o, "statedir") != 0 && strcasecmp(o, "slot") != 0) {
+			fprintf(stderr, PROG ": %s: unknown option (see " PROG " -help)\n", argv[i]);
+			return 2;
+		}
 		if (i + 1 >= argc) {
-			fprintf(stderr, PROG ": %s needs a value\n", argv[i]);
+			fprintf(stderr, PROG ": %s: missing value\n", argv[i]);
 			return 2;
 		}
 		if (strcasecmp(o, "statedir") == 0) {
@@ -285,10 +289,6 @@ int main(int argc, char *argv[])
 				return 2;
 			}
 			slot = (unsigned)v;
-		} else {
-			fprintf(stderr, PROG ": unknown option %s\n", argv[i]);
-			usage(stderr);
-			return 2;
 		}
 		i++;
 	}

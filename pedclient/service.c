@@ -70,6 +70,8 @@ static void show_text(struct client *c, admin_reply_t *r)
 	int dumpable;
 	size_t i;
 
+	/* framed like the reference's pedserver block (its pedclient shows none) */
+	admin_reply_line(r, "Ped Client launched in status mode.");
 	admin_reply_line(r, "Client Information:");
 	admin_reply_line(r, "  Software Version:      pedclient %s", PEDCLIENT_VERSION);
 	admin_reply_line(r, "  Host Name:             %s", c->host);
@@ -106,6 +108,7 @@ static void show_text(struct client *c, admin_reply_t *r)
 		admin_reply_line(r, "Sessions: %u", flows_sessions(c->flows));
 		flows_describe(c->flows, reply_line, r);
 	}
+	admin_reply_line(r, "Show command passed.");
 }
 
 static void show_json(struct client *c, admin_reply_t *r)
@@ -420,10 +423,10 @@ int pedclient_run(prog_t *p)
 		on_shutdown(c);
 		goto out;
 	}
-	daemon_ready();
 	daemon_status("serving: admin port %d, %u slot%s, %zu PED ID mapping%s",
 		      admin_server_port(c->admin), c->slots.n, c->slots.n == 1 ? "" : "s",
 		      c->ids.n, c->ids.n == 1 ? "" : "s");
+	daemon_ready();
 	st = 0;
 out:
 	uv_run(&c->loop, UV_RUN_DEFAULT);

@@ -82,10 +82,13 @@ static void on_ped_settled(void *arg)
 
 	if (p->server == NULL || daemon_shutting_down())
 		return;
-	daemon_ready();
 	daemon_status("serving on %s port %d, admin port %d, PED %s %s",
 		      server_addresses(p->server), p->cfg->Port, admin_server_port(p->admin),
 		      p->cfg->Device, pedatt_up(p->ped) ? "connected" : "not connected");
+	/* stderr is still the starter's terminal (daemon.h) */
+	if (!pedatt_up(p->ped))
+		fprintf(stderr, "pedserver: waiting for the PED at %s\n", p->cfg->Device);
+	daemon_ready();
 }
 
 static int run(prog_t *prog)

@@ -4,6 +4,7 @@
  * object with schema_version 1. Both are built from one snapshot. */
 #include "pedserver/pedserver.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -59,69 +60,89 @@ static void snap(const struct pedserver *ps, struct snapshot *s)
 
 static const char *yes_no(bool b)
 {
-	return b ? "yes" : "no";
+	return b ? "Yes" : "No";
 }
 
+/* "  Label:                    value": the reference's column (label and
+ * value as in its status block; labels longer than the column get one
+ * space). */
+__attribute__((format(printf, 3, 4))) static void item(admin_reply_t *r, const char *label,
+							const char *fmt, ...)
+{
+	char v[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(v, sizeof(v), fmt, ap);
+	va_end(ap);
+	admin_reply_line(r, "  %-26s %s", label, v);
+}
+
+/* The reference's status block, its labels in its order, then ours under
+ * "Additional Information:" (docs/pedserver.md). */
 void pedserver_show(void *ctx, admin_reply_t *r, int argc, char **argv)
 {
 	const struct pedserver *ps = ctx;
 	struct snapshot s;
-	unsigned long long core;
+	unsigned long long core, cur_idle, tot, tot_idle;
 	int dumpable;
 
 	(void)argc;
 	(void)argv;
 	snap(ps, &s);
-	admin_reply_line(r, "pedserver %s is running (pid %ld)", PEDSERVER_VERSION,
-			 (long)getpid());
-	admin_reply_line(r, "Server");
-	admin_reply_line(r, "  Host name:                  %s", s.host);
-	admin_reply_line(r, "  Listening on:               %s", s.addrs);
-	admin_reply_line(r, "  Software version:           %s", PEDSERVER_VERSION);
-	daemon_hygiene_status(&dumpable, &core);
-	admin_reply_line(r, "  Dumpable, core limit:       %d, %llu", dumpable, core);
-	admin_reply_line(r, "PED");
-	admin_reply_line(r, "  Device:                     %s", s.spec);
-	admin_reply_line(r, "  Connection status:          %s",
-			 s.ped != NULL ? "Connected" : "Disconnected");
-	admin_reply_line(r, "  Firmware version:           %s", s.ped ? s.ped->firmware : "-");
+	admin_reply_line(r, "Ped Server launched in status mode.");
+	admin_reply_line(r, "Server Information:");
+	item(r, "Hostname:", "%s", s.host);
+	item(r, "IP:", "%s", s.addrs);
+	item(r, "Firmware Version:", "%s", s.ped ? s.ped->firmware : "-");
 	if (s.ped != NULL)
-		admin_reply_line(r, "  Link protocol version:      %u", s.ped->version);
+		item(r, "PedII Protocol Version:", "%u", s.ped->version);
 	else
-		admin_reply_line(r, "  Link protocol version:      -");
-	admin_reply_line(r, "  Model, serial:              %s, %s", s.ped ? s.ped->model : "-",
-			 s.ped ? s.ped->serial : "-");
-	admin_reply_line(r, "  Remote PED keys (RPK):      %u", s.pst ? s.pst->rpk_count : 0u);
-	admin_reply_line(r, "  RPK serial numbers:         %s", s.rpks[0] ? s.rpks : "none");
-	admin_reply_line(r, "Client");
+		item(r, "PedII Protocol Version:", "-");
+	item(r, "Software Version:", "%s", PEDSERVER_VERSION);
+	item(r, "Ped2 Connection Status:", "%s", s.ped != NULL ? "Connected" : "Disconnected");
+	item(r, "Ped2 RPK Count", "%u", s.pst ? s.pst->rpk_count : 0u);
+	item(r, "Ped2 RPK Serial Numbers", "(%s)", s.rpks[0] ? s.rpks : "none");
 	if (!s.have_client) {
-		admin_reply_line(r, "  Connected HSM:              none");
+		admin_reply_line(r, "%-28s %s", "Client Information:", "Not Available");
 	} else {
-		admin_reply_line(r, "  Connected HSM:              %s",
-				 s.cl.hsm_serial[0] ? s.cl.hsm_serial : "(no serial)");
-		admin_reply_line(r, "  HSM host:                   %s", s.cl.name);
-		admin_reply_line(r, "  Client address:             %s", s.cl.addr);
-		admin_reply_line(r, "  Connected since:            %s UTC", s.cl.since);
-		admin_reply_line(r, "  Session state:              %s", s.cl.state);
+		admin_reply_line(r, "Client Information:");
+		item(r, "Client Hostname:", "%s", s.cl.name);
+		item(r, "Client IP:", "%s", s.cl.addr);
+		item(r, "HSM Serial Number:", "%s", s.cl.hsm_serial[0] ? s.cl.hsm_serial : "-");
+		item(r, "Connected Since:", "%s UTC", s.cl.since);
+		item(r, "Session State:", "%s", s.cl.state);
 	}
-	admin_reply_line(r, "Operation");
-	admin_reply_line(r, "  Server port:                %d", s.server_port);
-	admin_reply_line(r, "  Server port external:       %s", yes_no(s.ext_server));
-	admin_reply_line(r, "  Admin port:                 %d", s.admin_port);
-	admin_reply_line(r, "  Admin port external:        %s", yes_no(s.ext_admin));
-	admin_reply_line(r, "  Up time:                    %lu s", s.up_s);
-	admin_reply_line(r, "  Idle time:                  %lu s (%u%%)", s.idle_s, s.idle_pct);
-	admin_reply_line(r, "  Idle timeout:               %lu s", s.idle_timeout_s);
-	admin_reply_line(r, "  Current connection time:    %llu s (idle %llu s)",
-			 (unsigned long long)s.cl.conn_s, (unsigned long long)s.cl.idle_s);
-	admin_reply_line(r, "  Total connection time:      %llu s (idle %llu s)",
-			 (unsigned long long)s.st->session_total_s,
-			 (unsigned long long)s.st->session_idle_s);
-	admin_reply_line(r, "  Sessions opened, busy:      %lu, %lu", s.st->sessions, s.st->busy);
-	admin_reply_line(r, "  Probes answered, refused:   %lu, %lu", s.st->probes,
-			 s.st->refused);
-	admin_reply_line(r, "  Admission refused, evicted: rate %lu, per source %lu; evicted %lu",
-			 s.st->refused_rate, s.st->refused_per_source, s.st->evicted);
+	cur_idle = s.cl.idle_s;
+	tot = s.st->session_total_s;
+	tot_idle = s.st->session_idle_s;
+	admin_reply_line(r, "Operating Information:");
+	item(r, "Server Port:", "%d", s.server_port);
+	item(r, "External Server Interface:", "%s", yes_no(s.ext_server));
+	item(r, "Admin Port:", "%d", s.admin_port);
+	item(r, "External Admin Interface:", "%s", yes_no(s.ext_admin));
+	item(r, "Server Up Time:", "%lu (secs)", s.up_s);
+	item(r, "Server Idle Time:", "%lu (secs) (%u%%)", s.idle_s, s.idle_pct);
+	item(r, "Idle Timeout Value:", "%lu (secs)", s.idle_timeout_s);
+	item(r, "Current Connection Time:", "%llu (secs)", (unsigned long long)s.cl.conn_s);
+	item(r, "Current Connection Idle Time:", "%llu (secs)", cur_idle);
+	item(r, "Current Connection Total Idle Time:", "%llu (secs) (%llu%%)", cur_idle,
+	     s.cl.conn_s > 0 ? 100 * cur_idle / s.cl.conn_s : 100);
+	item(r, "Total Connection Time:", "%llu (secs)", tot);
+	item(r, "Total Connection Idle Time:", "%llu (secs) (%llu%%)", tot_idle,
+	     tot > 0 ? 100 * tot_idle / tot : 100);
+	admin_reply_line(r, "Additional Information:");
+	item(r, "Process:", "pedserver %s is running (pid %ld)", PEDSERVER_VERSION, (long)getpid());
+	item(r, "PED Device:", "%s", s.spec);
+	item(r, "PED Model, Serial:", "%s, %s", s.ped ? s.ped->model : "-",
+	     s.ped ? s.ped->serial : "-");
+	daemon_hygiene_status(&dumpable, &core);
+	item(r, "Dumpable, Core Limit:", "%d, %llu", dumpable, core);
+	item(r, "Sessions Opened, Busy:", "%lu, %lu", s.st->sessions, s.st->busy);
+	item(r, "Probes Answered, Refused:", "%lu, %lu", s.st->probes, s.st->refused);
+	item(r, "Admission Refused, Evicted:", "rate %lu, per source %lu; evicted %lu",
+	     s.st->refused_rate, s.st->refused_per_source, s.st->evicted);
+	admin_reply_line(r, "Show command passed.");
 	admin_reply_end(r, 0);
 }
 

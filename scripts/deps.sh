@@ -1,18 +1,27 @@
 #!/bin/sh
 # deps.sh - make sure the Debian build and test dependencies are installed.
 # As root, installs what is missing (non-interactive); otherwise prints the
-# exact apt-get line and fails. Usage: scripts/deps.sh [build|test|fuzz]
+# exact apt-get line and fails.
+# Usage: scripts/deps.sh [build|test|fuzz|deb|rpm|pkgtest]
 set -eu
 
-build="gcc make pkg-config libssl-dev libuv1-dev libusb-1.0-0-dev libinih-dev"
-test_="$build libcmocka-dev libjson-c-dev jq socat tmux iproute2 valgrind"
+build="gcc make pkg-config libssl-dev libuv1-dev libusb-1.0-0-dev libinih-dev scdoc"
+test_="$build libcmocka-dev libjson-c-dev jq socat tmux iproute2 valgrind systemd man-db"
 fuzz="$test_ clang-14 libclang-rt-14-dev"
+# make deb: the Build-Depends of debian/control, dpkg-buildpackage, lintian
+deb="$build debhelper dpkg-dev fakeroot lintian git"
+rpm="$build rpm git"
+# make pkgtest: a Debian 12 root from the mirror (mmdebstrap), run in a chroot
+pkgtest="$deb mmdebstrap util-linux"
 
 case "${1:-test}" in
 build) want=$build ;;
 test) want=$test_ ;;
 fuzz) want=$fuzz ;;
-*) echo "usage: $0 [build|test|fuzz]" >&2; exit 2 ;;
+deb) want=$deb ;;
+rpm) want=$rpm ;;
+pkgtest) want=$pkgtest ;;
+*) echo "usage: $0 [build|test|fuzz|deb|rpm|pkgtest]" >&2; exit 2 ;;
 esac
 
 missing=""

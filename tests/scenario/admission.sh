@@ -140,7 +140,7 @@ ps_rate=$(jq -r '.admission.refused_rate' "$T/show.json")
 note "  refused per source: $ps_src, for the rate: $ps_rate"
 [ "$ps_src" -ge 10 ] || fail "per-source cap not applied: $(cat "$T/show.json")"
 [ "$ps_rate" -ge 5 ] || fail "rate not applied: $(cat "$T/show.json")"
-"$PS" -mode show -statedir "$SRV_DIR" | grep -q "Admission refused, evicted: rate" || fail "show text"
+"$PS" -mode show -statedir "$SRV_DIR" | grep -q "Admission Refused, Evicted: rate" || fail "show text"
 ok "per-source cap and rate applied, counted in show and show -json"
 
 echo "admission: all ok"

@@ -30,8 +30,8 @@ survived() {
 	RC=0
 	OUT=$("$PS" -mode show -statedir "$T/srv" 2>&1) || RC=$?
 	[ "$RC" -eq 0 ] || fail "pedserver gone after $what: $OUT"
-	assert_contains "Connected HSM:              none" "$OUT"
-	assert_contains "Connection status:          Connected" "$OUT"
+	assert_contains "Client Information:          Not Available" "$OUT"
+	assert_contains "Ped2 Connection Status:    Connected" "$OUT"
 	assert_keys_readable
 	start_hsm
 	assert_same_state "$what"

@@ -32,7 +32,7 @@ survived() {
 	RC=0
 	OUT=$("$PS" -mode show -statedir "$T/srv" 2>&1) || RC=$?
 	[ "$RC" -eq 0 ] || fail "pedserver gone after $what: $OUT"
-	assert_contains "Connection status:          Disconnected" "$OUT"
+	assert_contains "Ped2 Connection Status:    Disconnected" "$OUT"
 	pcs -mode show -statedir "$HSM"
 	[ "$RC" -eq 0 ] || fail "pedclient gone after $what: $OUT $ERR"
 	n=$(wc -l <"$T/srv/pedserver.log")

@@ -98,7 +98,7 @@ assert_contains "Dumpable, Core Limit:  0, 0" "$OUT"
 RC=0
 OUT=$("$PS" -mode show -statedir "$T/srv" 2>&1) || RC=$?
 cap "$OUT"
-assert_contains "Dumpable, core limit:       0, 0" "$OUT"
+assert_contains "Dumpable, Core Limit:      0, 0" "$OUT"
 PIDS="$(cat "$HSM/pedclient.pid") $(cat "$T/srv/pedserver.pid")"
 for pid in $PIDS; do
 	grep -q -E '^Max core file size +0 +0 ' "/proc/$pid/limits" ||

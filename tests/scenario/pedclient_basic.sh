@@ -22,6 +22,8 @@ assert_contains "Admin Port:            $PA" "$OUT"
 assert_contains "HSM Slots: 1" "$OUT"
 assert_contains "PED ID Mappings: 0" "$OUT"
 assert_contains "Sessions: none" "$OUT"
+[ "$(echo "$OUT" | head -n 1)" = "Ped Client launched in status mode." ] || fail "first line: $OUT"
+[ "$(echo "$OUT" | tail -n 1)" = "Show command passed." ] || fail "last line: $OUT"
 SERIAL=$(sed -n 's/^  Slot 0:  serial \([0-9]*\)$/\1/p' <<<"$OUT")
 [ "${#SERIAL}" -eq 10 ] || fail "no 10-digit slot serial in: $OUT"
 echo "$OUT"

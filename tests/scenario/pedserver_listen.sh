@@ -28,7 +28,7 @@ probe() {
 note "-ip ::1: one IPv6 address"
 start_ps v6 -ip ::1
 OUT=$("$PS" -mode show -statedir "$T/v6")
-assert_contains "Listening on:               ::1" "$OUT"
+assert_contains "IP:                        ::1" "$OUT"
 probe 1 ::1
 [ "$RC" -eq 0 ] || fail "testid over ::1: $OUT"
 assert_contains "is reachable" "$OUT"
@@ -40,8 +40,8 @@ assert_contains "connection refused" "$OUT"
 note "default: loopback only, both families"
 start_ps lo
 OUT=$("$PS" -mode show -statedir "$T/lo")
-assert_contains "Listening on:               127.0.0.1, ::1" "$OUT"
-assert_contains "Server port external:       no" "$OUT"
+assert_contains "IP:                        127.0.0.1, ::1" "$OUT"
+assert_contains "External Server Interface: No" "$OUT"
 probe 3 127.0.0.1
 [ "$RC" -eq 0 ] || fail "testid over 127.0.0.1: $OUT"
 "$PS" -mode stop -statedir "$T/lo" >/dev/null
@@ -49,7 +49,7 @@ probe 3 127.0.0.1
 note "-eserverport 1: every address"
 start_ps ext -eserverport 1
 OUT=$("$PS" -mode show -statedir "$T/ext")
-assert_contains "Server port external:       yes" "$OUT"
+assert_contains "External Server Interface: Yes" "$OUT"
 ss -ltnH "sport = :$PORT" | grep -Eq '(\*|\[::\]|0\.0\.0\.0):'"$PORT" ||
 	fail "not listening on all addresses: $(ss -ltnH "sport = :$PORT")"
 probe 4 127.0.0.1

@@ -20,12 +20,12 @@ assert_contains "ped_attached=1 firmware=pedemu 1.0 protocol=1 busy=0" "$ans"
 
 note "unplug / plug reflected in show within 1 s"
 ctl unplug >/dev/null
-ms=$(ps_show_until "$D" "Connection status:          Disconnected" 1000) || fail "unplug not seen"
+ms=$(ps_show_until "$D" "Ped2 Connection Status:    Disconnected" 1000) || fail "unplug not seen"
 note "  unplug seen after $ms ms"
 ans=$(probe "$P")
 assert_contains "ped_attached=0" "$ans"
 ctl plug >/dev/null
-ms=$(ps_show_until "$D" "Connection status:          Connected" 1000) || fail "plug not seen"
+ms=$(ps_show_until "$D" "Ped2 Connection Status:    Connected" 1000) || fail "plug not seen"
 note "  plug seen after $ms ms"
 ans=$(probe "$P")
 assert_contains "ped_attached=1" "$ans"
@@ -33,9 +33,9 @@ assert_contains "ped_attached=1" "$ans"
 note "a PED that appears after start is picked up"
 ps_start late -ped "$T/late.link"
 ps_run -mode show -statedir "$PS_late_DIR"
-assert_contains "Connection status:          Disconnected" "$OUT"
+assert_contains "Ped2 Connection Status:    Disconnected" "$OUT"
 start_pedemu late
-ms=$(ps_show_until "$PS_late_DIR" "Connection status:          Connected" 1000) ||
+ms=$(ps_show_until "$PS_late_DIR" "Ped2 Connection Status:    Connected" 1000) ||
 	fail "late PED not picked up"
 note "  late PED seen after $ms ms"
 ps_run -mode stop -statedir "$PS_late_DIR"
@@ -80,7 +80,7 @@ ans=$(probe "$P")
 assert_contains "HELLO_ACK" "$ans"
 ps_run -mode show -statedir "$D"
 [ "$RC" -eq 0 ] || fail "show after bad clients: $OUT"
-assert_contains "Probes answered, refused:" "$OUT"
+assert_contains "Probes Answered, Refused:" "$OUT"
 
 ps_run -mode stop -statedir "$D"
 assert_no_runtime "$D"

@@ -38,11 +38,11 @@ note "HSM A: orange key -> open; show lists the client and RPK count 1"
 sc_hold h1 "$T/a.state" -serial 1111
 sc_key rpvA1 13579
 sc_wait_line h1 '^open$'
-ms=$(ps_show_until "$D" "Connected HSM:              1111" 2000) || fail "client not in show"
+ms=$(ps_show_until "$D" "HSM Serial Number:         1111" 2000) || fail "client not in show"
 ps_run -mode show -statedir "$D"
-assert_contains "Session state:              open" "$OUT"
-assert_contains "Client address:             127.0.0.1:" "$OUT"
-ms=$(ps_show_until "$D" "Remote PED keys (RPK):      1" 2000) || fail "RPK count not 1"
+assert_contains "Session State:             open" "$OUT"
+assert_contains "Client IP:                 127.0.0.1:" "$OUT"
+ms=$(ps_show_until "$D" "Ped2 RPK Count             1" 2000) || fail "RPK count not 1"
 ps_run -mode show -statedir "$D" -json
 assert_contains '"client":{"hsm_serial":"1111"' "$OUT"
 assert_contains '"rpk_count":1' "$OUT"
@@ -58,11 +58,11 @@ assert_contains "result SERVER_BUSY" "$out"
 note "  SERVER_BUSY after $ms ms"
 grep -q "refused, the PED serves HSM 1111" "$D/pedserver.log" || fail "busy not logged"
 ps_run -mode show -statedir "$D"
-assert_contains "Connected HSM:              1111" "$OUT"
+assert_contains "HSM Serial Number:         1111" "$OUT"
 sc_release h1
 wait_bg h1 10 || fail "h1: $(cat "$T/h1.log")"
 grep -q '^result OK$' "$T/h1.log" || fail "h1: $(cat "$T/h1.log")"
-ms=$(ps_show_until "$D" "Connected HSM:              none" 2000) || fail "slot not freed"
+ms=$(ps_show_until "$D" "Client Information:          Not Available" 2000) || fail "slot not freed"
 
 note "relayed READ_KEYSET blue with its PIN through the session"
 sc_run rd -hsm "$T/a.state" read blue

@@ -109,9 +109,9 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 grep -q '^result CKR_PED_UNPLUGGED$' "$T/rd.log" || fail "unplug: $(cat "$T/rd.log")"
 [ "$ms" -lt 1000 ] || fail "CKR_PED_UNPLUGGED after $ms ms"
 note "  CKR_PED_UNPLUGGED after $ms ms"
-ps_show_until "$D" "Connection status:          Disconnected" 1000 >/dev/null || fail "show"
+ps_show_until "$D" "Ped2 Connection Status:    Disconnected" 1000 >/dev/null || fail "show"
 ctl plug >/dev/null
-ps_show_until "$D" "Connection status:          Connected" 2000 >/dev/null || fail "replug"
+ps_show_until "$D" "Ped2 Connection Status:    Connected" 2000 >/dev/null || fail "replug"
 sc_run c2 -hsm "$T/a.state" connect
 sc_key rpvA1 13579 # a replugged PED has lost its cache
 wait_bg c2 20 || fail "connect after plug: $(cat "$T/c2.log")"

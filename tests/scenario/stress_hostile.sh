@@ -178,7 +178,7 @@ flip() {
 	line=$(wait_log "$SLOG" "$re" 5 $((nlog + 1)))
 	hsm_run ped show
 	assert_contains "Remote PED:         not connected" "$OUT"
-	srv_show_until "Connected HSM:              none" 2000
+	srv_show_until "Client Information:          Not Available" 2000
 	ctl_wait "Awaiting command" 3000
 	note "  $name: $(cat "$T/$name.mut.log"); pedhsm $result; pedserver: ${line#* * }"
 }

@@ -90,7 +90,7 @@ res=$(grep "^Command Result" "$T/l1.log")
 [ "$d_srv" -lt "$BOUND" ] || fail "pedserver noticed the cut after $d_srv ms"
 [ "$d_cli" -lt "$BOUND" ] || fail "pedclient noticed the cut after $d_cli ms"
 ctl_wait "Awaiting command" 3000
-srv_show_until "Connected HSM:              none" 1000
+srv_show_until "Client Information:          Not Available" 1000
 hsm_run ped show
 assert_contains "Remote PED:         not connected" "$OUT"
 [ "$(sha256sum <"$C/slot0.hsm")" = "$sum0" ] || fail "the HSM state changed"

@@ -51,7 +51,7 @@ dt=$(($(log_ms "$line") - t0))
 [ "$dt" -lt "$BOUND" ] || fail "pedserver noticed the stopped pedclient after $dt ms"
 wait_log "$SLOG" "session closed after .* the PED is free" 5 $((nfree + 1)) >/dev/null
 ctl_wait "Awaiting command" 3000 # the login was cancelled on the PED
-srv_show_until "Connected HSM:              none" 1000
+srv_show_until "Client Information:          Not Available" 1000
 PC_DIR=$B
 st_connect cb # the slot is free: another HSM gets in
 hsm_run ped disconnect
@@ -97,7 +97,7 @@ kill -CONT "$SPID"
 line=$(wait_log "$SLOG" "session closed after .* the PED is free" 5 $((nfree + 1)))
 dc=$(($(log_ms "$line") - t1))
 ctl_wait "Awaiting command" 3000
-srv_show_until "Connected HSM:              none" 1000
+srv_show_until "Client Information:          Not Available" 1000
 st_connect c4
 st_login l4
 hsm_run ped disconnect

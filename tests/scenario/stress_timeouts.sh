@@ -75,9 +75,9 @@ hsm_done l4 10 && fail "login with the PED unplugged succeeded: $OUT"
 dt=$(($(now_ms) - t0))
 assert_contains "Command Result : CKR_PED_UNPLUGGED" "$OUT"
 [ "$dt" -lt 1000 ] || fail "CKR_PED_UNPLUGGED after $dt ms"
-srv_show_until "Connection status:          Disconnected" 1000
+srv_show_until "Ped2 Connection Status:    Disconnected" 1000
 ctl plug >/dev/null
-srv_show_until "Connection status:          Connected" 3000
+srv_show_until "Ped2 Connection Status:    Connected" 3000
 hsm_run ped disconnect
 [ "$RC" -eq 0 ] || fail "ped disconnect after the unplug: $OUT"
 st_connect c2
@@ -124,7 +124,7 @@ note "  last user operation $((t_last - t_open)) ms after the open; closed after
 echo "$cli_line" | grep -q -E "idle (too long|for 3 s)" || fail "pedclient closed for another reason: $cli_line"
 hsm_run ped show
 assert_contains "Remote PED:         not connected" "$OUT"
-srv_show_until "Connected HSM:              none" 1000
+srv_show_until "Client Information:          Not Available" 1000
 hsm_run role login -name so
 [ "$RC" -eq 1 ] || fail "a PED command after the idle timeout: $OUT"
 assert_contains "Command Result : CKR_PED_UNPLUGGED (no PED: use ped connect)" "$OUT"

@@ -507,6 +507,30 @@ static void test_set_round_trip(void **state)
 	assert_int_equal(nwarn, 0);
 }
 
+/* In a set-group-ID directory (a packaged service's /etc/<prog>) a new file
+ * is 0640 so that the daemon, in that group, can read it; elsewhere 0600. */
+static void test_set_setgid_dir(void **state)
+{
+	char sgdir[] = "/tmp/cfgsgid.XXXXXX", file[64], err[CFG_ERR_MAX];
+	struct cfg_assign a = {"Port", "1600"};
+	struct stat st;
+	(void)state;
+
+	assert_non_null(mkdtemp(sgdir));
+	assert_int_equal(chmod(sgdir, 02750), 0);
+	snprintf(file, sizeof(file), "%s/p.conf", sgdir);
+	assert_int_equal(cfg_set(&test_table, file, &a, 1, collect, NULL, err, sizeof(err)), 0);
+	assert_int_equal(stat(file, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	/* an existing file keeps its mode */
+	assert_int_equal(chmod(file, 0600), 0);
+	assert_int_equal(cfg_set(&test_table, file, &a, 1, collect, NULL, err, sizeof(err)), 0);
+	assert_int_equal(stat(file, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(unlink(file), 0);
+	assert_int_equal(rmdir(sgdir), 0);
+}
+
 static void test_set_keeps_everything_else(void **state)
 {
 	char err[CFG_ERR_MAX];
@@ -729,6 +753,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_show_and_foreach, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_template, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_round_trip, setup, teardown),
+		cmocka_unit_test(test_set_setgid_dir),
 		cmocka_unit_test_setup_teardown(test_set_keeps_everything_else, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_last_block_and_wrong_section, setup,
 						teardown),

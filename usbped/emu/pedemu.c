@@ -9,6 +9,7 @@
  * "pedemu: ready" on stdout. SIGTERM, SIGINT and the "quit" command exit
  * cleanly, removing the symlink and the socket. */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -182,6 +183,12 @@ static int parse_level(const char *s)
 	return -1;
 }
 
+static int bad(const char *opt, const char *what)
+{
+	fprintf(stderr, "pedemu: %s: %s (see pedemu -help)\n", opt, what);
+	return -1;
+}
+
 static int parse_args(emu_t *e, int argc, char **argv)
 {
 	int i, lvl;
@@ -194,34 +201,58 @@ static int parse_args(emu_t *e, int argc, char **argv)
 			e->want_tui = true;
 			continue;
 		}
-		if (strcmp(o, "-h") == 0 || strcmp(o, "-help") == 0) {
+		if (strcmp(o, "-h") == 0 || strcmp(o, "-help") == 0 || strcmp(o, "--help") == 0) {
 			usage(stdout);
 			exit(0);
 		}
+		if (strcmp(o, "-keys") != 0 && strcmp(o, "-link") != 0 &&
+		    strcmp(o, "-control") != 0 && strcmp(o, "-mode") != 0 &&
+		    strcmp(o, "-loglevel") != 0)
+			return bad(o, "unknown option");
 		if (v == NULL)
-			goto bad;
+			return bad(o, "missing value");
 		if (strcmp(o, "-keys") == 0)
 			e->keydir = v;
 		else if (strcmp(o, "-link") == 0)
 			e->linkpath = v;
 		else if (strcmp(o, "-control") == 0)
 			e->ctlpath = v;
-		else if (strcmp(o, "-mode") == 0 && parse_mode(v, &e->mode) == 0)
-			;
-		else if (strcmp(o, "-loglevel") == 0 && (lvl = parse_level(v)) >= 0) {
+		else if (strcmp(o, "-mode") == 0) {
+			if (parse_mode(v, &e->mode) != 0)
+				return bad(o, "not one of: local, remote, admin");
+		} else if ((lvl = parse_level(v)) >= 0) {
 			log_set_level((enum log_level)lvl);
 			e->level_set = true;
-		}
-		else
-			goto bad;
+		} else
+			return bad(o, "not one of: error, warning, info, trace");
 		i++;
 	}
-	if (e->keydir == NULL || e->linkpath == NULL || e->ctlpath == NULL)
-		goto bad;
+	if (e->keydir == NULL || e->linkpath == NULL || e->ctlpath == NULL) {
+		fprintf(stderr, "pedemu: -keys, -link and -control are required\n");
+		usage(stderr);
+		return -1;
+	}
 	return 0;
-bad:
-	usage(stderr);
-	return -1;
+}
+
+/* mkdir -p, each missing directory mode 0700 (docs/pedemu.md). */
+static int make_dirs(const char *path)
+{
+	char p[PATH_MAX];
+	size_t i, n = strlen(path);
+
+	if (n == 0 || n >= sizeof(p))
+		return -1;
+	memcpy(p, path, n + 1);
+	for (i = 1; i <= n; i++) {
+		if (p[i] != '/' && p[i] != '\0')
+			continue;
+		p[i] = '\0';
+		if (mkdir(p, 0700) != 0 && errno != EEXIST)
+			return -1;
+		p[i] = i < n ? '/' : '\0';
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -241,7 +272,7 @@ int main(int argc, char **argv)
 	if (e->want_tui && !e->level_set && isatty(2))
 		log_set_level(LOG_LVL_ERROR);
 	daemon_harden(); /* PINs pass through this process */
-	if (stat(e->keydir, &st) != 0 && mkdir(e->keydir, 0700) != 0) {
+	if (stat(e->keydir, &st) != 0 && make_dirs(e->keydir) != 0) {
 		log_error("key directory %s: %s", e->keydir, strerror(errno));
 		return 1;
 	}
