@@ -183,8 +183,9 @@ demo:
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) bash scripts/demo.sh
 
-bench: $(BENCH_BIN)
+bench: all
 	$(Q)$(BENCH_BIN)
+	$(Q)BUILD=$(BUILD) bash tests/bench/flood.sh
 
 # libFuzzer builds: every library source compiled with clang's coverage
 # instrumentation into one archive; each target pulls what it needs from it.

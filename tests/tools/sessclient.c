@@ -10,6 +10,8 @@
  *     read      handshake, a relayed READ_KEYSET of COLOUR (PINs on the PED)
  *     hold      handshake, keep the session (answering pings) until stdin
  *               reaches EOF, then DISCONNECT
+ *     ping N    handshake, N PINGs one after the other; prints
+ *               "ping n N p50 US p99 US max US" (round trips, microseconds)
  *     probe     HELLO purpose PROBE: prints the HELLO_ACK
  *
  * The HSM side is the software HSM of pedclient/hsm.h (Full Unified with the
@@ -47,6 +49,7 @@ static const char *opt_ip = "127.0.0.1", *opt_port = "1503", *opt_hsm, *opt_seri
 static const char *opt_ped;
 static unsigned opt_m, opt_n; /* rpv-init: 0 = asked on the PED */
 static uint32_t opt_timeout = 30000;
+static unsigned opt_pings;
 
 static int result(int r)
 {
@@ -172,7 +175,8 @@ static int rpv_init(void)
 
 /* ---------------------------------------------------------------- sessions */
 
-enum cmd { C_CONNECT, C_READ, C_HOLD };
+enum cmd { C_CONNECT, C_READ, C_HOLD, C_PING };
+#define PING_MAX 100000
 
 struct cl {
 	int fd;
@@ -182,7 +186,25 @@ struct cl {
 	uint8_t key_type;
 	int open, stdin_open, rc, over;
 	uint16_t op_id;
+	unsigned pings, npings;   /* ping N: done, wanted */
+	double t_ping, *rtt;      /* the one in flight, results (us) */
 };
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static void next_ping(struct cl *c);
 
 static int dial(void)
 {
@@ -396,6 +418,8 @@ static void handle(struct cl *c, struct sess_event *ev)
 		printf("open\n");
 		if (c->cmd == C_CONNECT)
 			done(c, 0);
+		else if (c->cmd == C_PING)
+			next_ping(c);
 		else if (c->cmd == C_READ && (r = start_read(c)) < 0)
 			done(c, r);
 		break;
@@ -406,6 +430,12 @@ static void handle(struct cl *c, struct sess_event *ev)
 			printf("ped-state %u\n", ev->body[0]);
 			if (ev->body[0] == 0 && c->cmd == C_READ && !c->over)
 				done(c, PED_E_UNPLUGGED);
+		}
+		break;
+	case SESS_EV_PONG:
+		if (c->cmd == C_PING && ev->nonce == c->pings) {
+			c->rtt[c->pings++] = now_us() - c->t_ping;
+			next_ping(c);
 		}
 		break;
 	case SESS_EV_CLOSED:
@@ -420,6 +450,22 @@ static void handle(struct cl *c, struct sess_event *ev)
 		break;
 	}
 	fflush(stdout);
+}
+
+static void next_ping(struct cl *c)
+{
+	int r;
+
+	if (c->pings < c->npings) {
+		c->t_ping = now_us();
+		if ((r = sess_ping(c->s, c->pings)) < 0)
+			done(c, r);
+		return;
+	}
+	qsort(c->rtt, c->npings, sizeof(double), cmp_d);
+	printf("ping n %u p50 %.1f p99 %.1f max %.1f\n", c->npings, c->rtt[c->npings / 2],
+	       c->rtt[(c->npings * 99) / 100], c->rtt[c->npings - 1]);
+	done(c, 0);
 }
 
 static int session(enum cmd cmd, uint8_t key_type)
@@ -438,6 +484,9 @@ static int session(enum cmd cmd, uint8_t key_type)
 	c.cmd = cmd;
 	c.key_type = key_type;
 	c.stdin_open = cmd == C_HOLD;
+	c.npings = opt_pings;
+	if (cmd == C_PING && (c.rtt = calloc(opt_pings, sizeof(double))) == NULL)
+		return result(PED_E_NOMEM);
 	if ((r = hsm_open(opt_hsm, 0, &c.hsm)) < 0)
 		return result(r);
 	if ((r = hsm_info(c.hsm, &info)) < 0)
@@ -491,6 +540,7 @@ out:
 	if (c.fd >= 0)
 		close(c.fd);
 	sess_free(c.s);
+	free(c.rtt);
 	hsm_close(c.hsm);
 	return result(r);
 }
@@ -541,7 +591,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: sessclient -hsm STATE rpv-init -ped PEDLINK\n"
 			"       sessclient [-ip A] [-port P] -hsm STATE [-serial S] [-timeout MS]\n"
-			"                  connect | read COLOUR | hold | probe\n");
+			"                  connect | read COLOUR | hold | ping N | probe\n");
 }
 
 int main(int argc, char **argv)
@@ -595,6 +645,16 @@ int main(int argc, char **argv)
 		return session(C_CONNECT, 0);
 	if (strcmp(cmd, "hold") == 0)
 		return session(C_HOLD, 0);
+	if (strcmp(cmd, "ping") == 0) {
+		unsigned long n = arg != NULL ? strtoul(arg, NULL, 10) : 0;
+
+		if (n < 1 || n > PING_MAX) {
+			usage();
+			return 2;
+		}
+		opt_pings = (unsigned)n;
+		return session(C_PING, 0);
+	}
 	if (strcmp(cmd, "probe") == 0)
 		return probe();
 	if (strcmp(cmd, "read") == 0)
