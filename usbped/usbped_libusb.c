@@ -23,12 +23,14 @@
 
 #define LUSB_BUF 4096
 #define LUSB_CLOSE_POLL_MS 10
+#define LUSB_UNPOLLED_MS 5
 
 struct lusb;
 
 struct ufd {
 	struct lusb *u;
 	int fd;
+	int polled; /* 0: libuv cannot watch it (see unpolled) */
 	uv_poll_t poll;
 	struct ufd *next;
 };
@@ -47,6 +49,8 @@ struct lusb {
 	int ev_arrived, ev_left; /* set by the hot-plug callback */
 	int closing, finishing;
 	int handles; /* libuv handles not yet closed */
+	int unpolled; /* fds epoll refuses (a regular file standing in for
+		       * usbfs, as under umockdev): checked every LUSB_UNPOLLED_MS */
 	uv_timer_t timer;
 	struct ufd *fds;
 	uint8_t rxbuf[LUSB_BUF];
@@ -54,6 +58,7 @@ struct lusb {
 };
 
 static void lusb_events(struct lusb *u);
+static void rearm_timer(struct lusb *u);
 static void lusb_try_finish(struct lusb *u);
 
 /* ---- libuv <-> libusb plumbing ---------------------------------------- */
@@ -91,14 +96,20 @@ static void pollfd_added(int fd, short events, void *user)
 		return;
 	f->u = u;
 	f->fd = fd;
-	if (uv_poll_init(usbped_loop(u->p), &f->poll, fd) < 0) {
-		free(f);
-		return;
-	}
-	f->poll.data = f;
-	u->handles++;
 	f->next = u->fds;
 	u->fds = f;
+	if (uv_poll_init(usbped_loop(u->p), &f->poll, fd) < 0) {
+		/* A kernel usbfs node is always pollable; a stand-in that is a
+		 * regular file is always ready, so it is simply checked often. */
+		u->unpolled++;
+		log_info("usbped: fd %d cannot be polled, checking it every %d ms", fd,
+			 LUSB_UNPOLLED_MS);
+		rearm_timer(u);
+		return;
+	}
+	f->polled = 1;
+	f->poll.data = f;
+	u->handles++;
 	if (events & POLLIN)
 		ev |= UV_READABLE;
 	if (events & POLLOUT)
@@ -114,7 +125,12 @@ static void pollfd_removed(int fd, void *user)
 	while ((f = *pp) != NULL) {
 		if (f->fd == fd) {
 			*pp = f->next;
-			uv_close((uv_handle_t *)&f->poll, ufd_closed);
+			if (f->polled) {
+				uv_close((uv_handle_t *)&f->poll, ufd_closed);
+			} else {
+				u->unpolled--;
+				free(f);
+			}
 			return;
 		}
 		pp = &f->next;
@@ -152,6 +168,10 @@ static void rearm_timer(struct lusb *u)
 	}
 	if (u->ev_arrived || u->ev_left) {
 		uv_timer_start(&u->timer, timer_cb, 0, 0);
+		return;
+	}
+	if (u->unpolled > 0) {
+		uv_timer_start(&u->timer, timer_cb, LUSB_UNPOLLED_MS, 0);
 		return;
 	}
 	if (libusb_pollfds_handle_timeouts(u->ctx) ||
@@ -312,8 +332,6 @@ static void rx_cb(struct libusb_transfer *x)
 		device_gone(u, PED_E_IO);
 		break;
 	}
-	if (!usbped_is_up(u->p) || u->closing)
-		device_detach_if_idle(u);
 }
 
 static void lusb_kick(usbped_t *p, void *state);
@@ -335,8 +353,6 @@ static void tx_cb(struct libusb_transfer *x)
 			    (int)x->status);
 		device_gone(u, PED_E_IO);
 	}
-	if (!usbped_is_up(u->p) || u->closing)
-		device_detach_if_idle(u);
 }
 
 static int hotplug_cb(libusb_context *ctx, libusb_device *d, libusb_hotplug_event ev,
@@ -360,10 +376,14 @@ static void lusb_events(struct lusb *u)
 	if (u->finishing)
 		return;
 	libusb_handle_events_timeout_completed(u->ctx, &zero, NULL);
+	/* Only here, outside libusb's event handling, may the device handle be
+	 * closed: libusb_close from a transfer callback deadlocks. */
 	if (u->closing) {
 		lusb_try_finish(u);
 		return;
 	}
+	if (!usbped_is_up(u->p))
+		device_detach_if_idle(u);
 	if (u->ev_left) {
 		u->ev_left = 0;
 		/* The transfers fail with NO_DEVICE as well; whichever comes first. */
@@ -483,7 +503,12 @@ static void lusb_try_finish(struct lusb *u)
 	u->finishing = 1;
 	while ((f = u->fds) != NULL) {
 		u->fds = f->next;
-		uv_close((uv_handle_t *)&f->poll, ufd_closed);
+		if (f->polled) {
+			uv_close((uv_handle_t *)&f->poll, ufd_closed);
+		} else {
+			u->unpolled--;
+			free(f);
+		}
 	}
 	uv_close((uv_handle_t *)&u->timer, timer_closed);
 }
@@ -498,7 +523,8 @@ static void lusb_close(usbped_t *p, void *state)
 		libusb_cancel_transfer(u->rx);
 	if (u->tx_busy)
 		libusb_cancel_transfer(u->tx);
-	lusb_try_finish(u);
+	/* May run inside a transfer callback: finish from the loop. */
+	uv_timer_start(&u->timer, timer_cb, 0, 0);
 }
 
 const usbped_backend_t usbped_libusb_backend = {

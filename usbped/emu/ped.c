@@ -778,6 +778,11 @@ bool ped_busy(const ped_t *p)
 	return p->linkop;
 }
 
+const char *ped_serial(const ped_t *p)
+{
+	return p->serial;
+}
+
 bool ped_secure(const ped_t *p)
 {
 	return p->secure;
