@@ -38,6 +38,10 @@
 #define USBPED_DEFAULT_VID 0x1209u
 #define USBPED_DEFAULT_PID 0x0001u
 #define USBPED_SERIAL_MAX 64
+/* The PED interface (docs/usb.md): vendor-specific class, 'P', link v1. */
+#define USBPED_IF_CLASS 0xffu
+#define USBPED_IF_SUBCLASS 0x50u
+#define USBPED_IF_PROTOCOL 0x01u
 
 #define USBPED_WRITE_DELAY_MAX_US 10000u
 #define USBPED_QUEUE_MAX 65536u /* bytes waiting to be written */

@@ -783,6 +783,19 @@ const char *ped_serial(const ped_t *p)
 	return p->serial;
 }
 
+int ped_set_serial(ped_t *p, const char *serial)
+{
+	size_t n = strlen(serial);
+
+	if (n < 1 || n >= sizeof(p->serial))
+		return PED_E_INVAL;
+	for (size_t i = 0; i < n; i++)
+		if (serial[i] <= 0x20 || serial[i] >= 0x7f)
+			return PED_E_INVAL;
+	memcpy(p->serial, serial, n + 1);
+	return 0;
+}
+
 bool ped_secure(const ped_t *p)
 {
 	return p->secure;

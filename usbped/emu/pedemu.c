@@ -333,8 +333,13 @@ int main(int argc, char **argv)
 		log_error("PED: %s", ped_strerror(r));
 		goto out;
 	}
+	/* One serial number: the USB string descriptor and the link's HELLO. */
 	if (e->usb_mode && e->usbspec.serial[0] == '\0')
 		snprintf(e->usbspec.serial, sizeof(e->usbspec.serial), "%s", ped_serial(e->ped));
+	else if (e->usb_mode && (r = ped_set_serial(e->ped, e->usbspec.serial)) != 0) {
+		log_error("serial %s: %s", e->usbspec.serial, ped_strerror(r));
+		goto out;
+	}
 	if ((r = plug(e)) != 0) {
 		log_error("%s: %s", e->usb_mode ? "usb" : "pty", ped_strerror(r));
 		goto out;

@@ -199,7 +199,7 @@ static void fill_in(usbdev_t *u)
 	struct urb *x;
 
 	while (u->in_wait != NULL && u->fault != USBDEV_FAULT_MUTE &&
-	       (u->txlen > 0 || u->halted)) {
+	       (u->txlen > 0 || u->halted || u->fault == USBDEV_FAULT_BABBLE)) {
 		x = u->in_wait;
 		u->in_wait = x->next;
 		size_t cap = (size_t)urb_of(x)->buffer_length, n = u->txlen < cap ? u->txlen : cap;
@@ -677,6 +677,10 @@ static void device_remove(usbdev_t *u)
 	pthread_mutex_unlock(&u->mu);
 	umockdev_testbed_uevent(u->tb, u->syspath, "remove");
 	umockdev_testbed_remove_device(u->tb, u->syspath);
+	/* the node goes with the device, as udev removes it */
+	char path[PATH_MAX];
+	if (snprintf(path, sizeof(path), "%s%s", u->bed, u->node) < (int)sizeof(path))
+		unlink(path);
 	if (!umockdev_testbed_detach_ioctl(u->tb, u->node, &err)) {
 		log_warning("usb: umockdev: %s", err->message);
 		g_error_free(err);
