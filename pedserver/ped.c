@@ -7,8 +7,9 @@
  * drops, it is reopened at once only if the path now names another device
  * than the one that dropped (no retry loop on a dead path).
  * USB: after the first open the transport's libusb hot-plug brings the PED
- * back by itself; while no USB PED was ever found, one slow retry timer
- * (PEDATT_USB_RETRY_MS) looks for it. */
+ * back by itself; while no USB PED was ever found, a hot-plug watch
+ * (usbped_watch_open) opens it when it arrives. Only where libusb has no
+ * hot-plug does one slow retry timer (PEDATT_USB_RETRY_MS) look for it. */
 #include "pedserver/pedserver.h"
 
 #include <errno.h>
@@ -44,6 +45,7 @@ struct pedatt {
 	uv_fs_event_t watch;
 	uv_timer_t retry;
 	bool watching, timer;
+	usbped_watch_t *usbwatch; /* USB PED not found yet: its arrival */
 	unsigned retries;   /* HELLO retries left for the current device */
 	bool settled;       /* the first attempt is over (up, down or absent) */
 	void (*on_settled)(void *arg);
@@ -224,6 +226,18 @@ static void on_retry(uv_timer_t *t)
 	}
 }
 
+static void on_usb_arrival(void *arg)
+{
+	pedatt_t *a = arg;
+
+	try_open(a);
+	if (a->h != NULL) {
+		usbped_watch_close(a->usbwatch);
+		a->usbwatch = NULL;
+		log_info("USB PED arrived; hot-plug follows it from now on");
+	}
+}
+
 /* A path that can never be a PED: missing directory, or not a terminal. */
 static int check_path(pedatt_t *a, char *err, size_t errlen)
 {
@@ -263,7 +277,7 @@ int pedatt_open(uv_loop_t *loop, const char *spec, unsigned write_delay_us,
 	a->hopts.write_delay_us = write_delay_us;
 	a->hopts.host_name = host_name;
 	if ((r = usbped_parse_spec(spec, &a->parsed)) != 0) {
-		snprintf(err, errlen, "-ped %s: %s (a tty path, usb or usb:VVVV:PPPP)", spec,
+		snprintf(err, errlen, "-ped %s: %s (a tty path, usb, usb:VVVV:PPPP or usb:VVVV:PPPP:SERIAL)", spec,
 			 ped_strerror(r));
 		free(a);
 		return -1;
@@ -288,8 +302,11 @@ int pedatt_open(uv_loop_t *loop, const char *spec, unsigned write_delay_us,
 		a->settled = true;
 	if (a->h == NULL && a->parsed.kind == USBPED_KIND_TTY)
 		log_info("no PED at %s yet; it is picked up when it appears", a->spec);
-	if (a->h == NULL && a->parsed.kind != USBPED_KIND_TTY) {
-		log_info("no USB PED found yet; looking again every %u s",
+	if (a->h == NULL && a->parsed.kind != USBPED_KIND_TTY &&
+	    usbped_watch_open(loop, &a->parsed, on_usb_arrival, a, &a->usbwatch) == 0) {
+		log_info("no USB PED found yet; it is opened when it is plugged in");
+	} else if (a->h == NULL && a->parsed.kind != USBPED_KIND_TTY) {
+		log_info("no USB PED found yet (no hot-plug here); looking again every %u s",
 			 PEDATT_USB_RETRY_MS / 1000);
 		uv_timer_start(&a->retry, on_retry, PEDATT_USB_RETRY_MS, PEDATT_USB_RETRY_MS);
 	}
@@ -374,6 +391,8 @@ void pedatt_close(pedatt_t *a, void (*done)(void *arg), void *arg)
 	a->done = done;
 	a->done_arg = arg;
 	a->pending = 1; /* released below, so that done runs once */
+	usbped_watch_close(a->usbwatch);
+	a->usbwatch = NULL;
 	if (a->watching) {
 		a->pending++;
 		uv_close((uv_handle_t *)&a->watch, handle_closed);

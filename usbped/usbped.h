@@ -88,6 +88,15 @@ const char *usbped_describe(const usbped_t *p);
  * (on_closed is not called). */
 void usbped_close(usbped_t *p, void (*on_closed)(void *arg), void *arg);
 
+/* USB only: calls on_arrival (from the loop) when a device of spec's
+ * VID:PID is attached, or already is, through libusb hot-plug events (no
+ * polling). It may fire again for later arrivals until closed; closing from
+ * the callback is allowed. PED_E_INVAL when libusb has no hot-plug here. */
+typedef struct usbped_watch usbped_watch_t;
+int usbped_watch_open(uv_loop_t *loop, const usbped_spec_t *spec, void (*on_arrival)(void *arg),
+		      void *arg, usbped_watch_t **out);
+void usbped_watch_close(usbped_watch_t *w);
+
 /* ---- Backend seam ------------------------------------------------------
  * usbped.c owns the handle, the write queue and the throttle; a backend
  * (usbped_tty.c, usbped_libusb.c, or a test's scripted device) moves bytes. */

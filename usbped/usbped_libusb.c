@@ -40,7 +40,10 @@ struct ufd {
 };
 
 struct lusb {
-	usbped_t *p;
+	usbped_t *p;	 /* NULL for a watch (usbped_watch_open) */
+	uv_loop_t *loop;
+	void (*on_arrival)(void *arg); /* a watch's callback */
+	void *arrival_arg;
 	libusb_context *ctx;
 	libusb_device_handle *dev;
 	uint16_t vid, pid;
@@ -71,18 +74,25 @@ static void lusb_try_finish(struct lusb *u);
 
 /* ---- libuv <-> libusb plumbing ---------------------------------------- */
 
+/* After the last libuv handle closed. */
+static void lusb_free(struct lusb *u)
+{
+	usbped_t *p = u->p;
+
+	libusb_exit(u->ctx);
+	free(u);
+	if (p != NULL)
+		usbped_backend_closed(p);
+}
+
 static void ufd_closed(uv_handle_t *h)
 {
 	struct ufd *f = h->data;
 	struct lusb *u = f->u;
 
 	free(f);
-	if (--u->handles == 0 && u->finishing) {
-		usbped_t *p = u->p;
-		libusb_exit(u->ctx);
-		free(u);
-		usbped_backend_closed(p);
-	}
+	if (--u->handles == 0 && u->finishing)
+		lusb_free(u);
 }
 
 static void ufd_poll_cb(uv_poll_t *h, int status, int events)
@@ -106,7 +116,7 @@ static void pollfd_added(int fd, short events, void *user)
 	f->fd = fd;
 	f->next = u->fds;
 	u->fds = f;
-	if (uv_poll_init(usbped_loop(u->p), &f->poll, fd) < 0) {
+	if (uv_poll_init(u->loop, &f->poll, fd) < 0) {
 		/* A kernel usbfs node is always pollable; a stand-in that is a
 		 * regular file is always ready, so it is simply checked often. */
 		u->unpolled++;
@@ -155,12 +165,8 @@ static void timer_closed(uv_handle_t *h)
 	struct lusb *u = h->data;
 
 	/* Shares the teardown accounting with the poll handles. */
-	if (--u->handles == 0 && u->finishing) {
-		usbped_t *p = u->p;
-		libusb_exit(u->ctx);
-		free(u);
-		usbped_backend_closed(p);
-	}
+	if (--u->handles == 0 && u->finishing)
+		lusb_free(u);
 }
 
 static void rearm_timer(struct lusb *u)
@@ -429,7 +435,7 @@ static void device_gone(struct lusb *u, int err)
 	if (!usbped_is_up(u->p))
 		return;
 	if (err != PED_E_UNPLUGGED) {
-		uint64_t now = uv_now(usbped_loop(u->p));
+		uint64_t now = uv_now(u->loop);
 		log_warning("usbped: %s (usb %04x:%04x): %s (%s)%s", u->node, u->vid, u->pid,
 			    ped_errname(err), ped_strerror(err),
 			    u->reset_at != 0 && now - u->reset_at < LUSB_RESET_HOLDOFF_MS
@@ -515,6 +521,15 @@ static void lusb_events(struct lusb *u)
 		lusb_try_finish(u);
 		return;
 	}
+	if (u->p == NULL) { /* a watch: tell, and let the callback close us */
+		if (u->ev_arrived) {
+			u->ev_arrived = 0;
+			u->on_arrival(u->arrival_arg);
+		}
+		if (!u->closing)
+			rearm_timer(u);
+		return;
+	}
 	if (!usbped_is_up(u->p))
 		device_detach_if_idle(u);
 	if (u->ev_left) {
@@ -528,7 +543,7 @@ static void lusb_events(struct lusb *u)
 	}
 	if (u->reset_pending && u->dev == NULL && !usbped_is_up(u->p)) {
 		u->reset_pending = 0;
-		u->reset_at = uv_now(usbped_loop(u->p));
+		u->reset_at = uv_now(u->loop);
 		if (device_attach(u) == 0)
 			usbped_set_up(u->p);
 	}
@@ -566,16 +581,40 @@ static void lusb_kick(usbped_t *p, void *state)
 		device_gone(u, PED_E_IO);
 }
 
+/* Puts libusb's fds and timeouts on the loop and registers for hot-plug
+ * events of our VID:PID (with enumerate: those already attached count as
+ * arrivals, for a watch). */
+static void wire(struct lusb *u, int enumerate)
+{
+	const struct libusb_pollfd **pfds;
+
+	uv_timer_init(u->loop, &u->timer);
+	u->timer.data = u;
+	u->handles = 1;
+	pfds = libusb_get_pollfds(u->ctx);
+	for (size_t i = 0; pfds != NULL && pfds[i] != NULL; i++)
+		pollfd_added(pfds[i]->fd, pfds[i]->events, u);
+	libusb_free_pollfds(pfds);
+	libusb_set_pollfd_notifiers(u->ctx, pollfd_added, pollfd_removed, u);
+	if (libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG) &&
+	    libusb_hotplug_register_callback(
+		    u->ctx, LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT,
+		    enumerate ? LIBUSB_HOTPLUG_ENUMERATE : 0, u->vid, u->pid,
+		    LIBUSB_HOTPLUG_MATCH_ANY, hotplug_cb, u, &u->hp) == 0)
+		u->hotplug = 1;
+	rearm_timer(u);
+}
+
 static int lusb_open(usbped_t *p, const usbped_spec_t *spec, void **state)
 {
 	struct lusb *u = NULL;
-	const struct libusb_pollfd **pfds = NULL;
 	int r = PED_E_NOMEM, lr;
 
 	*state = NULL;
 	if ((u = calloc(1, sizeof(*u))) == NULL)
 		goto out;
 	u->p = p;
+	u->loop = usbped_loop(p);
 	u->vid = spec->vid;
 	u->pid = spec->pid;
 	memcpy(u->serial, spec->serial, sizeof(u->serial));
@@ -593,20 +632,7 @@ static int lusb_open(usbped_t *p, const usbped_spec_t *spec, void **state)
 	if ((r = device_attach(u)) < 0)
 		goto out;
 	/* Device claimed and IN transfer running: wire libusb into the loop. */
-	uv_timer_init(usbped_loop(p), &u->timer);
-	u->timer.data = u;
-	u->handles = 1;
-	pfds = libusb_get_pollfds(u->ctx);
-	for (size_t i = 0; pfds != NULL && pfds[i] != NULL; i++)
-		pollfd_added(pfds[i]->fd, pfds[i]->events, u);
-	libusb_free_pollfds(pfds);
-	libusb_set_pollfd_notifiers(u->ctx, pollfd_added, pollfd_removed, u);
-	if (libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG) &&
-	    libusb_hotplug_register_callback(
-		    u->ctx, LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT,
-		    0, u->vid, u->pid, LIBUSB_HOTPLUG_MATCH_ANY, hotplug_cb, u, &u->hp) == 0)
-		u->hotplug = 1;
-	rearm_timer(u);
+	wire(u, 0);
 	*state = u;
 	u = NULL;
 	r = 0;
@@ -675,3 +701,52 @@ const usbped_backend_t usbped_libusb_backend = {
 	.kick = lusb_kick,
 	.close = lusb_close,
 };
+
+/* ---- watch --------------------------------------------------------------- */
+
+struct usbped_watch {
+	struct lusb *u;
+};
+
+int usbped_watch_open(uv_loop_t *loop, const usbped_spec_t *spec, void (*on_arrival)(void *arg),
+		      void *arg, usbped_watch_t **out)
+{
+	usbped_watch_t *w = NULL;
+	struct lusb *u = NULL;
+	int r = PED_E_NOMEM;
+
+	*out = NULL;
+	if (spec->kind != USBPED_KIND_USB || !libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG))
+		return PED_E_INVAL;
+	if ((w = calloc(1, sizeof(*w))) == NULL || (u = calloc(1, sizeof(*u))) == NULL)
+		goto fail;
+	u->loop = loop;
+	u->vid = spec->vid;
+	u->pid = spec->pid;
+	u->on_arrival = on_arrival;
+	u->arrival_arg = arg;
+	r = PED_E_IO;
+	if (libusb_init(&u->ctx) != 0)
+		goto fail;
+	wire(u, 1);
+	if (!u->hotplug) {
+		lusb_close(NULL, u);
+		free(w);
+		return PED_E_INVAL;
+	}
+	w->u = u;
+	*out = w;
+	return 0;
+fail:
+	free(u);
+	free(w);
+	return r;
+}
+
+void usbped_watch_close(usbped_watch_t *w)
+{
+	if (w == NULL)
+		return;
+	lusb_close(NULL, w->u);
+	free(w);
+}
