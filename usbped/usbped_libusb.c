@@ -458,8 +458,13 @@ static void rx_cb(struct libusb_transfer *x)
 	case LIBUSB_TRANSFER_TIMED_OUT:
 		if (x->status == LIBUSB_TRANSFER_COMPLETED) {
 			/* libusb caps actual_length at the buffer; checked anyway */
-			size_t n = (size_t)x->actual_length;
-			usbped_deliver(u->p, u->rxbuf, n <= sizeof(u->rxbuf) ? n : 0);
+			if (x->actual_length < 0 || x->actual_length > x->length) {
+				OPENSSL_cleanse(u->rxbuf, sizeof(u->rxbuf));
+				if (!u->closing)
+					device_gone(u, PED_E_USB_OVERFLOW);
+				break;
+			}
+			usbped_deliver(u->p, u->rxbuf, (size_t)x->actual_length);
 			OPENSSL_cleanse(u->rxbuf, sizeof(u->rxbuf));
 		}
 		if (!u->closing && usbped_is_up(u->p) && libusb_submit_transfer(x) == 0)
@@ -485,7 +490,11 @@ static void tx_cb(struct libusb_transfer *x)
 
 	u->tx_busy = 0;
 	OPENSSL_cleanse(u->txbuf, sizeof(u->txbuf));
-	if (x->status == LIBUSB_TRANSFER_COMPLETED) {
+	if (x->status == LIBUSB_TRANSFER_COMPLETED &&
+	    (x->actual_length < 0 || x->actual_length > x->length)) {
+		if (!u->closing)
+			device_gone(u, PED_E_USB_OVERFLOW);
+	} else if (x->status == LIBUSB_TRANSFER_COMPLETED) {
 		usbped_consumed(u->p, (size_t)x->actual_length);
 		if (!u->closing)
 			lusb_kick(u->p, u);
