@@ -8,7 +8,9 @@
 #     usb:VID:PID:SERIAL selects one;
 #   a PED that stalls its IN endpoint (USB_STALL), babbles (USB_OVERFLOW)
 #     or stops taking transfers (USB_TIMEOUT): a named error in bounded
-#     time, the link reset, the PED usable again.
+#     time, the link reset, the PED usable again;
+#   a device node the (unprivileged) host may not open: USB_ACCESS_DENIED
+#     naming the node and the udev rule that fixes it.
 . "$(dirname "$0")/lib_link.sh"
 . "$(dirname "$0")/lib_usb.sh"
 
@@ -96,6 +98,28 @@ ms=$(((t1 - t0) / 1000000))
 ctl usbfault none >/dev/null
 out=$(ll_pedlink hello) || fail "hello after mute: $out"
 ok "mute -> USB_TIMEOUT after $ms ms; answering again, HELLO works"
+
+note "permission denied on the device node"
+# pedserver runs unprivileged: a node it may not open names itself and the fix
+[ "$(id -u)" -eq 0 ] || fail "this scenario runs as root (it drops to nobody here)"
+command -v setpriv >/dev/null || fail "setpriv (util-linux) is needed"
+chmod 755 "$T" "$PEDLINK"
+chmod -R a+rX "$BED"
+chmod 777 "$BED" # the preload library makes (and replaces) its uevent sockets there
+node=$(cd "$BED" && find dev/bus/usb -type f | head -n 1)
+[ -n "$node" ] || fail "no device node in the testbed"
+chmod 600 "$BED/$node"
+# umockdev's socket that stands in for the kernel's usbfs must stay reachable
+find "$BED/ioctl" -type s -exec chmod 666 {} +
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups timeout 30 "$PEDLINK" -ped "$EMU_LINK" \
+	hello 2>&1) && fail "hello without permission: $out"
+assert_contains "USB_ACCESS_DENIED" "$out"
+assert_contains "permission denied on /$node" "$out"
+assert_contains 'ATTRS{idVendor}=="1209", ATTRS{idProduct}=="0001"' "$out"
+chmod 666 "$BED/$node"
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups timeout 30 "$PEDLINK" -ped "$EMU_LINK" \
+	hello 2>&1) || fail "hello with the node opened up: $out"
+ok "permission denied: USB_ACCESS_DENIED naming /$node and the udev rule; with access, HELLO works"
 
 CTL_SOCK=$EMU_a_SOCK ctl quit >/dev/null
 wait_exit "$EMU_a_PID" 10 || fail "pedemu a did not exit"
