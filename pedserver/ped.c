@@ -47,6 +47,7 @@ struct pedatt {
 	bool watching, timer;
 	usbped_watch_t *usbwatch; /* USB PED not found yet: its arrival */
 	unsigned retries;   /* HELLO retries left for the current device */
+	int open_err;       /* of the last open attempt */
 	bool settled;       /* the first attempt is over (up, down or absent) */
 	void (*on_settled)(void *arg);
 	void *settled_arg;
@@ -188,6 +189,7 @@ static bool try_open(pedatt_t *a)
 		if (r != 0)
 			a->h = NULL;
 	}
+	a->open_err = r;
 	if (r == 0)
 		log_info("PED %s opened, waiting for its HELLO", a->spec);
 	else if (r != PED_E_NOT_FOUND)
@@ -300,6 +302,16 @@ int pedatt_open(uv_loop_t *loop, const char *spec, unsigned write_delay_us,
 	a->retries = PEDATT_TTY_RETRIES;
 	if (!try_open(a))
 		a->settled = true;
+	/* USB PEDs that are there but unusable as configured: say so now */
+	if (a->h == NULL && a->parsed.kind == USBPED_KIND_USB &&
+	    (a->open_err == PED_E_PED_AMBIGUOUS || a->open_err == PED_E_USB_ACCESS)) {
+		snprintf(err, errlen, "-ped %s: %s: %s (the log names %s)", spec,
+			 ped_errname(a->open_err), ped_strerror(a->open_err),
+			 a->open_err == PED_E_PED_AMBIGUOUS ? "each PED as usb:VID:PID:SERIAL"
+							    : "the device node and the udev rule");
+		pedatt_close(a, NULL, NULL);
+		return -1;
+	}
 	if (a->h == NULL && a->parsed.kind == USBPED_KIND_TTY)
 		log_info("no PED at %s yet; it is picked up when it appears", a->spec);
 	if (a->h == NULL && a->parsed.kind != USBPED_KIND_TTY &&

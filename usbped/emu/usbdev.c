@@ -60,8 +60,7 @@ struct usbdev {
 	uv_async_t wake;
 	bool closing;
 	port_cb_t cb;
-	link_decoder_t *dec;
-	link_frame_t frame;
+	port_rx_t frames; /* the host's bytes, decoded on the loop */
 	bool up; /* as last told to cb.updown */
 
 	UMockdevTestbed *tb;
@@ -483,15 +482,6 @@ static void on_client_connected(UMockdevIoctlBase *h, UMockdevIoctlClient *c, gp
 
 /* ------------------------------------------------------------ loop side */
 
-static void reset_decoder(usbdev_t *u)
-{
-	link_decoder_t *d = NULL;
-
-	if (link_decoder_new(&d) == 0) {
-		link_decoder_free(u->dec);
-		u->dec = d;
-	}
-}
 
 static void on_wake(uv_async_t *a)
 {
@@ -499,7 +489,6 @@ static void on_wake(uv_async_t *a)
 	static uint8_t in[QUEUE_MAX];
 	size_t n;
 	bool claimed;
-	int r;
 
 	if (u->closing)
 		return;
@@ -515,19 +504,12 @@ static void on_wake(uv_async_t *a)
 
 	if (claimed && !u->up) {
 		u->up = true;
-		reset_decoder(u);
+		port_rx_reset(&u->frames);
 		log_info("usb: host claimed the interface of %s", u->node);
 		u->cb.updown(u->cb.arg, 1);
 	}
-	if (n > 0 && u->up && link_decoder_feed(u->dec, in, n) != 0) {
-		log_warning("usb: input overflow, resetting the decoder");
-		reset_decoder(u);
-		n = 0;
-	}
-	while (n > 0 && u->up && (r = link_decoder_next(u->dec, &u->frame)) == 0) {
-		u->cb.frame(u->cb.arg, &u->frame);
-		OPENSSL_cleanse(u->frame.payload, u->frame.len);
-	}
+	if (n > 0 && u->up)
+		port_rx_feed(&u->frames, in, n, &u->cb, &u->up);
 	OPENSSL_cleanse(in, n);
 	if (!claimed && u->up) {
 		u->up = false;
@@ -790,7 +772,7 @@ int usbdev_open(uv_loop_t *loop, const char *beddir, uint16_t vid, uint16_t pid,
 	u->pid = pid;
 	snprintf(u->serial, sizeof(u->serial), "%s", serial);
 	snprintf(u->bed, sizeof(u->bed), "%s", beddir);
-	if ((r = link_decoder_new(&u->dec)) != 0 || (r = bed_prepare(u)) != 0)
+	if ((r = port_rx_init(&u->frames)) != 0 || (r = bed_prepare(u)) != 0)
 		goto fail;
 	r = PED_E_IO;
 	u->tb = umockdev_testbed_new();
@@ -823,7 +805,7 @@ fail:
 	g_free(u->own_root);
 	if (u->buslock[0])
 		unlink(u->buslock);
-	link_decoder_free(u->dec);
+	port_rx_free(&u->frames);
 	pthread_mutex_destroy(&u->mu);
 	free(u);
 	return r;
@@ -833,7 +815,7 @@ static void on_closed(uv_handle_t *h)
 {
 	usbdev_t *u = h->data;
 
-	link_decoder_free(u->dec);
+	port_rx_free(&u->frames);
 	pthread_mutex_destroy(&u->mu);
 	OPENSSL_cleanse(u, sizeof(*u));
 	free(u);
