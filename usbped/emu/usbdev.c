@@ -84,6 +84,7 @@ struct usbdev {
 	struct urb *done;	    /* completed, not yet reaped */
 	enum usbdev_fault fault;
 	bool halted;
+	bool dead; /* usbdev_close ran: a late ioctl gets ENODEV, nothing else */
 	size_t txlen, rxlen;
 	uint8_t tx[QUEUE_MAX]; /* PED -> host */
 	uint8_t rx[QUEUE_MAX]; /* host -> PED */
@@ -275,16 +276,17 @@ static int submit(usbdev_t *u, UMockdevIoctlClient *c, UMockdevIoctlData *arg)
 		uint8_t desc[256];
 		if (len > (unsigned)b->data_len - CTRL_SETUP)
 			len = (unsigned)b->data_len - CTRL_SETUP;
-		if (s[0] == 0x80 && s[1] == 6 && s[3] == 3)
+		/* GET_DESCRIPTOR: a string, or the device descriptor (18 bytes) */
+		if (s[0] == 0x80 && s[1] == 6 && s[3] == 3) {
 			n = (unsigned)string_desc(u, s[2], desc, sizeof(desc));
-		else if (s[0] == 0x80 && s[1] == 6 && s[3] == 1)
-			n = (unsigned)descriptors(u, desc) < 18 ? 0 : 18;
+		} else if (s[0] == 0x80 && s[1] == 6 && s[3] == 1) {
+			descriptors(u, desc);
+			n = 18;
+		}
 		if (n == 0) {
-			finish(u, x, -EPIPE, 0); /* unsupported request: the PED stalls EP0 */
+			finish(u, x, -EPIPE, 0); /* anything else: the PED stalls EP0 */
 			return 0;
 		}
-		if (s[3] == 1)
-			descriptors(u, desc);
 		n = n < len ? n : len;
 		memcpy(b->data + CTRL_SETUP, desc, n);
 		finish(u, x, 0, (int)n);
@@ -374,8 +376,12 @@ static gboolean handle_ioctl(UMockdevIoctlBase *h, UMockdevIoctlClient *c, gpoin
 	bool wake = false;
 
 	(void)h;
-	log_trace("usb: ioctl 0x%lx", (unsigned long)req);
 	pthread_mutex_lock(&u->mu);
+	if (u->dead) {
+		pthread_mutex_unlock(&u->mu);
+		umockdev_ioctl_client_complete(c, -1, ENODEV);
+		return TRUE;
+	}
 	switch (req) {
 	case USBDEVFS_SUBMITURB:
 		e = submit(u, c, a);
@@ -437,9 +443,9 @@ static gboolean handle_ioctl(UMockdevIoctlBase *h, UMockdevIoctlClient *c, gpoin
 		pthread_mutex_unlock(&u->mu);
 		return FALSE; /* umockdev answers ENOTTY */
 	}
-	pthread_mutex_unlock(&u->mu);
 	if (wake)
 		uv_async_send(&u->wake);
+	pthread_mutex_unlock(&u->mu);
 	if (e != 0)
 		ret = -1;
 	umockdev_ioctl_client_complete(c, ret, e);
@@ -457,6 +463,10 @@ static void on_client_notify(GObject *obj, GParamSpec *ps, gpointer arg)
 	if (umockdev_ioctl_client_get_connected(c))
 		return;
 	pthread_mutex_lock(&u->mu);
+	if (u->dead) {
+		pthread_mutex_unlock(&u->mu);
+		return;
+	}
 	fail_all(u, &u->in_wait, c, 0);
 	fail_all(u, &u->held, c, 0);
 	fail_all(u, &u->done, c, 0);
@@ -464,9 +474,9 @@ static void on_client_notify(GObject *obj, GParamSpec *ps, gpointer arg)
 		u->owner = NULL;
 		wake = true;
 	}
-	pthread_mutex_unlock(&u->mu);
 	if (wake)
 		uv_async_send(&u->wake);
+	pthread_mutex_unlock(&u->mu);
 }
 
 static void on_client_connected(UMockdevIoctlBase *h, UMockdevIoctlClient *c, gpointer arg)
@@ -828,7 +838,12 @@ void usbdev_close(usbdev_t *u)
 	u->closing = true;
 	if (u->node[0] != '\0')
 		device_remove(u);
-	/* The testbed stops its worker; only then are the URB lists ours. */
+	/* From here the worker touches nothing of ours: a late ioctl (a host
+	 * that still holds the node) is answered ENODEV. */
+	pthread_mutex_lock(&u->mu);
+	u->dead = true;
+	pthread_mutex_unlock(&u->mu);
+	g_signal_handlers_disconnect_by_data(u->handler, u);
 	if (unlink(u->own_root) == 0)
 		mkdir(u->own_root, 0700);
 	g_object_unref(u->tb);
