@@ -361,10 +361,14 @@ static int device_attach(struct lusb *u)
 	}
 	libusb_set_auto_detach_kernel_driver(h, 1);
 	if ((lr = libusb_claim_interface(h, u->iface)) != 0) {
-		r = lr == LIBUSB_ERROR_BUSY ? PED_E_PED_BUSY : PED_E_IO;
-		log_error("usbped: cannot claim interface %d of %s (usb %04x:%04x): %s%s", u->iface,
-			  u->node, u->vid, u->pid, libusb_strerror(lr),
-			  lr == LIBUSB_ERROR_BUSY ? " (another program holds the PED)" : "");
+		r = lr == LIBUSB_ERROR_BUSY ? PED_E_PED_IN_USE : PED_E_IO;
+		if (lr == LIBUSB_ERROR_BUSY)
+			log_error("usbped: the PED %s (usb %04x:%04x) is held by another program: its "
+				  "interface %d is claimed (PED_IN_USE)", u->node, u->vid, u->pid,
+				  u->iface);
+		else
+			log_error("usbped: cannot claim interface %d of %s (usb %04x:%04x): %s",
+				  u->iface, u->node, u->vid, u->pid, libusb_strerror(lr));
 		goto out;
 	}
 	claimed = 1;

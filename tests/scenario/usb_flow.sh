@@ -10,7 +10,8 @@
 #     within 1 s; plugged in again: pedserver takes it back by itself, and
 #     the login completes without restarting anything;
 #   a second PED of the same VID:PID: pedserver -ped usb refuses to start
-#     (PED_AMBIGUOUS) and its log lists both; usb:VID:PID:SERIAL selects one.
+#     (PED_AMBIGUOUS) and its log lists both; usb:VID:PID:SERIAL selects one;
+#   a second pedserver on a PED the first one holds: PED_IN_USE.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_client.sh"
 . "$(dirname "$0")/lib_usb.sh"
@@ -142,6 +143,18 @@ log_line "$T/srv3/pedserver.log" 0 "PED connected on"
 grep -q "serial FAR2" "$T/srv3/pedserver.log" || fail "not FAR2: $(grep PED "$T/srv3/pedserver.log")"
 "$PS" -mode stop -statedir "$T/srv3" >/dev/null
 ok "-ped usb with two PEDs: start fails with PED_AMBIGUOUS, the log lists both; usb:$USB_ID:FAR2 opens FAR2"
+
+note "one owner per PED: a second pedserver on the PED the first one holds"
+RC=0
+OUT=$(usb_env "$PS" -mode start -statedir "$T/srv4" -port "$(free_port)" -admin "$(free_port)" \
+	-ped "usb:$USB_ID:FAR1" 2>&1) || RC=$?
+[ "$RC" -eq 0 ] || fail "second pedserver start: $OUT"
+grep -q "the PED /dev/bus/usb/.* is held by another program.*PED_IN_USE" "$T/srv4/pedserver.log" ||
+	fail "no PED_IN_USE: $(tail -n 3 "$T/srv4/pedserver.log")"
+"$PS" -mode stop -statedir "$T/srv4" >/dev/null
+hsm_run ped show
+assert_contains "Session:            open" "$OUT"
+ok "a second pedserver on FAR1: PED_IN_USE; the first keeps its session"
 
 "$PS" -mode stop -statedir "$T/srv" >/dev/null || fail "pedserver stop"
 echo "usb_flow: all ok"
