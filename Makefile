@@ -104,9 +104,14 @@ $(BUILD)/tests/fuzz/%_replay: $(BUILD)/tests/fuzz/%_fuzz.o $(BUILD)/tests/fuzz/r
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(LDLIBS_ALL)
 
+# pedemu's USB personality (usbped/emu/usbdev.c) presents the PED in a
+# umockdev testbed (docs/usb.md); only that file sees GLib and umockdev.
+UMOCKDEV_CFLAGS = $(shell pkg-config --cflags umockdev-1.0)
+UMOCKDEV_LIBS = $(shell pkg-config --libs umockdev-1.0) -lpthread
+$(BUILD)/usbped/emu/usbdev.o: CPPFLAGS += $(UMOCKDEV_CFLAGS)
 $(BUILD)/pedemu: $(EMU_SRC:%.c=$(BUILD)/%.o) $(LIBS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(LDLIBS_ALL)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(LDLIBS_ALL) $(UMOCKDEV_LIBS)
 
 # pedserver's objects live under obj/: $(BUILD)/pedserver is the binary
 $(BUILD)/obj/pedserver/%.o: pedserver/%.c

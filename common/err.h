@@ -69,7 +69,15 @@
 	  "the RPV is already initialized: use ped connect with the orange key")      \
 	X(PED_IN_USE, 48, "PED_IN_USE", "the PED is held by another program")      \
 	X(KEY_PROOF, 49, "HSM_KEY_PROOF_FAILED",                                    \
-	  "the HSM did not prove that it holds its static key")
+	  "the HSM did not prove that it holds its static key")                    \
+	X(USB_ACCESS, 50, "USB_ACCESS_DENIED",                                      \
+	  "no permission on the PED's USB device node (see docs/usb.md, udev rule)") \
+	X(PED_AMBIGUOUS, 51, "PED_AMBIGUOUS",                                       \
+	  "several PEDs match: name one with usb:VID:PID:SERIAL")                  \
+	X(USB_STALL, 52, "USB_STALL", "the PED stalled a USB endpoint")            \
+	X(USB_OVERFLOW, 53, "USB_OVERFLOW",                                         \
+	  "the PED sent more than a USB transfer could take")                      \
+	X(USB_TIMEOUT, 54, "USB_TIMEOUT", "the PED stopped taking USB transfers")
 
 enum ped_err {
 	PED_OK = 0,

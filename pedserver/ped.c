@@ -7,8 +7,9 @@
  * drops, it is reopened at once only if the path now names another device
  * than the one that dropped (no retry loop on a dead path).
  * USB: after the first open the transport's libusb hot-plug brings the PED
- * back by itself; while no USB PED was ever found, one slow retry timer
- * (PEDATT_USB_RETRY_MS) looks for it. */
+ * back by itself; while no USB PED was ever found, a hot-plug watch
+ * (usbped_watch_open) opens it when it arrives. Only where libusb has no
+ * hot-plug does one slow retry timer (PEDATT_USB_RETRY_MS) look for it. */
 #include "pedserver/pedserver.h"
 
 #include <errno.h>
@@ -44,7 +45,9 @@ struct pedatt {
 	uv_fs_event_t watch;
 	uv_timer_t retry;
 	bool watching, timer;
+	usbped_watch_t *usbwatch; /* USB PED not found yet: its arrival */
 	unsigned retries;   /* HELLO retries left for the current device */
+	int open_err;       /* of the last open attempt */
 	bool settled;       /* the first attempt is over (up, down or absent) */
 	void (*on_settled)(void *arg);
 	void *settled_arg;
@@ -186,6 +189,7 @@ static bool try_open(pedatt_t *a)
 		if (r != 0)
 			a->h = NULL;
 	}
+	a->open_err = r;
 	if (r == 0)
 		log_info("PED %s opened, waiting for its HELLO", a->spec);
 	else if (r != PED_E_NOT_FOUND)
@@ -221,6 +225,18 @@ static void on_retry(uv_timer_t *t)
 	if (a->h != NULL) {
 		uv_timer_stop(&a->retry);
 		log_info("USB PED found; hot-plug follows it from now on");
+	}
+}
+
+static void on_usb_arrival(void *arg)
+{
+	pedatt_t *a = arg;
+
+	try_open(a);
+	if (a->h != NULL) {
+		usbped_watch_close(a->usbwatch);
+		a->usbwatch = NULL;
+		log_info("USB PED arrived; hot-plug follows it from now on");
 	}
 }
 
@@ -263,7 +279,7 @@ int pedatt_open(uv_loop_t *loop, const char *spec, unsigned write_delay_us,
 	a->hopts.write_delay_us = write_delay_us;
 	a->hopts.host_name = host_name;
 	if ((r = usbped_parse_spec(spec, &a->parsed)) != 0) {
-		snprintf(err, errlen, "-ped %s: %s (a tty path, usb or usb:VVVV:PPPP)", spec,
+		snprintf(err, errlen, "-ped %s: %s (a tty path, usb, usb:VVVV:PPPP or usb:VVVV:PPPP:SERIAL)", spec,
 			 ped_strerror(r));
 		free(a);
 		return -1;
@@ -286,10 +302,23 @@ int pedatt_open(uv_loop_t *loop, const char *spec, unsigned write_delay_us,
 	a->retries = PEDATT_TTY_RETRIES;
 	if (!try_open(a))
 		a->settled = true;
+	/* USB PEDs that are there but unusable as configured: say so now */
+	if (a->h == NULL && a->parsed.kind == USBPED_KIND_USB &&
+	    (a->open_err == PED_E_PED_AMBIGUOUS || a->open_err == PED_E_USB_ACCESS)) {
+		snprintf(err, errlen, "-ped %s: %s: %s (the log names %s)", spec,
+			 ped_errname(a->open_err), ped_strerror(a->open_err),
+			 a->open_err == PED_E_PED_AMBIGUOUS ? "each PED as usb:VID:PID:SERIAL"
+							    : "the device node and the udev rule");
+		pedatt_close(a, NULL, NULL);
+		return -1;
+	}
 	if (a->h == NULL && a->parsed.kind == USBPED_KIND_TTY)
 		log_info("no PED at %s yet; it is picked up when it appears", a->spec);
-	if (a->h == NULL && a->parsed.kind != USBPED_KIND_TTY) {
-		log_info("no USB PED found yet; looking again every %u s",
+	if (a->h == NULL && a->parsed.kind != USBPED_KIND_TTY &&
+	    usbped_watch_open(loop, &a->parsed, on_usb_arrival, a, &a->usbwatch) == 0) {
+		log_info("no USB PED found yet; it is opened when it is plugged in");
+	} else if (a->h == NULL && a->parsed.kind != USBPED_KIND_TTY) {
+		log_info("no USB PED found yet (no hot-plug here); looking again every %u s",
 			 PEDATT_USB_RETRY_MS / 1000);
 		uv_timer_start(&a->retry, on_retry, PEDATT_USB_RETRY_MS, PEDATT_USB_RETRY_MS);
 	}
@@ -374,6 +403,8 @@ void pedatt_close(pedatt_t *a, void (*done)(void *arg), void *arg)
 	a->done = done;
 	a->done_arg = arg;
 	a->pending = 1; /* released below, so that done runs once */
+	usbped_watch_close(a->usbwatch);
+	a->usbwatch = NULL;
 	if (a->watching) {
 		a->pending++;
 		uv_close((uv_handle_t *)&a->watch, handle_closed);

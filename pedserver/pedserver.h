@@ -57,7 +57,7 @@
 	X(Server, BgProcessShutdownTimeout, INT, 25, 1, 600,                               \
 	  "seconds -mode stop waits for the daemon to exit")                               \
 	X(Ped, Device, STRING, "usb", 1, 255,                                              \
-	  "the PED: a tty/pty path, usb (default ids) or usb:VVVV:PPPP")                   \
+	  "the PED: a tty/pty path, usb (default ids), usb:VVVV:PPPP[:SERIAL]")                   \
 	X(Ped, PedWriteDelay, INT, 0, 0, 10000,                                            \
 	  "pause between 64-byte chunks written to the PED, in microseconds")              \
 	X(Ped, PedOperationTimeout, INT, 200, 1, 3600,                                     \

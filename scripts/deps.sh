@@ -5,8 +5,9 @@
 # Usage: scripts/deps.sh [build|test|fuzz|deb|rpm|pkgtest]
 set -eu
 
-build="gcc make pkg-config libssl-dev libuv1-dev libusb-1.0-0-dev libinih-dev scdoc"
-test_="$build libcmocka-dev libjson-c-dev jq socat tmux iproute2 valgrind systemd man-db"
+# libumockdev-dev: pedemu's USB personality; umockdev: the USB PED scenarios (docs/usb.md)
+build="gcc make pkg-config libssl-dev libuv1-dev libusb-1.0-0-dev libinih-dev scdoc libumockdev-dev"
+test_="$build libcmocka-dev libjson-c-dev jq socat tmux iproute2 valgrind systemd man-db umockdev"
 fuzz="$test_ clang-14 libclang-rt-14-dev"
 # make deb: the Build-Depends of debian/control, dpkg-buildpackage, lintian
 deb="$build debhelper dpkg-dev fakeroot lintian git"

@@ -54,6 +54,20 @@ static int parse_hex16(const char *s, size_t n, uint16_t *out)
 	return 0;
 }
 
+/* A serial number selector: 1..USBPED_SERIAL_MAX printable ASCII
+ * characters, no ':' (a USB serial string descriptor holds up to 126). */
+static int serial_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > USBPED_SERIAL_MAX)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x21 || s[i] > 0x7e || s[i] == ':')
+			return -1;
+	return 0;
+}
+
 int usbped_parse_spec(const char *spec, usbped_spec_t *out)
 {
 	const char *colon;
@@ -71,13 +85,20 @@ int usbped_parse_spec(const char *spec, usbped_spec_t *out)
 		return 0;
 	}
 	if (strncmp(spec, "usb:", 4) == 0) {
+		const char *pid, *serial;
 		spec += 4;
 		colon = strchr(spec, ':');
+		pid = colon != NULL ? colon + 1 : NULL;
+		serial = pid != NULL ? strchr(pid, ':') : NULL;
 		if (colon == NULL || parse_hex16(spec, (size_t)(colon - spec), &out->vid) < 0 ||
-		    parse_hex16(colon + 1, strlen(colon + 1), &out->pid) < 0) {
+		    parse_hex16(pid, serial != NULL ? (size_t)(serial - pid) : strlen(pid),
+				&out->pid) < 0 ||
+		    (serial != NULL && serial_ok(serial + 1) < 0)) {
 			memset(out, 0, sizeof(*out));
 			return PED_E_INVAL;
 		}
+		if (serial != NULL)
+			memcpy(out->serial, serial + 1, strlen(serial + 1) + 1);
 		out->kind = USBPED_KIND_USB;
 		return 0;
 	}
@@ -99,7 +120,7 @@ int usbped_open(uv_loop_t *loop, const char *spec, unsigned write_delay_us,
 		*out = NULL;
 	r = usbped_parse_spec(spec, &s);
 	if (r < 0) {
-		log_error("usbped: bad PED spec \"%s\" (a tty path, usb or usb:VID:PID)",
+		log_error("usbped: bad PED spec \"%s\" (a tty path, usb, usb:VID:PID or usb:VID:PID:SERIAL)",
 			  spec != NULL ? spec : "");
 		return r;
 	}

@@ -5,7 +5,8 @@
  *   /dev/ttyUSB0, /run/ped/link, ...   a tty, pty or serial line (usbped_tty.c)
  *   usb                                libusb, the default PED VID:PID
  *   usb:VVVV:PPPP                      libusb, hex vendor and product id
- * A spec that starts with "usb" but is not one of the two usb forms is
+ *   usb:VVVV:PPPP:SERIAL               the one with this serial number string
+ * A spec that starts with "usb" but is not one of the usb forms is
  * rejected (PED_E_INVAL); anything else is a path.
  *
  * Bytes written are copied into a bounded queue and flushed when the device
@@ -29,11 +30,18 @@
 
 #include <uv.h>
 
-/* USB ids of the PED. No public source we could check documents the Luna
- * PED's own VID:PID, so these are PLACEHOLDERS (0xFFFF is reserved and
- * never assigned by the USB-IF): with the real pair, give -ped usb:VVVV:PPPP. */
-#define USBPED_DEFAULT_VID 0xFFFFu /* PLACEHOLDER, see above */
-#define USBPED_DEFAULT_PID 0x0001u /* PLACEHOLDER, see above */
+/* The default USB identity of a PED (docs/usb.md, "Identity"): 1209 is the
+ * pid.codes vendor id for open hardware, 0001 its test product id. A PED
+ * built to docs/usb.md with its own pair is named with -ped usb:VVVV:PPPP.
+ * This is the one place the default lives (the udev rule is generated from
+ * it). */
+#define USBPED_DEFAULT_VID 0x1209u
+#define USBPED_DEFAULT_PID 0x0001u
+#define USBPED_SERIAL_MAX 64
+/* The PED interface (docs/usb.md): vendor-specific class, 'P', link v1. */
+#define USBPED_IF_CLASS 0xffu
+#define USBPED_IF_SUBCLASS 0x50u
+#define USBPED_IF_PROTOCOL 0x01u
 
 #define USBPED_WRITE_DELAY_MAX_US 10000u
 #define USBPED_QUEUE_MAX 65536u /* bytes waiting to be written */
@@ -47,6 +55,7 @@ typedef struct usbped_spec {
 	int kind;
 	char path[PATH_MAX]; /* tty */
 	uint16_t vid, pid;   /* usb */
+	char serial[USBPED_SERIAL_MAX + 1]; /* usb: "" = any */
 } usbped_spec_t;
 
 /* Parses a spec (syntax above): 0, or PED_E_INVAL / PED_E_TOO_LONG. */
@@ -78,6 +87,15 @@ const char *usbped_describe(const usbped_t *p);
  * callback when everything is released. usbped_close(NULL, ...) is a no-op
  * (on_closed is not called). */
 void usbped_close(usbped_t *p, void (*on_closed)(void *arg), void *arg);
+
+/* USB only: calls on_arrival (from the loop) when a device of spec's
+ * VID:PID is attached, or already is, through libusb hot-plug events (no
+ * polling). It may fire again for later arrivals until closed; closing from
+ * the callback is allowed. PED_E_INVAL when libusb has no hot-plug here. */
+typedef struct usbped_watch usbped_watch_t;
+int usbped_watch_open(uv_loop_t *loop, const usbped_spec_t *spec, void (*on_arrival)(void *arg),
+		      void *arg, usbped_watch_t **out);
+void usbped_watch_close(usbped_watch_t *w);
 
 /* ---- Backend seam ------------------------------------------------------
  * usbped.c owns the handle, the write queue and the throttle; a backend

@@ -23,21 +23,32 @@
 
 #define LUSB_BUF 4096
 #define LUSB_CLOSE_POLL_MS 10
+#define LUSB_UNPOLLED_MS 5
+/* An OUT transfer the PED does not take within this ends with USB_TIMEOUT
+ * (docs/usb.md: a PED takes a frame within 100 ms). */
+#define LUSB_OUT_TIMEOUT_MS 1000
+#define LUSB_RESET_HOLDOFF_MS 2000
 
 struct lusb;
 
 struct ufd {
 	struct lusb *u;
 	int fd;
+	int polled; /* 0: libuv cannot watch it (see unpolled) */
 	uv_poll_t poll;
 	struct ufd *next;
 };
 
 struct lusb {
-	usbped_t *p;
+	usbped_t *p;	 /* NULL for a watch (usbped_watch_open) */
+	uv_loop_t *loop;
+	void (*on_arrival)(void *arg); /* a watch's callback */
+	void *arrival_arg;
 	libusb_context *ctx;
 	libusb_device_handle *dev;
 	uint16_t vid, pid;
+	char serial[USBPED_SERIAL_MAX + 1]; /* "" = any */
+	char node[32];			    /* /dev/bus/usb/BBB/DDD of the PED */
 	int iface;
 	uint8_t ep_in, ep_out;
 	struct libusb_transfer *rx, *tx;
@@ -45,8 +56,12 @@ struct lusb {
 	int hotplug;
 	libusb_hotplug_callback_handle hp;
 	int ev_arrived, ev_left; /* set by the hot-plug callback */
+	int reset_pending;       /* reopen after a transfer fault */
+	uint64_t reset_at;       /* uv_now of the last reset */
 	int closing, finishing;
 	int handles; /* libuv handles not yet closed */
+	int unpolled; /* fds epoll refuses (a regular file standing in for
+		       * usbfs, as under umockdev): checked every LUSB_UNPOLLED_MS */
 	uv_timer_t timer;
 	struct ufd *fds;
 	uint8_t rxbuf[LUSB_BUF];
@@ -54,9 +69,21 @@ struct lusb {
 };
 
 static void lusb_events(struct lusb *u);
+static void rearm_timer(struct lusb *u);
 static void lusb_try_finish(struct lusb *u);
 
 /* ---- libuv <-> libusb plumbing ---------------------------------------- */
+
+/* After the last libuv handle closed. */
+static void lusb_free(struct lusb *u)
+{
+	usbped_t *p = u->p;
+
+	libusb_exit(u->ctx);
+	free(u);
+	if (p != NULL)
+		usbped_backend_closed(p);
+}
 
 static void ufd_closed(uv_handle_t *h)
 {
@@ -64,12 +91,8 @@ static void ufd_closed(uv_handle_t *h)
 	struct lusb *u = f->u;
 
 	free(f);
-	if (--u->handles == 0 && u->finishing) {
-		usbped_t *p = u->p;
-		libusb_exit(u->ctx);
-		free(u);
-		usbped_backend_closed(p);
-	}
+	if (--u->handles == 0 && u->finishing)
+		lusb_free(u);
 }
 
 static void ufd_poll_cb(uv_poll_t *h, int status, int events)
@@ -91,14 +114,20 @@ static void pollfd_added(int fd, short events, void *user)
 		return;
 	f->u = u;
 	f->fd = fd;
-	if (uv_poll_init(usbped_loop(u->p), &f->poll, fd) < 0) {
-		free(f);
-		return;
-	}
-	f->poll.data = f;
-	u->handles++;
 	f->next = u->fds;
 	u->fds = f;
+	if (uv_poll_init(u->loop, &f->poll, fd) < 0) {
+		/* A kernel usbfs node is always pollable; a stand-in that is a
+		 * regular file is always ready, so it is simply checked often. */
+		u->unpolled++;
+		log_info("usbped: fd %d cannot be polled, checking it every %d ms", fd,
+			 LUSB_UNPOLLED_MS);
+		rearm_timer(u);
+		return;
+	}
+	f->polled = 1;
+	f->poll.data = f;
+	u->handles++;
 	if (events & POLLIN)
 		ev |= UV_READABLE;
 	if (events & POLLOUT)
@@ -114,7 +143,12 @@ static void pollfd_removed(int fd, void *user)
 	while ((f = *pp) != NULL) {
 		if (f->fd == fd) {
 			*pp = f->next;
-			uv_close((uv_handle_t *)&f->poll, ufd_closed);
+			if (f->polled) {
+				uv_close((uv_handle_t *)&f->poll, ufd_closed);
+			} else {
+				u->unpolled--;
+				free(f);
+			}
 			return;
 		}
 		pp = &f->next;
@@ -131,12 +165,8 @@ static void timer_closed(uv_handle_t *h)
 	struct lusb *u = h->data;
 
 	/* Shares the teardown accounting with the poll handles. */
-	if (--u->handles == 0 && u->finishing) {
-		usbped_t *p = u->p;
-		libusb_exit(u->ctx);
-		free(u);
-		usbped_backend_closed(p);
-	}
+	if (--u->handles == 0 && u->finishing)
+		lusb_free(u);
 }
 
 static void rearm_timer(struct lusb *u)
@@ -154,6 +184,10 @@ static void rearm_timer(struct lusb *u)
 		uv_timer_start(&u->timer, timer_cb, 0, 0);
 		return;
 	}
+	if (u->unpolled > 0) {
+		uv_timer_start(&u->timer, timer_cb, LUSB_UNPOLLED_MS, 0);
+		return;
+	}
 	if (libusb_pollfds_handle_timeouts(u->ctx) ||
 	    libusb_get_next_timeout(u->ctx, &tv) != 1) {
 		uv_timer_stop(&u->timer);
@@ -168,7 +202,8 @@ static void rearm_timer(struct lusb *u)
 static void rx_cb(struct libusb_transfer *x);
 static void tx_cb(struct libusb_transfer *x);
 
-/* Finds the first interface with a bulk IN and a bulk OUT endpoint. */
+/* Finds the PED interface (docs/usb.md): vendor class ff, subclass 50,
+ * protocol 01, with a bulk IN and a bulk OUT endpoint. */
 static int find_endpoints(libusb_device *d, struct lusb *u)
 {
 	struct libusb_config_descriptor *cfg = NULL;
@@ -182,6 +217,10 @@ static int find_endpoints(libusb_device *d, struct lusb *u)
 			continue;
 		const struct libusb_interface_descriptor *alt = &itf->altsetting[0];
 		uint8_t in = 0, out = 0;
+		if (alt->bInterfaceClass != USBPED_IF_CLASS ||
+		    alt->bInterfaceSubClass != USBPED_IF_SUBCLASS ||
+		    alt->bInterfaceProtocol != USBPED_IF_PROTOCOL)
+			continue;
 		for (int e = 0; e < alt->bNumEndpoints; e++) {
 			const struct libusb_endpoint_descriptor *ep = &alt->endpoint[e];
 			if ((ep->bmAttributes & LIBUSB_TRANSFER_TYPE_MASK) !=
@@ -205,53 +244,148 @@ static int find_endpoints(libusb_device *d, struct lusb *u)
 	return r;
 }
 
+static void node_name(libusb_device *d, char *out, size_t cap)
+{
+	snprintf(out, cap, "/dev/bus/usb/%03u/%03u", libusb_get_bus_number(d),
+		 libusb_get_device_address(d));
+}
+
+/* Opens a device of our VID:PID and reads its serial number string. */
+static int open_candidate(struct lusb *u, libusb_device *d, libusb_device_handle **h,
+			  char *serial, size_t cap)
+{
+	struct libusb_device_descriptor dd;
+	char node[32];
+	int lr;
+
+	serial[0] = '\0';
+	node_name(d, node, sizeof(node));
+	if ((lr = libusb_open(d, h)) != 0) {
+		*h = NULL;
+		if (lr == LIBUSB_ERROR_ACCESS) {
+			log_error("usbped: permission denied on %s (usb %04x:%04x): let pedserver's "
+				  "user open it with a udev rule: SUBSYSTEM==\"usb\", "
+				  "ATTRS{idVendor}==\"%04x\", ATTRS{idProduct}==\"%04x\", "
+				  "MODE=\"0660\", GROUP=\"<pedserver's group>\" (docs/usb.md)",
+				  node, u->vid, u->pid, u->vid, u->pid);
+			return PED_E_USB_ACCESS;
+		}
+		log_error("usbped: cannot open %s (usb %04x:%04x): %s", node, u->vid, u->pid,
+			  libusb_strerror(lr));
+		return lr == LIBUSB_ERROR_NO_DEVICE ? PED_E_NOT_FOUND : PED_E_IO;
+	}
+	if (libusb_get_device_descriptor(d, &dd) == 0 && dd.iSerialNumber != 0 &&
+	    libusb_get_string_descriptor_ascii(*h, dd.iSerialNumber, (unsigned char *)serial,
+					       (int)cap) < 0)
+		serial[0] = '\0';
+	return 0;
+}
+
+/* Finds the PED among the attached devices: the one of our VID:PID (and
+ * serial, when the spec names one). Several candidates without a serial
+ * in the spec is an error that lists them. Returns it opened. */
+static int find_ped(struct lusb *u, libusb_device **list, ssize_t n, libusb_device **found,
+		    libusb_device_handle **out)
+{
+	struct libusb_device_descriptor dd;
+	libusb_device_handle *h = NULL;
+	char serial[USBPED_SERIAL_MAX + 1], node[32], names[512] = "";
+	size_t used = 0;
+	int r = PED_E_NOT_FOUND, matches = 0, rr;
+
+	*out = NULL;
+	for (ssize_t i = 0; i < n; i++) {
+		if (libusb_get_device_descriptor(list[i], &dd) != 0 || dd.idVendor != u->vid ||
+		    dd.idProduct != u->pid)
+			continue;
+		if ((rr = open_candidate(u, list[i], &h, serial, sizeof(serial))) < 0) {
+			if (r == PED_E_NOT_FOUND)
+				r = rr;
+			continue;
+		}
+		if (u->serial[0] != '\0' && strcmp(serial, u->serial) != 0) {
+			libusb_close(h);
+			h = NULL;
+			continue;
+		}
+		matches++;
+		node_name(list[i], node, sizeof(node));
+		rr = snprintf(names + used, sizeof(names) - used, "%s usb:%04x:%04x:%s at %s",
+			      matches > 1 ? "," : "", u->vid, u->pid, serial[0] ? serial : "?",
+			      node);
+		if (rr > 0 && (size_t)rr < sizeof(names) - used)
+			used += (size_t)rr;
+		if (*out == NULL) {
+			*out = h;
+			*found = list[i];
+			snprintf(u->node, sizeof(u->node), "%s", node);
+		} else {
+			libusb_close(h);
+		}
+		h = NULL;
+	}
+	if (matches > 1 && u->serial[0] == '\0') {
+		log_error("usbped: %d PEDs match usb %04x:%04x:%s; choose one with -ped "
+			  "usb:VID:PID:SERIAL", matches, u->vid, u->pid, names);
+		libusb_close(*out);
+		*out = NULL;
+		return PED_E_PED_AMBIGUOUS;
+	}
+	if (matches == 0) {
+		if (r == PED_E_NOT_FOUND)
+			log_error("usbped: no PED found (usb %04x:%04x%s%s): is it plugged in? "
+				  "a PED with another identity is named with -ped usb:VID:PID",
+				  u->vid, u->pid, u->serial[0] ? " serial " : "", u->serial);
+		return r;
+	}
+	return 0;
+}
+
 /* Finds, opens and claims the PED; starts the IN transfer. */
 static int device_attach(struct lusb *u)
 {
 	libusb_device **list = NULL;
 	libusb_device *found = NULL;
-	struct libusb_device_descriptor dd;
 	libusb_device_handle *h = NULL;
 	ssize_t n;
-	int r = PED_E_NOT_FOUND, claimed = 0, lr;
+	int r, claimed = 0, lr;
 
 	n = libusb_get_device_list(u->ctx, &list);
-	for (ssize_t i = 0; i < n && found == NULL; i++) {
-		if (libusb_get_device_descriptor(list[i], &dd) == 0 && dd.idVendor == u->vid &&
-		    dd.idProduct == u->pid)
-			found = list[i];
-	}
-	if (found == NULL) {
-		log_error("usbped: no PED found (usb %04x:%04x)", u->vid, u->pid);
+	if ((r = find_ped(u, list, n, &found, &h)) < 0)
 		goto out;
-	}
 	if ((r = find_endpoints(found, u)) < 0) {
-		log_error("usbped: usb %04x:%04x has no bulk IN/OUT interface", u->vid, u->pid);
-		goto out;
-	}
-	if ((lr = libusb_open(found, &h)) != 0) {
-		r = lr == LIBUSB_ERROR_NO_DEVICE ? PED_E_NOT_FOUND : PED_E_IO;
-		log_error("usbped: cannot open usb %04x:%04x: %s", u->vid, u->pid,
-			  libusb_strerror(lr));
+		log_error("usbped: %s (usb %04x:%04x) has no PED interface (class %02x/%02x/%02x "
+			  "with bulk IN and OUT, docs/usb.md)", u->node, u->vid, u->pid,
+			  USBPED_IF_CLASS, USBPED_IF_SUBCLASS, USBPED_IF_PROTOCOL);
 		goto out;
 	}
 	libusb_set_auto_detach_kernel_driver(h, 1);
 	if ((lr = libusb_claim_interface(h, u->iface)) != 0) {
-		r = PED_E_IO;
-		log_error("usbped: cannot claim interface %d of usb %04x:%04x: %s", u->iface,
-			  u->vid, u->pid, libusb_strerror(lr));
+		r = lr == LIBUSB_ERROR_BUSY ? PED_E_PED_IN_USE : PED_E_IO;
+		if (lr == LIBUSB_ERROR_BUSY)
+			log_error("usbped: the PED %s (usb %04x:%04x) is held by another program: its "
+				  "interface %d is claimed (PED_IN_USE)", u->node, u->vid, u->pid,
+				  u->iface);
+		else
+			log_error("usbped: cannot claim interface %d of %s (usb %04x:%04x): %s",
+				  u->iface, u->node, u->vid, u->pid, libusb_strerror(lr));
 		goto out;
 	}
 	claimed = 1;
+	/* A halt left over from before (docs/usb.md "Reset") */
+	libusb_clear_halt(h, u->ep_in);
+	libusb_clear_halt(h, u->ep_out);
 	libusb_fill_bulk_transfer(u->rx, h, u->ep_in, u->rxbuf, sizeof(u->rxbuf), rx_cb, u, 0);
 	if ((lr = libusb_submit_transfer(u->rx)) != 0) {
 		r = PED_E_IO;
-		log_error("usbped: usb %04x:%04x: %s", u->vid, u->pid, libusb_strerror(lr));
+		log_error("usbped: %s: %s", u->node, libusb_strerror(lr));
 		goto out;
 	}
 	u->rx_busy = 1;
 	u->dev = h;
 	h = NULL;
+	log_info("usbped: PED at %s (usb %04x:%04x), interface %d, endpoints %02x/%02x", u->node,
+		 u->vid, u->pid, u->iface, u->ep_in, u->ep_out);
 	r = 0;
 out:
 	if (h != NULL) {
@@ -275,12 +409,46 @@ static void device_detach_if_idle(struct lusb *u)
 	OPENSSL_cleanse(u->txbuf, sizeof(u->txbuf));
 }
 
+/* A transfer status as a named error. */
+static int status_err(enum libusb_transfer_status st)
+{
+	switch (st) {
+	case LIBUSB_TRANSFER_NO_DEVICE:
+		return PED_E_UNPLUGGED;
+	case LIBUSB_TRANSFER_STALL:
+		return PED_E_USB_STALL;
+	case LIBUSB_TRANSFER_OVERFLOW:
+		return PED_E_USB_OVERFLOW;
+	case LIBUSB_TRANSFER_TIMED_OUT:
+		return PED_E_USB_TIMEOUT;
+	default:
+		return PED_E_IO;
+	}
+}
+
+/* The link goes down with err. A PED that misbehaved (anything but its
+ * removal) gets one link reset: the handle is closed and the device opened
+ * and claimed again from the loop (lusb_events), unless it already failed
+ * within LUSB_RESET_HOLDOFF_MS of the previous reset. */
 static void device_gone(struct lusb *u, int err)
 {
 	if (u->rx_busy)
 		libusb_cancel_transfer(u->rx);
 	if (u->tx_busy)
 		libusb_cancel_transfer(u->tx);
+	if (!usbped_is_up(u->p))
+		return;
+	if (err != PED_E_UNPLUGGED) {
+		uint64_t now = uv_now(u->loop);
+		log_warning("usbped: %s (usb %04x:%04x): %s (%s)%s", u->node, u->vid, u->pid,
+			    ped_errname(err), ped_strerror(err),
+			    u->reset_at != 0 && now - u->reset_at < LUSB_RESET_HOLDOFF_MS
+				    ? "; it failed again right after a reset: unplug and "
+				      "replug it"
+				    : "; resetting the link");
+		if (u->reset_at == 0 || now - u->reset_at >= LUSB_RESET_HOLDOFF_MS)
+			u->reset_pending = 1;
+	}
 	usbped_set_down(u->p, err);
 }
 
@@ -293,6 +461,13 @@ static void rx_cb(struct libusb_transfer *x)
 	case LIBUSB_TRANSFER_COMPLETED:
 	case LIBUSB_TRANSFER_TIMED_OUT:
 		if (x->status == LIBUSB_TRANSFER_COMPLETED) {
+			/* libusb caps actual_length at the buffer; checked anyway */
+			if (x->actual_length < 0 || x->actual_length > x->length) {
+				OPENSSL_cleanse(u->rxbuf, sizeof(u->rxbuf));
+				if (!u->closing)
+					device_gone(u, PED_E_USB_OVERFLOW);
+				break;
+			}
 			usbped_deliver(u->p, u->rxbuf, (size_t)x->actual_length);
 			OPENSSL_cleanse(u->rxbuf, sizeof(u->rxbuf));
 		}
@@ -303,17 +478,12 @@ static void rx_cb(struct libusb_transfer *x)
 		break;
 	case LIBUSB_TRANSFER_CANCELLED:
 		break;
-	case LIBUSB_TRANSFER_NO_DEVICE:
-		device_gone(u, PED_E_UNPLUGGED);
-		break;
 	default:
-		log_warning("usbped: usb %04x:%04x: IN transfer failed (%d)", u->vid, u->pid,
-			    (int)x->status);
-		device_gone(u, PED_E_IO);
+		OPENSSL_cleanse(u->rxbuf, sizeof(u->rxbuf));
+		if (!u->closing)
+			device_gone(u, status_err(x->status));
 		break;
 	}
-	if (!usbped_is_up(u->p) || u->closing)
-		device_detach_if_idle(u);
 }
 
 static void lusb_kick(usbped_t *p, void *state);
@@ -324,19 +494,17 @@ static void tx_cb(struct libusb_transfer *x)
 
 	u->tx_busy = 0;
 	OPENSSL_cleanse(u->txbuf, sizeof(u->txbuf));
-	if (x->status == LIBUSB_TRANSFER_COMPLETED) {
+	if (x->status == LIBUSB_TRANSFER_COMPLETED &&
+	    (x->actual_length < 0 || x->actual_length > x->length)) {
+		if (!u->closing)
+			device_gone(u, PED_E_USB_OVERFLOW);
+	} else if (x->status == LIBUSB_TRANSFER_COMPLETED) {
 		usbped_consumed(u->p, (size_t)x->actual_length);
 		if (!u->closing)
 			lusb_kick(u->p, u);
-	} else if (x->status == LIBUSB_TRANSFER_NO_DEVICE) {
-		device_gone(u, PED_E_UNPLUGGED);
-	} else if (x->status != LIBUSB_TRANSFER_CANCELLED) {
-		log_warning("usbped: usb %04x:%04x: OUT transfer failed (%d)", u->vid, u->pid,
-			    (int)x->status);
-		device_gone(u, PED_E_IO);
+	} else if (x->status != LIBUSB_TRANSFER_CANCELLED && !u->closing) {
+		device_gone(u, status_err(x->status));
 	}
-	if (!usbped_is_up(u->p) || u->closing)
-		device_detach_if_idle(u);
 }
 
 static int hotplug_cb(libusb_context *ctx, libusb_device *d, libusb_hotplug_event ev,
@@ -360,17 +528,37 @@ static void lusb_events(struct lusb *u)
 	if (u->finishing)
 		return;
 	libusb_handle_events_timeout_completed(u->ctx, &zero, NULL);
+	/* Only here, outside libusb's event handling, may the device handle be
+	 * closed: libusb_close from a transfer callback deadlocks. */
 	if (u->closing) {
 		lusb_try_finish(u);
 		return;
 	}
+	if (u->p == NULL) { /* a watch: tell, and let the callback close us */
+		if (u->ev_arrived) {
+			u->ev_arrived = 0;
+			u->on_arrival(u->arrival_arg);
+		}
+		if (!u->closing)
+			rearm_timer(u);
+		return;
+	}
+	if (!usbped_is_up(u->p))
+		device_detach_if_idle(u);
 	if (u->ev_left) {
 		u->ev_left = 0;
 		/* The transfers fail with NO_DEVICE as well; whichever comes first. */
 		if (usbped_is_up(u->p) && u->dev != NULL) {
-			log_info("usbped: usb %04x:%04x removed", u->vid, u->pid);
+			log_info("usbped: %s (usb %04x:%04x) removed", u->node, u->vid, u->pid);
 			device_gone(u, PED_E_UNPLUGGED);
 		}
+		u->reset_pending = 0;
+	}
+	if (u->reset_pending && u->dev == NULL && !usbped_is_up(u->p)) {
+		u->reset_pending = 0;
+		u->reset_at = uv_now(u->loop);
+		if (device_attach(u) == 0)
+			usbped_set_up(u->p);
 	}
 	if (u->ev_arrived) {
 		u->ev_arrived = 0;
@@ -398,25 +586,51 @@ static void lusb_kick(usbped_t *p, void *state)
 	if (n > sizeof(u->txbuf))
 		n = sizeof(u->txbuf);
 	memcpy(u->txbuf, data, n);
-	libusb_fill_bulk_transfer(u->tx, u->dev, u->ep_out, u->txbuf, (int)n, tx_cb, u, 0);
+	libusb_fill_bulk_transfer(u->tx, u->dev, u->ep_out, u->txbuf, (int)n, tx_cb, u,
+				  LUSB_OUT_TIMEOUT_MS);
 	if (libusb_submit_transfer(u->tx) == 0)
 		u->tx_busy = 1;
 	else
 		device_gone(u, PED_E_IO);
 }
 
+/* Puts libusb's fds and timeouts on the loop and registers for hot-plug
+ * events of our VID:PID (with enumerate: those already attached count as
+ * arrivals, for a watch). */
+static void wire(struct lusb *u, int enumerate)
+{
+	const struct libusb_pollfd **pfds;
+
+	uv_timer_init(u->loop, &u->timer);
+	u->timer.data = u;
+	u->handles = 1;
+	pfds = libusb_get_pollfds(u->ctx);
+	for (size_t i = 0; pfds != NULL && pfds[i] != NULL; i++)
+		pollfd_added(pfds[i]->fd, pfds[i]->events, u);
+	libusb_free_pollfds(pfds);
+	libusb_set_pollfd_notifiers(u->ctx, pollfd_added, pollfd_removed, u);
+	if (libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG) &&
+	    libusb_hotplug_register_callback(
+		    u->ctx, LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT,
+		    enumerate ? LIBUSB_HOTPLUG_ENUMERATE : 0, u->vid, u->pid,
+		    LIBUSB_HOTPLUG_MATCH_ANY, hotplug_cb, u, &u->hp) == 0)
+		u->hotplug = 1;
+	rearm_timer(u);
+}
+
 static int lusb_open(usbped_t *p, const usbped_spec_t *spec, void **state)
 {
 	struct lusb *u = NULL;
-	const struct libusb_pollfd **pfds = NULL;
 	int r = PED_E_NOMEM, lr;
 
 	*state = NULL;
 	if ((u = calloc(1, sizeof(*u))) == NULL)
 		goto out;
 	u->p = p;
+	u->loop = usbped_loop(p);
 	u->vid = spec->vid;
 	u->pid = spec->pid;
+	memcpy(u->serial, spec->serial, sizeof(u->serial));
 	if ((lr = libusb_init(&u->ctx)) != 0) {
 		u->ctx = NULL;
 		r = PED_E_NOT_FOUND;
@@ -431,20 +645,7 @@ static int lusb_open(usbped_t *p, const usbped_spec_t *spec, void **state)
 	if ((r = device_attach(u)) < 0)
 		goto out;
 	/* Device claimed and IN transfer running: wire libusb into the loop. */
-	uv_timer_init(usbped_loop(p), &u->timer);
-	u->timer.data = u;
-	u->handles = 1;
-	pfds = libusb_get_pollfds(u->ctx);
-	for (size_t i = 0; pfds != NULL && pfds[i] != NULL; i++)
-		pollfd_added(pfds[i]->fd, pfds[i]->events, u);
-	libusb_free_pollfds(pfds);
-	libusb_set_pollfd_notifiers(u->ctx, pollfd_added, pollfd_removed, u);
-	if (libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG) &&
-	    libusb_hotplug_register_callback(
-		    u->ctx, LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT,
-		    0, u->vid, u->pid, LIBUSB_HOTPLUG_MATCH_ANY, hotplug_cb, u, &u->hp) == 0)
-		u->hotplug = 1;
-	rearm_timer(u);
+	wire(u, 0);
 	*state = u;
 	u = NULL;
 	r = 0;
@@ -483,7 +684,12 @@ static void lusb_try_finish(struct lusb *u)
 	u->finishing = 1;
 	while ((f = u->fds) != NULL) {
 		u->fds = f->next;
-		uv_close((uv_handle_t *)&f->poll, ufd_closed);
+		if (f->polled) {
+			uv_close((uv_handle_t *)&f->poll, ufd_closed);
+		} else {
+			u->unpolled--;
+			free(f);
+		}
 	}
 	uv_close((uv_handle_t *)&u->timer, timer_closed);
 }
@@ -498,7 +704,8 @@ static void lusb_close(usbped_t *p, void *state)
 		libusb_cancel_transfer(u->rx);
 	if (u->tx_busy)
 		libusb_cancel_transfer(u->tx);
-	lusb_try_finish(u);
+	/* May run inside a transfer callback: finish from the loop. */
+	uv_timer_start(&u->timer, timer_cb, 0, 0);
 }
 
 const usbped_backend_t usbped_libusb_backend = {
@@ -507,3 +714,52 @@ const usbped_backend_t usbped_libusb_backend = {
 	.kick = lusb_kick,
 	.close = lusb_close,
 };
+
+/* ---- watch --------------------------------------------------------------- */
+
+struct usbped_watch {
+	struct lusb *u;
+};
+
+int usbped_watch_open(uv_loop_t *loop, const usbped_spec_t *spec, void (*on_arrival)(void *arg),
+		      void *arg, usbped_watch_t **out)
+{
+	usbped_watch_t *w = NULL;
+	struct lusb *u = NULL;
+	int r = PED_E_NOMEM;
+
+	*out = NULL;
+	if (spec->kind != USBPED_KIND_USB || !libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG))
+		return PED_E_INVAL;
+	if ((w = calloc(1, sizeof(*w))) == NULL || (u = calloc(1, sizeof(*u))) == NULL)
+		goto fail;
+	u->loop = loop;
+	u->vid = spec->vid;
+	u->pid = spec->pid;
+	u->on_arrival = on_arrival;
+	u->arrival_arg = arg;
+	r = PED_E_IO;
+	if (libusb_init(&u->ctx) != 0)
+		goto fail;
+	wire(u, 1);
+	if (!u->hotplug) {
+		lusb_close(NULL, u);
+		free(w);
+		return PED_E_INVAL;
+	}
+	w->u = u;
+	*out = w;
+	return 0;
+fail:
+	free(u);
+	free(w);
+	return r;
+}
+
+void usbped_watch_close(usbped_watch_t *w)
+{
+	if (w == NULL)
+		return;
+	lusb_close(NULL, w->u);
+	free(w);
+}

@@ -8,8 +8,9 @@ suite=bookworm
 variant=minbase
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # Runtime dependencies of the .debs (systemd: systemd-sysusers and
-# systemd-tmpfiles for the postinst; deb-systemd-helper comes with it).
-pkgs="systemd,libinih1,libssl3,libusb-1.0-0,libuv1"
+# systemd-tmpfiles for the postinst; deb-systemd-helper comes with it;
+# libumockdev0: pedemu's USB personality, docs/usb.md).
+pkgs="systemd,libinih1,libssl3,libusb-1.0-0,libuv1,libumockdev0"
 key=$(printf '%s %s %s\n' "$suite" "$variant" "$pkgs" | sha256sum | cut -c1-12)
 dir=${PKGTEST_CACHE:-/var/cache/remoteped}/debian12-$variant-$key
 tar=$dir/root.tar

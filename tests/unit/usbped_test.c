@@ -165,6 +165,22 @@ static void test_spec(void **state)
 	assert_int_equal(s.pid, 3);
 	assert_int_equal(usbped_parse_spec("usb:zz:1", &s), PED_E_INVAL);
 	assert_int_equal(usbped_parse_spec("usb:12345:1", &s), PED_E_INVAL);
+	assert_int_equal(usbped_parse_spec("usb:1209:0001:PED-0042", &s), 0);
+	assert_int_equal(s.kind, USBPED_KIND_USB);
+	assert_int_equal(s.vid, 0x1209);
+	assert_int_equal(s.pid, 0x0001);
+	assert_string_equal(s.serial, "PED-0042");
+	assert_int_equal(usbped_parse_spec("usb:1209:0001", &s), 0);
+	assert_string_equal(s.serial, "");
+	assert_int_equal(usbped_parse_spec("usb:1209:0001:", &s), PED_E_INVAL);
+	assert_int_equal(usbped_parse_spec("usb:1209:0001:a:b", &s), PED_E_INVAL);
+	assert_int_equal(usbped_parse_spec("usb:1209:0001:a b", &s), PED_E_INVAL);
+	assert_int_equal(usbped_parse_spec("usb:1209:0001:"
+					   "0123456789012345678901234567890123456789012345678901234567890123",
+					   &s), 0);
+	assert_int_equal(usbped_parse_spec("usb:1209:0001:"
+					   "01234567890123456789012345678901234567890123456789012345678901234",
+					   &s), PED_E_INVAL);
 	assert_int_equal(usbped_parse_spec("usb:1234", &s), PED_E_INVAL);
 	assert_int_equal(usbped_parse_spec("usb:1234:", &s), PED_E_INVAL);
 	assert_int_equal(usbped_parse_spec("usb::1", &s), PED_E_INVAL);

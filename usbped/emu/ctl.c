@@ -204,6 +204,11 @@ static int c_unplug(struct client *c, char *arg)
 	return emu_unplug(c->ctl->emu);
 }
 
+static int c_usbfault(struct client *c, char *arg)
+{
+	return emu_usbfault(c->ctl->emu, arg);
+}
+
 static int c_plug(struct client *c, char *arg)
 {
 	(void)arg;
@@ -255,7 +260,7 @@ static const struct {
 	{"type", ARG_ONE, c_type},	{"newkey", ARG_ONE, c_newkey},	{"insert", ARG_ONE, c_insert},
 	{"remove", ARG_NONE, c_remove}, {"keys", ARG_NONE, c_keys},	{"unplug", ARG_NONE, c_unplug},
 	{"plug", ARG_NONE, c_plug},	{"mode", ARG_ONE, c_mode},	{"status", ARG_NONE, c_status},
-	{"quit", ARG_NONE, c_quit},
+	{"quit", ARG_NONE, c_quit},	{"usbfault", ARG_ONE, c_usbfault},
 };
 
 static void exec_line(struct client *c, char *line)

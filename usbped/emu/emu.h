@@ -16,6 +16,9 @@ int emu_unplug(emu_t *e);
 /* Opens a new pty and re-publishes the link symlink. PED_E_EXISTS if plugged. */
 int emu_plug(emu_t *e);
 bool emu_plugged(const emu_t *e);
+/* USB personality only (PED_E_WRONG_MODE otherwise): makes the device
+ * misbehave ("none", "stall", "babble", "mute"; usbdev.h). */
+int emu_usbfault(emu_t *e, const char *name);
 /* Leaves the loop cleanly once pending answers are written. */
 void emu_quit(emu_t *e);
 

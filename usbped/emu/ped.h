@@ -73,6 +73,10 @@ const char *ped_slot(const ped_t *p);
 /* Calls line() once per key file, "<name> <TYPE> <label>" (no secret). */
 int ped_list_keys(ped_t *p, void (*line)(void *arg, const char *text), void *arg);
 
+/* The PED's serial number ("EMU" and 8 hex digits, random per start). */
+const char *ped_serial(const ped_t *p);
+/* Sets it (1..19 printable characters; PED_E_INVAL otherwise). */
+int ped_set_serial(ped_t *p, const char *serial);
 /* LCD line i (0..7), NUL-terminated, at most 20 characters. */
 const char *ped_lcd_line(const ped_t *p, unsigned i);
 /* Whether one LCD line contains text. */

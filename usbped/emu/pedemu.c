@@ -4,6 +4,10 @@
  * libuv loop.
  *
  *   pedemu -keys DIR -link PATH -control SOCK [-tui] [-mode local|remote|admin]
+ *   pedemu -keys DIR -link usb[:VID:PID[:SERIAL]] -usbbed DIR -control SOCK ...
+ *
+ * With a usb link the PED is a USB device in the umockdev testbed DIR
+ * (usbdev.h) instead of a pty; the PED's behaviour is the same.
  *
  * When the pty, the symlink and the socket are in place it prints the line
  * "pedemu: ready" on stdout. SIGTERM, SIGINT and the "quit" command exit
@@ -28,12 +32,18 @@
 #include "usbped/emu/ped.h"
 #include "usbped/emu/port.h"
 #include "usbped/emu/tui.h"
+#include "usbped/emu/usbdev.h"
+#include "usbped/usbped.h"
 
 struct emu {
 	uv_loop_t loop;
 	uv_signal_t sigterm, sigint;
 	ped_t *ped;
-	port_t *port;
+	port_t *port;     /* pty personality */
+	usbdev_t *usb;    /* USB personality */
+	bool usb_mode;
+	usbped_spec_t usbspec;
+	const char *usbbed;
 	ctl_t *ctl;
 	tui_t *tui;
 	const char *keydir, *linkpath, *ctlpath;
@@ -54,6 +64,8 @@ static void on_ped_send(void *arg, uint8_t type, uint16_t id, const uint8_t *pay
 	log_trace("link: out %s #%u, %zu bytes", link_type_name(type), id, len);
 	if (e->port != NULL)
 		port_send(e->port, type, id, payload, len);
+	else if (e->usb != NULL)
+		usbdev_send(e->usb, type, id, payload, len);
 }
 
 static void on_ped_changed(void *arg)
@@ -84,6 +96,12 @@ static int plug(emu_t *e)
 	port_cb_t cb = {.arg = e, .frame = on_port_frame, .updown = on_port_updown};
 	int r;
 
+	if (e->usb_mode) {
+		if (e->usb != NULL)
+			return usbdev_plug(e->usb);
+		return usbdev_open(&e->loop, e->usbbed, e->usbspec.vid, e->usbspec.pid,
+				   e->usbspec.serial, &cb, &e->usb);
+	}
 	r = port_open(&e->loop, e->linkpath, e->last_slave[0] ? e->last_slave : NULL, &cb,
 		      &e->port);
 	if (r == 0)
@@ -98,16 +116,35 @@ ped_t *emu_ped(emu_t *e)
 
 bool emu_plugged(const emu_t *e)
 {
-	return e->port != NULL;
+	return e->usb_mode ? usbdev_node(e->usb)[0] != '\0' : e->port != NULL;
+}
+
+int emu_usbfault(emu_t *e, const char *name)
+{
+	int f = usbdev_fault_from_name(name);
+
+	if (!e->usb_mode)
+		return PED_E_WRONG_MODE;
+	if (f < 0)
+		return PED_E_INVAL;
+	log_info("usb fault: %s", name);
+	return usbdev_set_fault(e->usb, (enum usbdev_fault)f);
 }
 
 int emu_unplug(emu_t *e)
 {
-	if (e->port == NULL)
+	int r;
+
+	if (!emu_plugged(e))
 		return PED_E_UNPLUGGED;
 	log_info("unplugged");
-	port_close(e->port);
-	e->port = NULL;
+	if (e->usb_mode) {
+		if ((r = usbdev_unplug(e->usb)) != 0)
+			return r;
+	} else {
+		port_close(e->port);
+		e->port = NULL;
+	}
 	ped_set_link_up(e->ped, false);
 	ped_forget_rpk(e->ped);
 	tui_redraw(e->tui);
@@ -118,7 +155,7 @@ int emu_plug(emu_t *e)
 {
 	int r;
 
-	if (e->port != NULL)
+	if (emu_plugged(e))
 		return PED_E_EXISTS;
 	if ((r = plug(e)) != 0)
 		return r;
@@ -139,6 +176,8 @@ void emu_quit(emu_t *e)
 	e->ctl = NULL;
 	port_close(e->port);
 	e->port = NULL;
+	usbdev_close(e->usb);
+	e->usb = NULL;
 	ped_close(e->ped);
 	e->ped = NULL;
 	uv_close((uv_handle_t *)&e->sigterm, NULL);
@@ -155,8 +194,9 @@ static void on_signal(uv_signal_t *s, int signum)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: pedemu -keys DIR -link PATH -control SOCK [-tui] "
-		   "[-mode local|remote|admin] [-loglevel error|warning|info|trace]\n");
+	fprintf(f, "usage: pedemu -keys DIR -link PATH|usb[:VID:PID[:SERIAL]] [-usbbed DIR] "
+		   "-control SOCK [-tui] [-mode local|remote|admin] "
+		   "[-loglevel error|warning|info|trace]\n");
 }
 
 static int parse_mode(const char *s, enum link_mode *m)
@@ -207,7 +247,7 @@ static int parse_args(emu_t *e, int argc, char **argv)
 		}
 		if (strcmp(o, "-keys") != 0 && strcmp(o, "-link") != 0 &&
 		    strcmp(o, "-control") != 0 && strcmp(o, "-mode") != 0 &&
-		    strcmp(o, "-loglevel") != 0)
+		    strcmp(o, "-loglevel") != 0 && strcmp(o, "-usbbed") != 0)
 			return bad(o, "unknown option");
 		if (v == NULL)
 			return bad(o, "missing value");
@@ -217,6 +257,8 @@ static int parse_args(emu_t *e, int argc, char **argv)
 			e->linkpath = v;
 		else if (strcmp(o, "-control") == 0)
 			e->ctlpath = v;
+		else if (strcmp(o, "-usbbed") == 0)
+			e->usbbed = v;
 		else if (strcmp(o, "-mode") == 0) {
 			if (parse_mode(v, &e->mode) != 0)
 				return bad(o, "not one of: local, remote, admin");
@@ -231,6 +273,12 @@ static int parse_args(emu_t *e, int argc, char **argv)
 		fprintf(stderr, "pedemu: -keys, -link and -control are required\n");
 		usage(stderr);
 		return -1;
+	}
+	if (strncmp(e->linkpath, "usb", 3) == 0) {
+		if (usbped_parse_spec(e->linkpath, &e->usbspec) != 0 ||
+		    e->usbspec.kind != USBPED_KIND_USB || e->usbbed == NULL)
+			return bad("-link", "usb[:VID:PID[:SERIAL]] needs -usbbed DIR");
+		e->usb_mode = true;
 	}
 	return 0;
 }
@@ -268,6 +316,8 @@ int main(int argc, char **argv)
 	e->mode = LINK_MODE_LOCAL;
 	if (parse_args(e, argc, argv) != 0)
 		return 2;
+	if (e->usb_mode && usbdev_enter_mock(e->usbbed, argv) != 0)
+		return 1;
 	/* Log lines on the terminal would tear the TUI's screen apart. */
 	if (e->want_tui && !e->level_set && isatty(2))
 		log_set_level(LOG_LVL_ERROR);
@@ -283,8 +333,15 @@ int main(int argc, char **argv)
 		log_error("PED: %s", ped_strerror(r));
 		goto out;
 	}
+	/* One serial number: the USB string descriptor and the link's HELLO. */
+	if (e->usb_mode && e->usbspec.serial[0] == '\0')
+		snprintf(e->usbspec.serial, sizeof(e->usbspec.serial), "%s", ped_serial(e->ped));
+	else if (e->usb_mode && (r = ped_set_serial(e->ped, e->usbspec.serial)) != 0) {
+		log_error("serial %s: %s", e->usbspec.serial, ped_strerror(r));
+		goto out;
+	}
 	if ((r = plug(e)) != 0) {
-		log_error("pty: %s", ped_strerror(r));
+		log_error("%s: %s", e->usb_mode ? "usb" : "pty", ped_strerror(r));
 		goto out;
 	}
 	linked = true;
@@ -311,11 +368,12 @@ out:
 		/* start-up failed half way: close what was opened */
 		ctl_close(e->ctl);
 		port_close(e->port);
+		usbdev_close(e->usb);
 		ped_close(e->ped);
 		e->quitting = true;
 		uv_run(&e->loop, UV_RUN_DEFAULT);
 	}
-	if (linked)
+	if (linked && !e->usb_mode)
 		unlink(e->linkpath);
 	if (ctl_ok)
 		unlink(e->ctlpath);

@@ -39,7 +39,7 @@ struct port {
 	bool closing;
 	int events;
 	port_cb_t cb;
-	link_decoder_t *dec;
+	port_rx_t rx;
 	char slave[PORT_PATH_MAX];
 	link_frame_t frame;
 	size_t outlen;
@@ -65,14 +65,40 @@ static void drop_output(port_t *p)
 	p->outlen = 0;
 }
 
-static void reset_decoder(port_t *p)
+int port_rx_init(port_rx_t *r)
+{
+	memset(r, 0, sizeof(*r));
+	return link_decoder_new(&r->dec);
+}
+
+void port_rx_reset(port_rx_t *r)
 {
 	link_decoder_t *d = NULL;
 
 	if (link_decoder_new(&d) == 0) {
-		link_decoder_free(p->dec);
-		p->dec = d;
+		link_decoder_free(r->dec);
+		r->dec = d;
 	}
+}
+
+void port_rx_feed(port_rx_t *r, const uint8_t *data, size_t n, const port_cb_t *cb,
+		  const bool *live)
+{
+	if (link_decoder_feed(r->dec, data, n) != 0) {
+		log_warning("link: input overflow, resetting the decoder");
+		port_rx_reset(r);
+		return;
+	}
+	while (*live && link_decoder_next(r->dec, &r->frame) == 0) {
+		cb->frame(cb->arg, &r->frame);
+		OPENSSL_cleanse(r->frame.payload, r->frame.len);
+	}
+}
+
+void port_rx_free(port_rx_t *r)
+{
+	link_decoder_free(r->dec);
+	r->dec = NULL;
 }
 
 /* The host closed the slave (or the pty failed): stop watching the fd and
@@ -85,7 +111,7 @@ static void hangup(port_t *p)
 	uv_poll_stop(&p->poll);
 	p->events = 0;
 	drop_output(p);
-	reset_decoder(p);
+	port_rx_reset(&p->rx);
 	uv_timer_start(&p->retry, on_retry, PORT_RETRY_MS, PORT_RETRY_MS);
 	log_info("link: host closed %s", p->slave);
 	p->cb.updown(p->cb.arg, 0);
@@ -109,7 +135,7 @@ static void on_retry(uv_timer_t *t)
 	uv_timer_stop(&p->retry);
 	p->up = true;
 	p->events = 0;
-	reset_decoder(p);
+	port_rx_reset(&p->rx);
 	set_events(p);
 	log_info("link: host opened %s", p->slave);
 	p->cb.updown(p->cb.arg, 1);
@@ -136,20 +162,6 @@ static void flush(port_t *p)
 	set_events(p);
 }
 
-static void take_bytes(port_t *p, const uint8_t *data, size_t n)
-{
-	int r;
-
-	if (link_decoder_feed(p->dec, data, n) != 0) {
-		log_warning("link: input overflow, resetting the decoder");
-		reset_decoder(p);
-		return;
-	}
-	while (p->up && !p->closing && (r = link_decoder_next(p->dec, &p->frame)) == 0) {
-		p->cb.frame(p->cb.arg, &p->frame);
-		OPENSSL_cleanse(p->frame.payload, p->frame.len);
-	}
-}
 
 static void on_poll(uv_poll_t *h, int status, int events)
 {
@@ -172,7 +184,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
 				hangup(p);
 				break;
 			}
-			take_bytes(p, buf, (size_t)n);
+			port_rx_feed(&p->rx, buf, (size_t)n, &p->cb, &p->up);
 		}
 		OPENSSL_cleanse(buf, sizeof(buf));
 	}
@@ -245,7 +257,7 @@ static void on_handle_closed(uv_handle_t *h)
 
 	if (--p->open_handles > 0)
 		return;
-	link_decoder_free(p->dec);
+	port_rx_free(&p->rx);
 	OPENSSL_cleanse(p, sizeof(*p));
 	free(p);
 }
@@ -264,7 +276,7 @@ int port_open(uv_loop_t *loop, const char *linkpath, const char *avoid, const po
 		goto out;
 	p->fd = -1;
 	p->cb = *cb;
-	if ((r = link_decoder_new(&p->dec)) != 0)
+	if ((r = port_rx_init(&p->rx)) != 0)
 		goto out;
 	r = PED_E_IO;
 	if ((fd = open_master(p->slave, sizeof(p->slave))) < 0) {
@@ -315,7 +327,7 @@ out:
 	if (p != NULL && p->open_handles > 0) {
 		port_close(p);
 	} else if (p != NULL) {
-		link_decoder_free(p->dec);
+		port_rx_free(&p->rx);
 		free(p);
 	}
 	return r;

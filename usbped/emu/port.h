@@ -3,6 +3,7 @@
 #ifndef PED_EMU_PORT_H
 #define PED_EMU_PORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +19,22 @@ typedef struct port_cb {
 	/* The host opened (up = 1) or closed (up = 0) the slave side. */
 	void (*updown)(void *arg, int up);
 } port_cb_t;
+
+/* The receive half both personalities (pty, USB) share: the host's bytes
+ * through a link decoder, each whole frame to cb->frame, then wiped. */
+typedef struct port_rx {
+	link_decoder_t *dec;
+	link_frame_t frame;
+} port_rx_t;
+
+int port_rx_init(port_rx_t *r);
+/* Drops a partial frame (the host closed or reopened the link). */
+void port_rx_reset(port_rx_t *r);
+/* Feeds n bytes; frames go to cb while *live is true (a callback may end
+ * the link). An overflowing input resets the decoder. */
+void port_rx_feed(port_rx_t *r, const uint8_t *data, size_t n, const port_cb_t *cb,
+		  const bool *live);
+void port_rx_free(port_rx_t *r);
 
 /* Opens a pty (raw mode), points linkpath at its slave, starts serving.
  * avoid: a slave path the new pty must not reuse (the previous one), or NULL. */
