@@ -406,14 +406,17 @@ static int on_kex_reply(sess_t *s, const uint8_t *p, size_t n, struct sess_event
 	return 0;
 }
 
-static int on_kex_confirm(sess_t *s, const uint8_t *p, size_t n, struct sess_event *ev)
+/* V: the client's tag (MacTag_U or confA) checked, then open; a mismatch
+ * is bad_tag (RPV_MISMATCH or PASSWORD_INCORRECT), sent to the peer. */
+static int confirm_open(sess_t *s, const uint8_t *p, size_t n, size_t want, int bad_tag,
+			struct sess_event *ev)
 {
 	int r;
 
-	if (n != KEX_CONFIRM_LEN)
-		return sess_close(s, PED_E_PARSE, "KEX_CONFIRM of the wrong length", 1);
+	if (n != want)
+		return sess_close(s, PED_E_PARSE, "key confirmation of the wrong length", 1);
 	if (kas_check_tag(&s->keys, p) != 0)
-		return sess_close(s, PED_E_RPV_MISMATCH, NULL, 1);
+		return sess_close(s, bad_tag, NULL, 1);
 	r = chan_new(&s->keys, &s->chan);
 	wipe_handshake(s);
 	if (r != 0)
@@ -421,6 +424,11 @@ static int on_kex_confirm(sess_t *s, const uint8_t *p, size_t n, struct sess_eve
 	s->st = ST_OPEN;
 	ev->type = SESS_EV_OPEN;
 	return 0;
+}
+
+static int on_kex_confirm(sess_t *s, const uint8_t *p, size_t n, struct sess_event *ev)
+{
+	return confirm_open(s, p, n, KEX_CONFIRM_LEN, PED_E_RPV_MISMATCH, ev);
 }
 
 /* ---- the password mode (Part 4) ----------------------------------------- */
@@ -472,19 +480,7 @@ static int on_pake_b(sess_t *s, const uint8_t *p, size_t n, struct sess_event *e
 
 static int on_pake_confirm(sess_t *s, const uint8_t *p, size_t n, struct sess_event *ev)
 {
-	int r;
-
-	if (n != PAKE_CONFIRM_LEN)
-		return sess_close(s, PED_E_PARSE, "PAKE_CONFIRM of the wrong length", 1);
-	if (kas_check_tag(&s->keys, p) != 0)
-		return sess_close(s, PED_E_PASSWORD_INCORRECT, NULL, 1);
-	r = chan_new(&s->keys, &s->chan);
-	wipe_handshake(s);
-	if (r != 0)
-		return sess_close(s, r, NULL, 1);
-	s->st = ST_OPEN;
-	ev->type = SESS_EV_OPEN;
-	return 0;
+	return confirm_open(s, p, n, PAKE_CONFIRM_LEN, PED_E_PASSWORD_INCORRECT, ev);
 }
 
 /* ---- open session: messages ------------------------------------------- */
