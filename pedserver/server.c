@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -1124,20 +1125,34 @@ static void peer_name(uv_tcp_t *t, char *out, size_t cap, char *ip, size_t ipcap
 	snprintf(ip, ipcap, "%s", a);
 }
 
-/* The oldest pre-session connection, preferring one that has not sent a
- * complete HELLO (a legitimate client sends it at once); never the open
- * session nor the handshake that is using the PED. */
+/* The oldest pre-session connection, preferring one that has sent nothing
+ * (a legitimate client sends its HELLO at once); never the open session nor
+ * the handshake that is using the PED. */
+/* Bytes from the peer not read yet: a HELLO may be waiting in the socket
+ * while a burst of accepts runs first. */
+static bool has_unread(struct conn *c)
+{
+	uv_os_fd_t fd;
+	int n = 0;
+
+	return uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 && ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+}
+
 static struct conn *eviction_victim(server_t *s, const struct conn *newcomer)
 {
-	struct conn *c, *quiet = NULL, *any = NULL;
+	struct conn *c, *tail = NULL, *any = NULL;
 
-	for (c = s->conns; c != NULL; c = c->next) /* newest first */
-		if (c != newcomer && c->pre && !c->closing && c != s->hs && c != s->holder) {
+	for (c = s->conns; c != NULL; c = c->next)
+		tail = c;
+	for (c = tail; c != NULL; c = c->prev) { /* oldest first */
+		if (c == newcomer || !c->pre || c->closing || c == s->hs || c == s->holder)
+			continue;
+		if (c->sess == NULL && c->inlen == 0 && !has_unread(c))
+			return c; /* quiet: nothing sent, nothing waiting */
+		if (any == NULL)
 			any = c;
-			if (c->sess == NULL)
-				quiet = c;
-		}
-	return quiet != NULL ? quiet : any;
+	}
+	return any;
 }
 
 /* Admission of a new connection (pedserver/admit.h): the source's rate and
