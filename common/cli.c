@@ -236,7 +236,7 @@ static int parse_args(const struct cli_spec *s, int argc, char *const argv[],
 {
 	char q[QUOTE_MAX + 4], a[300];
 	const char *name, *inl, *v;
-	bool bare = false, mode_seen = false;
+	bool bare = false, operands = false, mode_seen = false;
 	size_t n;
 	int i, k, rc;
 
@@ -250,6 +250,14 @@ static int parse_args(const struct cli_spec *s, int argc, char *const argv[],
 		inl = NULL;
 		if (split_arg(arg, &name, &n, &inl)) {
 			k = find_opt(s, name, n);
+		} else if (operands && arg[0] != '\0') {
+			if (r->noperands == CLI_MAX_OPERANDS) {
+				fmt(err, errlen, "%s: more than %d operands", quote(q, arg, QUOTE_MAX + 1),
+				    CLI_MAX_OPERANDS);
+				return PED_E_PARSE;
+			}
+			r->operand[r->noperands++] = arg;
+			continue;
 		} else if (bare && arg[0] != '\0') {
 			/* Luna's "-set Name value" */
 			name = arg;
@@ -298,6 +306,8 @@ static int parse_args(const struct cli_spec *s, int argc, char *const argv[],
 			}
 			if (o->flags & CLI_BARE_NAMES)
 				bare = true;
+			if (o->flags & CLI_OPERANDS)
+				operands = true;
 			continue;
 		}
 		if (inl != NULL)

@@ -41,6 +41,8 @@
  * so does an empty command line when modes are required.
  * After an option flagged CLI_BARE_NAMES (a Luna "-set"), a word that does
  * not start with '-' is read as an option name: "-set LogFileName x".
+ * After a flag flagged CLI_OPERANDS, such a word is an operand (r->operand):
+ * "-mode audit -verify a.log b.log".
  *
  * Errors. cli_parse stops at the first error in argument order, then checks
  * the mode (missing -mode, then options not valid for it). The message is
@@ -69,6 +71,8 @@
 
 /* Most options a table may have (struct cli_result holds one value each). */
 #define CLI_MAX_OPTS 64
+/* Most operands after a CLI_OPERANDS flag (more is an error). */
+#define CLI_MAX_OPERANDS 64
 /* Most modes (one bit each in cli_opt.modes). */
 #define CLI_MAX_MODES 32
 /* Longest STRING or PATH value accepted (unless the option's max is
@@ -100,6 +104,7 @@ enum cli_type {
 enum {
 	CLI_SECRET = 1u << 0,     /* never echo the value (messages, usage) */
 	CLI_BARE_NAMES = 1u << 1, /* a flag after which "Name value" means -Name value */
+	CLI_OPERANDS = 1u << 2,   /* a flag after which words are operands ("-verify A B") */
 };
 
 struct cli_opt {
@@ -137,6 +142,8 @@ struct cli_result {
 	int mode;                  /* index into spec->modes, -1 if none */
 	bool help;                 /* usage was asked for: print cli_usage, exit 0 */
 	struct cli_val val[CLI_MAX_OPTS];
+	const char *operand[CLI_MAX_OPERANDS]; /* words after a CLI_OPERANDS flag (argv) */
+	size_t noperands;
 };
 
 /* Parses argv[1..argc-1] into r (cleared first). Returns 0, or

@@ -28,6 +28,30 @@ static size_t file_max;
 static size_t file_size;
 static int file_regular;
 
+/* kept lines: start-up and the current session (see log.h) */
+enum keep_group { KEEP_NONE = 0, KEEP_STARTUP, KEEP_SESSION_OPEN, KEEP_SESSION };
+static int keep_startup_on;
+static enum keep_group keep_next;
+static char startup_lines[LOG_KEEP_STARTUP_MAX][LOG_LINE_MAX];
+static size_t n_startup;
+static char session_lines[LOG_KEEP_SESSION_MAX][LOG_LINE_MAX]; /* [0] the first, then a ring */
+static size_t n_session, session_next;
+static size_t head_size; /* bytes of the kept block at the top of the file */
+
+/* rate-limited kinds and sources (see log.h) */
+#define LIMIT_SLOTS 128
+struct limit {
+	int used;
+	int is_kind;         /* the all-sources entry of the kind */
+	char kind[48];
+	char src[64];
+	long start;          /* monotonic seconds */
+	enum log_level lvl;
+	unsigned logged;
+	unsigned long held;
+};
+static struct limit limits[LIMIT_SLOTS];
+
 static const char *const level_names[] = {"error", "warning", "info", "trace"};
 /* syslog priorities: LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG */
 static const int level_prio[] = {3, 4, 6, 7};
@@ -207,6 +231,70 @@ static void warn_fallback(const char *path, int e)
 		    log_to_journal() ? "the journal" : "stderr");
 }
 
+static void emit(enum log_level lvl, const char *msg, size_t mlen, int cut);
+
+static void keep_line(const char *line, size_t n)
+{
+	char *dst = NULL;
+
+	if (n >= LOG_LINE_MAX)
+		n = LOG_LINE_MAX - 1;
+	if (keep_next == KEEP_STARTUP && n_startup < LOG_KEEP_STARTUP_MAX) {
+		dst = startup_lines[n_startup++];
+	} else if (keep_next == KEEP_SESSION_OPEN) {
+		n_session = 1;
+		session_next = 1;
+		dst = session_lines[0];
+	} else if (keep_next == KEEP_SESSION) {
+		if (n_session == 0)
+			n_session = session_next = 1, session_lines[0][0] = '\0';
+		dst = session_lines[session_next];
+		session_next = session_next + 1 < LOG_KEEP_SESSION_MAX ? session_next + 1 : 1;
+		if (n_session < LOG_KEEP_SESSION_MAX)
+			n_session++;
+	}
+	if (dst != NULL) {
+		memcpy(dst, line, n);
+		dst[n] = '\0';
+	}
+}
+
+static void write_kept(const char *line)
+{
+	size_t n = strlen(line);
+
+	if (n == 0)
+		return;
+	write_all(file_fd, line, n);
+	file_size += n;
+}
+
+/* the kept block at the top of a new file */
+static void write_head(void)
+{
+	char ts[40], line[LOG_LINE_MAX];
+	size_t i, k;
+
+	if (n_startup == 0 && n_session == 0)
+		return;
+	timestamp(ts, sizeof(ts));
+	snprintf(line, sizeof(line), "%s %s[%ld] info: log rotated; kept lines follow (%zu "
+		 "start-up, %zu session)\n", ts, log_ident, (long)getpid(), n_startup, n_session);
+	write_kept(line);
+	for (i = 0; i < n_startup; i++)
+		write_kept(startup_lines[i]);
+	if (n_session > 0) {
+		write_kept(session_lines[0]);
+		/* the ring, oldest first: it is full once n_session is the maximum */
+		k = n_session == LOG_KEEP_SESSION_MAX ? session_next : 1;
+		for (i = 1; i < n_session; i++) {
+			write_kept(session_lines[k]);
+			k = k + 1 < LOG_KEEP_SESSION_MAX ? k + 1 : 1;
+		}
+	}
+	head_size = file_size;
+}
+
 static void rotate(void)
 {
 	char from[4096], to[4096];
@@ -221,11 +309,14 @@ static void rotate(void)
 	}
 	snprintf(to, sizeof(to), "%s.1", file_path);
 	(void)rename(file_path, to);
+	head_size = 0;
 	file_fd = open_fd(file_path, &file_regular, &file_size);
 	if (file_fd < 0) {
 		e = errno;
 		warn_fallback(file_path, e);
+		return;
 	}
+	write_head();
 }
 
 static void emit(enum log_level lvl, const char *msg, size_t mlen, int cut)
@@ -239,7 +330,11 @@ static void emit(enum log_level lvl, const char *msg, size_t mlen, int cut)
 		snprintf(prefix, sizeof(prefix), "%s %s[%ld] %s: ", ts, log_ident,
 			 (long)getpid(), level_names[lvl]);
 		n = compose(line, prefix, msg, mlen, cut);
-		if (file_regular && file_max > 0 && file_size > 0 && file_size + n > file_max)
+		if (keep_next != KEEP_NONE)
+			keep_line(line, n);
+		/* never rotate a file that holds only the kept block */
+		if (file_regular && file_max > 0 && file_size > head_size &&
+		    file_size + n > file_max)
 			rotate();
 		if (file_fd >= 0) {
 			write_all(file_fd, line, n);
@@ -260,23 +355,171 @@ static void emit(enum log_level lvl, const char *msg, size_t mlen, int cut)
 	write_all(STDERR_FILENO, line, n);
 }
 
-void log_msg(enum log_level lvl, const char *fmt, ...)
+static void vlog(enum log_level lvl, enum keep_group keep, const char *fmt, va_list ap)
 {
 	char msg[LOG_LINE_MAX];
-	va_list ap;
 	int n;
 
+	log_flush_limited(0);
 	if (!log_enabled(lvl))
 		return;
-	va_start(ap, fmt);
 	n = vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		return;
+	keep_next = keep != KEEP_NONE ? keep : keep_startup_on ? KEEP_STARTUP : KEEP_NONE;
 	if ((size_t)n >= sizeof(msg))
 		emit(lvl, msg, sizeof(msg) - 1, 1);
 	else
 		emit(lvl, msg, (size_t)n, 0);
+	keep_next = KEEP_NONE;
+}
+
+void log_msg(enum log_level lvl, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(lvl, KEEP_NONE, fmt, ap);
+	va_end(ap);
+}
+
+void log_session_open(enum log_level lvl, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(lvl, KEEP_SESSION_OPEN, fmt, ap);
+	va_end(ap);
+}
+
+void log_session(enum log_level lvl, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(lvl, KEEP_SESSION, fmt, ap);
+	va_end(ap);
+}
+
+void log_keep_startup(int on)
+{
+	if (on)
+		n_startup = 0;
+	keep_startup_on = on != 0;
+}
+
+static long mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec;
+}
+
+/* 1234567 -> "1,234,567" */
+static void grouped(char *out, size_t cap, unsigned long v)
+{
+	char d[32];
+	size_t n = (size_t)snprintf(d, sizeof(d), "%lu", v), i, o = 0;
+
+	for (i = 0; i < n && o + 2 < cap; i++) {
+		if (i > 0 && (n - i) % 3 == 0)
+			out[o++] = ',';
+		out[o++] = d[i];
+	}
+	out[o] = '\0';
+}
+
+void log_flush_limited(int force)
+{
+	long now = mono_s();
+	char num[32], msg[LOG_LINE_MAX];
+	int n;
+
+	for (size_t i = 0; i < LIMIT_SLOTS; i++) {
+		struct limit *l = &limits[i];
+		long age = now - l->start;
+
+		if (!l->used || (!force && age < LOG_LIMIT_WINDOW_S))
+			continue;
+		l->used = 0;
+		if (l->held == 0 || !log_enabled(l->lvl))
+			continue;
+		grouped(num, sizeof(num), l->held);
+		if (age < 1)
+			age = 1;
+		if (age > LOG_LIMIT_WINDOW_S && !force)
+			age = LOG_LIMIT_WINDOW_S;
+		if (l->is_kind)
+			n = snprintf(msg, sizeof(msg), "%s: %s more from other sources in the last "
+				     "%ld s", l->kind, num, age);
+		else
+			n = snprintf(msg, sizeof(msg), "%s from %s: %s more in the last %ld s",
+				     l->kind, l->src, num, age);
+		if (n > 0)
+			emit(l->lvl, msg, strnlen(msg, sizeof(msg)), 0);
+	}
+}
+
+static struct limit *limit_slot(const char *kind, const char *src, int is_kind, long now,
+				enum log_level lvl)
+{
+	struct limit *free_slot = NULL;
+
+	for (size_t i = 0; i < LIMIT_SLOTS; i++) {
+		struct limit *l = &limits[i];
+		if (!l->used) {
+			if (free_slot == NULL)
+				free_slot = l;
+			continue;
+		}
+		if (l->is_kind == is_kind && strncmp(l->kind, kind, sizeof(l->kind) - 1) == 0 &&
+		    (is_kind || strncmp(l->src, src, sizeof(l->src) - 1) == 0))
+			return l;
+	}
+	if (free_slot != NULL) {
+		memset(free_slot, 0, sizeof(*free_slot));
+		free_slot->used = 1;
+		free_slot->is_kind = is_kind;
+		snprintf(free_slot->kind, sizeof(free_slot->kind), "%s", kind);
+		snprintf(free_slot->src, sizeof(free_slot->src), "%s", is_kind ? "" : src);
+		free_slot->start = now;
+		free_slot->lvl = lvl;
+	}
+	return free_slot;
+}
+
+void log_limited(enum log_level lvl, const char *kind, const char *source, const char *fmt, ...)
+{
+	struct limit *k, *s;
+	va_list ap;
+	long now;
+
+	log_flush_limited(0);
+	if (!log_enabled(lvl))
+		return;
+	if (kind == NULL)
+		kind = "";
+	if (source == NULL)
+		source = "";
+	now = mono_s();
+	k = limit_slot(kind, source, 1, now, lvl);
+	if (k != NULL && k->logged >= LOG_LIMIT_PER_KIND) {
+		k->held++;
+		return;
+	}
+	s = limit_slot(kind, source, 0, now, lvl);
+	if (s != NULL && s->logged >= LOG_LIMIT_PER_SOURCE) {
+		s->held++;
+		return;
+	}
+	if (s != NULL)
+		s->logged++;
+	if (k != NULL)
+		k->logged++;
+	va_start(ap, fmt);
+	vlog(lvl, KEEP_NONE, fmt, ap);
+	va_end(ap);
 }
 
 int log_open_file(const char *path, size_t max_size)
@@ -301,6 +544,7 @@ int log_open_file(const char *path, size_t max_size)
 	file_fd = fd;
 	file_regular = regular;
 	file_size = size;
+	head_size = 0;
 	return 0;
 }
 
@@ -324,11 +568,13 @@ int log_reopen(void)
 	file_fd = fd;
 	file_regular = regular;
 	file_size = size;
+	head_size = 0;
 	return 0;
 }
 
 void log_close_file(void)
 {
+	log_flush_limited(1);
 	if (file_fd >= 0)
 		close(file_fd);
 	file_fd = -1;

@@ -88,6 +88,42 @@ void log_openssl(const char *msg);
  * the admin channel for its reply lines. */
 size_t log_escape(char *dst, size_t cap, const char *src, size_t n);
 
+/* ---- rate-limited lines (a flood cannot fill the log) ----
+ * log_limited(lvl, kind, source, fmt, ...) logs like log_msg, but per window
+ * of LOG_LIMIT_WINDOW_S seconds at most LOG_LIMIT_PER_SOURCE lines of one kind
+ * from one source, and LOG_LIMIT_PER_KIND lines of one kind from all sources
+ * together (sources by their text, e.g. the peer address; kind is a
+ * string literal, compared by content). What is held back is counted and said
+ * once the window is over, in one line per source and one per kind:
+ *   "<kind> from <source>: 1,234 more in the last 10 s"
+ *   "<kind>: 12,345 more from other sources in the last 10 s"
+ * The summaries are written by the next log call after the window (any
+ * line), by log_flush_limited() and when the file is closed. */
+#define LOG_LIMIT_WINDOW_S 10
+#define LOG_LIMIT_PER_SOURCE 3
+#define LOG_LIMIT_PER_KIND 10
+void log_limited(enum log_level lvl, const char *kind, const char *source, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Writes the summaries of every window that is over (all windows if force). */
+void log_flush_limited(int force);
+
+/* ---- kept lines (a flood cannot rotate them away) ----
+ * Two groups of lines are kept in memory and written again at the top of
+ * each new file when the log rotates, under a line "log rotated; kept lines
+ * follow", with their original time: the start-up lines (every line from
+ * log_keep_startup(1) to log_keep_startup(0), at most LOG_KEEP_STARTUP_MAX)
+ * and the current session's lines (log_session_open starts the group again,
+ * log_session adds to it; at most LOG_KEEP_SESSION_MAX: the first line and
+ * the newest others). The file budget thus always holds them; a file is
+ * rotated only once something besides the kept block was written to it. */
+#define LOG_KEEP_STARTUP_MAX 24
+#define LOG_KEEP_SESSION_MAX 16
+void log_keep_startup(int on);
+void log_session_open(enum log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void log_session(enum log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warning(...) log_msg(LOG_LVL_WARNING, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)
