@@ -60,7 +60,7 @@ void audit_flush(int force);
  * or the first problem, naming the record by number:
  *   "audit.log:7: record 7: altered (hash mismatch)"
  * Returns 0 when intact, PED_E_AUDIT_BROKEN when not, PED_E_IO when a file
- * cannot be read. */
+ * cannot be read. The chain must start at record 1: pass archived files too. */
 int audit_verify(const char *const files[], size_t nfiles, FILE *out);
 /* The trail's files in DIR, oldest first (audit.log.1 .. audit.log.N, then
  * audit.log), malloc'd (free with audit_files_free). 0 or PED_E_NOT_FOUND. */

@@ -294,6 +294,7 @@ void daemon_ready(void)
 		return;
 	D.ready = 1;
 	log_info("ready (pid %ld)", (long)getpid());
+	log_keep_startup(0);
 	if (D.background) {
 		if (D.readyfd >= 0) {
 			/* "READY <status>; log <file>": the one line start prints */

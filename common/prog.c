@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "common/audit.h"
 #include "common/daemon.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -235,8 +236,23 @@ int prog_reload_apply(prog_t *p, void *running, const char *const restart_keys[]
 	log_info("reload: applied %s%s%s", applied[0] ? applied : "no change",
 		 later[0] ? "; needs a restart: " : "", later);
 out:
+	audit_event("config_reload", "applied:s restart_needed:s result:s", applied, later,
+		    ped_errname(rc));
 	free(nv);
 	return rc;
+}
+
+int prog_mode_audit(void *ctx, const struct cli_result *r)
+{
+	prog_t *p = ctx;
+	const struct cli_val *v = prog_opt(p, "verify");
+
+	if (v == NULL) {
+		fprintf(stderr, "%s: -mode audit: -verify [FILE...] is required\n",
+			p->desc->cli->prog);
+		return PROG_EXIT_USAGE;
+	}
+	return audit_verify_main(p->statedir, r->operand, r->noperands);
 }
 
 void prog_admin_stop(void *ctx, admin_reply_t *r, int argc, char **argv)
@@ -358,10 +374,16 @@ static int daemon_body(void *arg)
 			log_warning("cannot open log file %s; logging to %s instead", file, def);
 		}
 	}
+	log_keep_startup(1); /* until daemon_ready */
 	log_info("%s %s starting (pid %ld, state dir %s, config %s)", prog,
 		 p->desc->version != NULL ? p->desc->version : "", (long)getpid(),
 		 daemon_statedir(), p->cfgpath);
+	(void)audit_open(daemon_statedir(), prog);
+	audit_event("start", "version:s pid:l config:s", p->desc->version, (long long)getpid(),
+		    p->cfgpath);
 	st = p->desc->run(p);
+	audit_event("stop", "status:d", st);
+	audit_close();
 	log_info("%s exiting with status %d", prog, st);
 	log_close_file();
 	return st;

@@ -154,6 +154,11 @@ int prog_reload(const prog_t *p, void *vals, char *err, size_t errlen);
  * the prog_reload error (logged; running is unchanged). */
 int prog_reload_apply(prog_t *p, void *running, const char *const restart_keys[]);
 
+/* The mode "audit" both daemons have (cli_mode.run): "-verify [FILE...]"
+ * checks the audit trail (audit.h), the state dir's when no FILE is given.
+ * Exit 0 intact, 1 broken (the first bad record named), 2 unreadable/usage. */
+int prog_mode_audit(void *ctx, const struct cli_result *r);
+
 /* The admin verb "stop" every daemon has: asks the daemon to shut down
  * (daemon_request_shutdown) and answers "stopping". */
 void prog_admin_stop(void *ctx, admin_reply_t *r, int argc, char **argv);

@@ -3,6 +3,7 @@
  * -foreground, -json, -localped and -slots are ours. */
 #include "pedclient/options.h"
 
+#include "common/prog.h"
 #include "pedclient/modes.h"
 
 #define M(x) CLI_MODE(PC_M_##x)
@@ -22,6 +23,8 @@ static const struct cli_mode modes[PC_M_COUNT] = {
 			    pedclient_mode_ids},
 	[PC_M_DELETEID] = {"deleteid", "delete a PED ID mapping: -id N", pedclient_mode_ids},
 	[PC_M_TESTID] = {"testid", "test the pedserver of a PED ID: -id N", pedclient_mode_testid},
+	[PC_M_AUDIT] = {"audit", "check the audit trail: -verify [FILE...] (exit 0 only when intact)",
+			prog_mode_audit},
 };
 
 static const struct cli_opt opts[] = {
@@ -40,6 +43,8 @@ static const struct cli_opt opts[] = {
 	 .help = "do not prompt (pedclient never prompts; accepted for scripts)"},
 	{.name = "json", .type = CLI_FLAG, .modes = M(SHOW) | M(CONFIG),
 	 .help = "machine-readable output: one JSON object with schema_version"},
+	{.name = "verify", .type = CLI_FLAG, .flags = CLI_OPERANDS, .modes = M(AUDIT),
+	 .help = "check the chain of FILE... (default: the state dir's audit.log*)"},
 	{.name = "set", .type = CLI_FLAG, .flags = CLI_BARE_NAMES, .modes = M(CONFIG),
 	 .help = "write the options given into the config file"},
 	{.name = "show", .type = CLI_FLAG, .modes = M(CONFIG), .help = "print the configuration"},

@@ -6,7 +6,7 @@
 
 #include <stdio.h>
 
-enum { M_START, M_STOP, M_SHOW, M_CONFIG, M_CONNECT, M_DISCONNECT, M_COUNT };
+enum { M_START, M_STOP, M_SHOW, M_CONFIG, M_CONNECT, M_DISCONNECT, M_AUDIT, M_COUNT };
 
 #define ALL 0
 #define START CLI_MODE(M_START)
@@ -30,6 +30,8 @@ static const struct cli_mode modes[M_COUNT] = {
 	[M_SHOW] = {"show", "status of the running server (exit 3 if none runs)", NULL},
 	[M_CONFIG] = {"config", "print (-show) or change (-set ...) the config file", NULL},
 	[M_CONNECT] = {"connect", "PED-initiated mode: not supported by this build yet", not_yet},
+	[M_AUDIT] = {"audit", "check the audit trail: -verify [FILE...] (exit 0 only when intact)",
+		     prog_mode_audit},
 	[M_DISCONNECT] = {"disconnect", "PED-initiated mode: not supported by this build yet",
 			  not_yet},
 };
@@ -114,6 +116,8 @@ static const struct cli_opt opts[] = {
 	{.name = "set", .type = CLI_FLAG, .flags = CLI_BARE_NAMES, .modes = CONFIG,
 	 .help = "write the options given into the config file"},
 	{.name = "show", .type = CLI_FLAG, .modes = CONFIG, .help = "print the effective config"},
+	{.name = "verify", .type = CLI_FLAG, .flags = CLI_OPERANDS, .modes = CLI_MODE(M_AUDIT),
+	 .help = "check the chain of FILE... (default: the state dir's audit.log*)"},
 	{.name = "force", .type = CLI_FLAG, .help = "do not prompt (nothing prompts)"},
 	{.name = "name", .type = CLI_STRING, .max = 255, .metavar = "<appliance>",
 	 .help = "registered appliance: PED-initiated mode, not supported yet"},

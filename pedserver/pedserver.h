@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <uv.h>
 
@@ -176,5 +177,13 @@ struct pedserver {
 
 void pedserver_show(void *ctx, admin_reply_t *r, int argc, char **argv);
 void pedserver_show_json(void *ctx, admin_reply_t *r, int argc, char **argv);
+
+/* trail.c: the audit trail's records (common/audit.h) */
+void trail_session_open(const char *peer, const char *client, const char *hsm, bool password,
+			const char *ped_firmware);
+void trail_session_close(const char *peer, const char *hsm, int code, time_t t_open);
+void trail_ped_request(const char *peer, const char *hsm, uint8_t type, uint8_t key_type);
+void trail_ped_result(const char *peer, const char *hsm, const pedhost_result_t *res);
+void trail_key_written(const char *peer, const char *hsm, const pedhost_event_t *ev);
 
 #endif

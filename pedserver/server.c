@@ -46,6 +46,7 @@
 #include <openssl/rand.h>
 
 #include "common/atomic.h"
+#include "common/audit.h"
 #include "common/buf.h"
 #include "common/daemon.h"
 #include "common/err.h"
@@ -95,6 +96,7 @@ struct conn {
 	bool ping_out;
 	uint64_t ping_nonce;
 	time_t t_hello, t_open, t_last;
+	int trail_code; /* how the session ended, for the audit trail */
 	char since[32];
 	struct conn *prev, *next;
 };
@@ -209,8 +211,9 @@ static void on_timer(uv_timer_t *t)
 	if (c->answered)
 		log_warning("client %s: write timed out; closing", c->peer);
 	else
-		log_warning("client %s: no complete HELLO within %u ms; closing", c->peer,
-			    hello_ms(c->srv));
+		log_limited(LOG_LVL_WARNING, "no complete HELLO", c->ip, "client %s: no complete "
+			    "HELLO within %u ms; closing", c->peer, hello_ms(c->srv));
+	audit_refusal(c->answered ? "WRITE_TIMEOUT" : "HELLO_TIMEOUT", c->ip);
 	c->srv->stats.refused++;
 	conn_close(c);
 }
@@ -243,7 +246,9 @@ static void refuse(struct conn *c, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e.message, sizeof(e.message), fmt, ap);
 	va_end(ap);
-	log_warning("client %s: %s (%s); closing", c->peer, e.message, ped_errname(code));
+	log_limited(LOG_LVL_WARNING, "refused", c->ip, "client %s: %s (%s); closing", c->peer,
+		    e.message, ped_errname(code));
+	audit_refusal(ped_errname(code), c->ip);
 	c->srv->stats.refused++;
 	e.code = (uint16_t)-code;
 	pbuf_init(&body, WIRE_MAX_HELLO);
@@ -335,8 +340,9 @@ static void release_slot(struct conn *c)
 		s->holder = NULL;
 		s->stats.session_total_s += (uint64_t)(now - c->t_open);
 		s->stats.session_idle_s += (uint64_t)(now - c->t_last);
-		log_info("client %s (HSM %s): session closed after %ld s; the PED is free",
-			 c->peer, hsm_name(c), (long)(now - c->t_open));
+		log_session(LOG_LVL_INFO, "client %s (HSM %s): session closed after %ld s; the PED "
+			    "is free", c->peer, hsm_name(c), (long)(now - c->t_open));
+		trail_session_close(c->peer, hsm_name(c), c->trail_code, c->t_open);
 	}
 	uv_timer_stop(&c->ping);
 	uv_timer_stop(&c->idle);
@@ -413,8 +419,10 @@ static void on_hs_deadline(uv_timer_t *t)
 		conn_close(c);
 		return;
 	}
-	log_warning("client %s (HSM %s): handshake step not completed within %u ms "
-		    "(HANDSHAKE_TIMEOUT); closing", c->peer, hsm_name(c), c->srv->handshake_ms);
+	log_limited(LOG_LVL_WARNING, "handshake timeout", c->ip, "client %s (HSM %s): handshake "
+		    "step not completed within %u ms (HANDSHAKE_TIMEOUT); closing", c->peer,
+		    hsm_name(c), c->srv->handshake_ms);
+	audit_refusal("HANDSHAKE_TIMEOUT", c->ip);
 	c->srv->stats.refused++;
 	sess_end(c, PED_E_HANDSHAKE_TIMEOUT, "handshake deadline passed");
 }
@@ -504,8 +512,9 @@ static void ev_hello(struct conn *c, const struct sess_event *ev)
 	if (h != NULL) {
 		a.busy = 1;
 		holder_text(h, a.holder, sizeof(a.holder));
-		log_warning("client %s (HSM %s): refused, the PED serves %s (SERVER_BUSY)", c->peer,
-			    hsm_name(c), a.holder);
+		log_limited(LOG_LVL_WARNING, "busy", c->ip, "client %s (HSM %s): refused, the PED "
+			    "serves %s (SERVER_BUSY)", c->peer, hsm_name(c), a.holder);
+		audit_refusal("SERVER_BUSY", c->ip);
 		s->stats.busy++;
 		sess_server_busy(c->sess, &a);
 		return;
@@ -550,8 +559,10 @@ static bool proof_passed(struct conn *c, const struct sess_event *ev)
 		r = sess_server_check_proof(c->sess, kp);
 	OPENSSL_cleanse(kp, sizeof(kp));
 	if (r != 0) {
-		log_warning("client %s (claims HSM %s): refused before the PED: %s (%s)", c->peer,
-			    hsm_name(c), ped_strerror(r), ped_errname(r));
+		log_limited(LOG_LVL_WARNING, "refused before the PED", c->ip, "client %s (claims "
+			    "HSM %s): refused before the PED: %s (%s)", c->peer, hsm_name(c),
+			    ped_strerror(r), ped_errname(r));
+		audit_refusal(ped_errname(r), c->ip);
 		c->srv->stats.refused++;
 		if (sess_state(c->sess) != SESS_ST_CLOSED)
 			sess_disconnect(c->sess, r, ped_strerror(r));
@@ -691,8 +702,11 @@ static void ev_open(struct conn *c)
 	s->stats.sessions++;
 	c->t_open = c->t_last = time(NULL);
 	utc_now(c->since, sizeof(c->since));
-	log_info("client %s (%s, HSM %s): key confirmation passed; session open, the PED is "
-		 "held", c->peer, c->hello.client_name, hsm_name(c));
+	log_session_open(LOG_LVL_INFO, "client %s (%s, HSM %s): key confirmation passed; session "
+			 "open, the PED is held", c->peer, c->hello.client_name, hsm_name(c));
+	c->trail_code = PED_E_DISCONNECTED;
+	trail_session_open(c->peer, c->hello.client_name, hsm_name(c), sess_is_password(c->sess),
+			   info != NULL ? info->firmware : NULL);
 	uv_timer_start(&c->ping, on_ping, s->ping_ms, s->ping_ms);
 	touch(c);
 	/* tell the client where the PED stands now */
@@ -723,6 +737,9 @@ static void ev_closed(struct conn *c, const struct sess_event *ev)
 	} else {
 		log_info("client %s (HSM %s): session ended by the client", c->peer, hsm_name(c));
 	}
+	if (c->srv->holder != c)
+		trail_session_close(c->peer, hsm_name(c), ev->code, 0);
+	c->trail_code = ev->code;
 	release_slot(c);
 	c->draining = true;
 	arm_deadline(c, c->srv->write_ms);
@@ -848,8 +865,9 @@ static void client_link(struct conn *c, const uint8_t *body, size_t len)
 	c->op = true;
 	c->op_type = type;
 	c->op_cid = cid;
-	log_info("client %s (HSM %s): relaying %s to the PED", c->peer, hsm_name(c),
-		 link_type_name(type));
+	log_session(LOG_LVL_INFO, "client %s (HSM %s): relaying %s to the PED", c->peer,
+		    hsm_name(c), link_type_name(type));
+	trail_ped_request(c->peer, hsm_name(c), type, c->op_key_type);
 }
 
 static void sess_pump(struct conn *c)
@@ -914,6 +932,8 @@ static void ped_event(void *arg, uint16_t id, const pedhost_event_t *ev)
 
 	if (c == NULL)
 		return; /* the handshake's orange-key prompts stay on the PED */
+	if (ev->kind == LINK_EV_KEY_WRITTEN)
+		trail_key_written(c->peer, hsm_name(c), ev);
 	if (relay_encode_event(c->op_cid, ev, m, sizeof(m), &n) == 0) {
 		send_link(c, m, n);
 		sess_flush(c);
@@ -936,8 +956,9 @@ static void ped_result(void *arg, uint16_t id, const pedhost_result_t *res)
 		return; /* a cancelled operation of a session that is gone */
 	c->op = false;
 	touch(c);
-	log_info("client %s (HSM %s): %s on the PED: %s", c->peer, hsm_name(c),
-		 link_type_name(res->op), ped_errname(res->status));
+	log_session(LOG_LVL_INFO, "client %s (HSM %s): %s on the PED: %s", c->peer, hsm_name(c),
+		    link_type_name(res->op), ped_errname(res->status));
+	trail_ped_result(c->peer, hsm_name(c), res);
 	if (res->op == LINK_CREATE_KEYSET && c->op_key_type == LINK_KEY_ORANGE) {
 		/* orange keys were (re)written: a cached RPK may be stale now; the
 		 * next session reads the orange key again */
@@ -1175,17 +1196,20 @@ static bool admitted(server_t *s, struct conn *c)
 		else
 			s->stats.refused_per_source++;
 		s->stats.refused++;
-		log_warning("client %s: refused: %s; closing", c->ip,
-			    v == ADMIT_RATE ? "too many new connections from this source"
+		log_limited(LOG_LVL_WARNING, "refused", c->ip, "client %s: refused: %s; closing",
+			    c->ip, v == ADMIT_RATE ? "too many new connections from this source"
 					    : "too many handshakes at once from this source");
+		audit_refusal(v == ADMIT_RATE ? "SOURCE_RATE" : "SOURCE_CAP", c->ip);
 		conn_close(c);
 		return false;
 	}
 	c->pre = true;
 	s->npre++;
 	if (s->npre > s->max_pre && (victim = eviction_victim(s, c)) != NULL) {
-		log_warning("client %s: evicted for a new connection (%u connections in their "
-			    "handshake); closing", victim->peer, s->npre - 1);
+		log_limited(LOG_LVL_WARNING, "evicted", victim->ip, "client %s: evicted for a new "
+			    "connection (%u connections in their handshake); closing",
+			    victim->peer, s->npre - 1);
+		audit_refusal("EVICTED", victim->ip);
 		s->stats.evicted++;
 		conn_close(victim);
 	}
