@@ -11,6 +11,7 @@
 #include <openssl/rand.h>
 
 #include "common/atomic.h"
+#include "common/audit.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "pedclient/remote.h"
@@ -151,6 +152,46 @@ static const char *role_desc(enum hsm_role r)
 	return (unsigned)r < HSM_ROLE_COUNT ? n[r] : "?";
 }
 
+/* ---- the audit trail (common/audit.h): names and results, never a share ---- */
+
+static const char *op_name(enum op_kind k)
+{
+	static const char *const n[] = {"ped vector init", "hsm init", "partition init",
+					"role init", "role login", "ped connect"};
+	return (unsigned)k < sizeof(n) / sizeof(n[0]) ? n[k] : "?";
+}
+
+static const char *op_role(const struct op *o)
+{
+	return o->kind == OP_LOGIN || o->kind == OP_ROLE_INIT ? role_upper(o->role)
+	       : o->kind == OP_VECTOR			       ? "RPV"
+							       : NULL;
+}
+
+static const char *slot_serial(const flows_t *f, unsigned slot)
+{
+	return f->env.slots->serial[slot];
+}
+
+/* One PED operation's outcome: kind, role, keyset, M/N, key serials, result. */
+static void trail_ped_op(const struct op *o, const pedhost_result_t *res)
+{
+	char ks[2 * LINK_KEYSET_ID_LEN + 1], serials[PEDHOST_MAX_KEYS * 40] = "";
+	size_t n = 0;
+
+	for (size_t i = 0; i < LINK_KEYSET_ID_LEN; i++)
+		snprintf(ks + 2 * i, 3, "%02x", res->keyset[i]);
+	for (size_t i = 0; i < res->count && i < PEDHOST_MAX_KEYS && n < sizeof(serials); i++)
+		n += (size_t)snprintf(serials + n, sizeof(serials) - n, "%s%.32s", i ? "," : "",
+				      res->shares[i].serial);
+	audit_event("ped_op", "slot:u hsm:s command:s role:s kind:s keyset:s m:u n:u "
+		    "keys_read:s keys_written:u reused:u result:s", o->slot,
+		    slot_serial(o->f, o->slot), op_name(o->kind), op_role(o),
+		    link_type_name(res->op), ks, (unsigned)res->m, (unsigned)res->n,
+		    res->reused || res->op != LINK_CREATE_KEYSET ? serials : "",
+		    (unsigned)res->keys_written, (unsigned)res->reused, ped_errname(res->status));
+}
+
 /* ---- ped set defaults ---- */
 
 static void pedset_path(const flows_t *f, unsigned slot, char *out, size_t len)
@@ -212,6 +253,8 @@ static void op_end(struct op *o, int err, const char *fmt, ...)
 
 	if (err != 0)
 		op_abort_staged(o);
+	audit_event("ceremony", "slot:u hsm:s command:s role:s result:s", o->slot,
+		    slot_serial(o->f, o->slot), op_name(o->kind), op_role(o), ped_errname(err));
 	if (o->f->slot[o->slot].op == o)
 		o->f->slot[o->slot].op = NULL;
 	if (err == 0) {
@@ -318,6 +361,10 @@ static void op_event(void *arg, const pedhost_event_t *ev)
 	size_t used = 0;
 	unsigned i;
 
+	if (ev->kind == LINK_EV_KEY_WRITTEN)
+		audit_event("ped_key_written", "slot:u hsm:s command:s role:s serial:s k:u n:u",
+			    o->slot, slot_serial(o->f, o->slot), op_name(o->kind), op_role(o),
+			    ev->serial, (unsigned)ev->k, (unsigned)ev->n);
 	switch (ev->kind) {
 	case LINK_EV_PROMPT:
 		line[0] = '\0';
@@ -456,6 +503,7 @@ static void op_result(void *arg, const pedhost_result_t *res)
 	int r = res->status;
 
 	o->ped_running = 0;
+	trail_ped_op(o, res);
 	if (o->err != 0) {
 		op_end(o, o->err, "%s", o->errmsg);
 		return;
@@ -979,6 +1027,12 @@ static void on_connected(void *arg, int err, const char *msg)
 	struct op *o = arg;
 	struct slotrt *s = &o->f->slot[o->slot];
 
+	audit_event(err == 0 ? "session_open" : "connect_failed", "slot:u hsm:s server:s mode:s "
+		    "result:s", o->slot, slot_serial(o->f, o->slot),
+		    s->remote != NULL ? remote_where(s->remote) : NULL,
+		    s->remote != NULL && remote_is_password(s->remote) ? "one-time password"
+									: "orange key",
+		    ped_errname(err));
 	if (err == 0) {
 		s->connected_at = time(NULL);
 		log_info("slot %u: remote PED session open with %s", o->slot, remote_where(s->remote));
@@ -994,6 +1048,8 @@ static void on_connected(void *arg, int err, const char *msg)
 static void on_session_closed(flows_t *f, unsigned idx, int err, const char *msg)
 {
 	if (f->slot[idx].remote != NULL) {
+		audit_event("session_close", "slot:u hsm:s result:s", idx, slot_serial(f, idx),
+			    ped_errname(err));
 		if (err != 0)
 			log_warning("slot %u: remote PED session closed: %s", idx, msg);
 		else

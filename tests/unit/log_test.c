@@ -314,6 +314,94 @@ static void test_journal_prefix(void **state)
 	free(txt);
 }
 
+static size_t count_str(const char *hay, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* 5,000 lines of one kind from one source and 20 other sources: at most the
+ * per-source and per-kind budgets are written, then one summary each. */
+static void test_limited(void **state)
+{
+	char path[128], src[32];
+	char *txt;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/lim.log", dir);
+	assert_int_equal(log_open_file(path, 0), 0);
+	for (int i = 0; i < 5000; i++)
+		log_limited(LOG_LVL_WARNING, "refused", "10.0.0.1", "client 10.0.0.1:%d: refused", i);
+	for (int i = 0; i < 20; i++) {
+		snprintf(src, sizeof(src), "10.0.1.%d", i);
+		log_limited(LOG_LVL_WARNING, "refused", src, "client %s: refused", src);
+	}
+	log_limited(LOG_LVL_WARNING, "other kind", "10.0.0.1", "another kind passes");
+	log_flush_limited(1);
+	log_close_file();
+	txt = slurp(path, NULL);
+	assert_non_null(txt);
+	assert_int_equal(count_str(txt, "client 10.0.0.1:"), LOG_LIMIT_PER_SOURCE);
+	/* the per-kind budget: 10 lines of the kind in all */
+	assert_int_equal(count_str(txt, ": refused\n"), LOG_LIMIT_PER_KIND);
+	assert_non_null(strstr(txt, "refused from 10.0.0.1: 4,997 more in the last "));
+	assert_non_null(strstr(txt, "refused: 13 more from other sources in the last "));
+	assert_non_null(strstr(txt, "another kind passes"));
+	free(txt);
+}
+
+/* Start-up and session lines come back at the top of every rotated file. */
+static void test_kept_lines(void **state)
+{
+	char path[128], old[140];
+	char *txt, *otxt;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/keep.log", dir);
+	snprintf(old, sizeof(old), "%s.1", path);
+	assert_int_equal(log_open_file(path, LOG_MIN_FILE_SIZE), 0);
+	log_keep_startup(1);
+	log_info("start-up line one");
+	log_warning("start-up line two");
+	log_keep_startup(0);
+	log_info("ordinary line");
+	log_session_open(LOG_LVL_INFO, "session open with HSM 42");
+	for (int i = 0; i < 40; i++)
+		log_session(LOG_LVL_INFO, "session op %d", i);
+	for (int i = 0; i < 2000; i++)
+		log_info("flood line %d with some padding to fill the file quickly", i);
+	txt = slurp(path, NULL);
+	otxt = slurp(old, NULL);
+	assert_non_null(txt);
+	assert_non_null(otxt);
+	assert_non_null(strstr(txt, "log rotated; kept lines follow (2 start-up, 16 session)"));
+	assert_non_null(strstr(txt, "info: start-up line one\n"));
+	assert_non_null(strstr(txt, "warning: start-up line two\n"));
+	assert_non_null(strstr(txt, "session open with HSM 42\n"));
+	/* the newest session lines, oldest first; the first ones dropped */
+	assert_non_null(strstr(txt, "session op 25\n"));
+	assert_non_null(strstr(txt, "session op 39\n"));
+	assert_true(strstr(txt, "session op 25\n") < strstr(txt, "session op 39\n"));
+	assert_null(strstr(txt, "session op 24\n"));
+	assert_null(strstr(txt, "ordinary line"));
+	assert_non_null(strstr(txt, "flood line 1999"));
+	free(txt);
+	free(otxt);
+	/* a new session starts the group again */
+	log_session_open(LOG_LVL_INFO, "session open with HSM 43");
+	for (int i = 0; i < 2000; i++)
+		log_info("flood line %d with some padding to fill the file quickly", i);
+	txt = slurp(path, NULL);
+	assert_non_null(strstr(txt, "(2 start-up, 1 session)"));
+	assert_null(strstr(txt, "HSM 42"));
+	assert_non_null(strstr(txt, "session open with HSM 43"));
+	free(txt);
+	log_close_file();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -325,6 +413,8 @@ int main(void)
 		cmocka_unit_test(test_reopen),
 		cmocka_unit_test(test_fallback_warning),
 		cmocka_unit_test(test_journal_prefix),
+		cmocka_unit_test(test_limited),
+		cmocka_unit_test(test_kept_lines),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
