@@ -47,6 +47,12 @@ static struct {
 	size_t size;
 	struct refusal ref[REFUSAL_KINDS];
 } A = {.fd = -1};
+static size_t file_max = AUDIT_FILE_MAX;
+
+void audit_set_file_max(size_t max)
+{
+	file_max = max > AUDIT_LINE_MAX ? max : AUDIT_LINE_MAX;
+}
 
 static long mono_s(void)
 {
@@ -238,7 +244,7 @@ static void append(const char *event, const char *members)
 	}
 	hexify(hashhex, h);
 	o += (size_t)snprintf(line + o, sizeof(line) - o, ",\"hash\":\"%s\"}\n", hashhex);
-	if (A.size > 0 && A.size + o > AUDIT_FILE_MAX && rotate() != 0)
+	if (A.size > 0 && A.size + o > file_max && rotate() != 0)
 		log_error("audit: cannot rotate %s: %s; appending", A.path, strerror(errno));
 	if (write_line(line, o) != 0) {
 		log_error("audit: cannot write %s: %s", A.path, strerror(errno));

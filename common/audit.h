@@ -39,6 +39,9 @@ int audit_open(const char *dir, const char *prog);
 /* Writes pending refusal counts and closes. No-op when not open. */
 void audit_close(void);
 int audit_is_open(void);
+/* The size beyond which audit.log is rotated (default AUDIT_FILE_MAX; at
+ * least AUDIT_LINE_MAX). */
+void audit_set_file_max(size_t max);
 
 /* Appends one record. fmt lists the members: space-separated "name:t" with
  * t = s (const char *, JSON-escaped; NULL is null), d (int), u (unsigned),
