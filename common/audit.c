@@ -137,9 +137,10 @@ static bool put_json_str(char *dst, size_t cap, size_t *o, const char *s)
 		memcpy(dst + *o, e, el);
 		*o += el;
 	}
-	if (*o + 1 > cap)
+	if (*o + 2 > cap)
 		return false;
 	dst[(*o)++] = '"';
+	dst[*o] = '\0';
 	return true;
 }
 
