@@ -19,7 +19,8 @@
 #     first new key was written, kill -9 of pedserver and of pedclient in
 #     the middle of writing): the old key still connects, a partial new key
 #     is refused;
-#   no password in any log; pedclient's and pedhsm's argv never hold it
+#   the password sessions and the vector init in both audit trails;
+#   no password in any log or audit trail; pedclient's and pedhsm's argv never hold it
 #     (pedhsm is the short-lived console).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_client.sh"
@@ -331,7 +332,20 @@ hsm_run ped disconnect
 connect_keys n9 q1 || fail "the current orange key after a refused rotation: $OUT"
 ok "a rotation needs the current orange quorum"
 
-note "no password in any log"
+note "the password sessions and the vector init in both audit trails"
+grep '"event":"session_open"' "$T/srv/audit.log" | grep -q '"mode":"one-time password"' ||
+	fail "pedserver's audit trail has no password session"
+grep '"event":"session_open"' "$A/audit.log" | grep -q '"mode":"one-time password"' ||
+	fail "pedclient's audit trail has no password session"
+grep '"event":"ceremony"' "$A/audit.log" | grep '"command":"ped vector init"' |
+	grep -q '"result":"OK"' || fail "pedclient's audit trail has no vector init"
+grep '"event":"handshake_failed"' "$T/srv/audit.log" | grep -q '"result":"PASSWORD_INCORRECT"' ||
+	fail "pedserver's audit trail lacks the wrong password"
+"$PS" -mode audit -verify -statedir "$T/srv" >/dev/null || fail "pedserver's trail broken"
+"$PC" -mode audit -verify -statedir "$A" >/dev/null || fail "pedclient's trail broken"
+ok "password sessions, the wrong password and the vector init audited; both trails intact"
+
+note "no password in any log (audit trails included)"
 for pw in "$PW1" "$WRONG" "$PW2"; do
 	if grep -r -l "$pw" "$T/srv" "$A" 2>/dev/null | grep -v '\.key$'; then
 		fail "password $pw found in the files above"

@@ -7,7 +7,7 @@
 # kept under $T. Then the test decodes the real secrets from their stores
 # (tests/tools/keysecrets: the HSM state file, and the PED-key files with the
 # known PINs; it proves its decoding against the HSM's verifiers) and searches
-# every other file under $T, and the daemons' command lines, for each PIN and
+# every other file under $T (the logs and both audit trails too), and the daemons' command lines, for each PIN and
 # each secret (RPV, d_PED, role secrets, the HSM's static scalar, every
 # share's y bytes) as raw bytes, lower/upper-case hex and base64: any hit
 # fails with the file and offset. The LCD shows one '*' per PIN digit;
@@ -183,6 +183,10 @@ stop_pedemu local
 stop_pedemu far
 for f in "$HSM/pedclient.log" "$T/srv/pedserver.log" "$T/local.err" "$T/far.err"; do
 	[ -s "$f" ] || fail "no log in $f"
+done
+# the audit trails are among the files searched below: they must be there
+for f in "$HSM/audit.log" "$T/srv/audit.log"; do
+	grep -q '"event":"ped_op"' "$f" || fail "no PED operation in the audit trail $f"
 done
 grep -q -i "trace" "$T/local.err" "$T/far.err" || grep -q "link: in" "$T/far.err" ||
 	fail "pedemu did not trace"
