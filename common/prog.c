@@ -228,8 +228,10 @@ int prog_reload_apply(prog_t *p, void *running, const char *const restart_keys[]
 		if (f >= 0 && m >= 0) {
 			cfg_value_text(t, running, (size_t)f, now, sizeof(now));
 			cfg_value_text(t, running, (size_t)m, was, sizeof(was));
-			if (now[0] != '\0')
-				(void)log_open_file(now, (size_t)strtoull(was, NULL, 10) * 1024);
+			/* empty: the default file the daemon opened at start */
+			const char *file = now[0] != '\0' ? now : p->logpath;
+			if (file[0] != '\0')
+				(void)log_open_file(file, (size_t)strtoull(was, NULL, 10) * 1024);
 		}
 	}
 	log_set_mask(prog_log_mask(p->desc->cli, &p->cli, t, running));
@@ -382,6 +384,7 @@ static int daemon_body(void *arg)
 	audit_event("start", "version:s pid:l config:s", p->desc->version, (long long)getpid(),
 		    p->cfgpath);
 	st = p->desc->run(p);
+	audit_flush(1); /* the refusals still counted belong before the stop */
 	audit_event("stop", "status:d", st);
 	audit_close();
 	log_info("%s exiting with status %d", prog, st);

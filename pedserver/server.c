@@ -200,7 +200,8 @@ static void on_written(uv_write_t *w, int status)
 	struct conn *c = w->data;
 
 	if (status < 0 && status != UV_ECANCELED)
-		log_warning("client %s: write failed: %s", c->peer, uv_strerror(status));
+		log_limited(LOG_LVL_WARNING, "write failed", c->ip,
+			    "client %s: write failed: %s", c->peer, uv_strerror(status));
 	conn_close(c);
 }
 
@@ -209,7 +210,8 @@ static void on_timer(uv_timer_t *t)
 	struct conn *c = t->data;
 
 	if (c->answered)
-		log_warning("client %s: write timed out; closing", c->peer);
+		log_limited(LOG_LVL_WARNING, "write timed out", c->ip,
+			    "client %s: write timed out; closing", c->peer);
 	else
 		log_limited(LOG_LVL_WARNING, "no complete HELLO", c->ip, "client %s: no complete "
 			    "HELLO within %u ms; closing", c->peer, hello_ms(c->srv));
@@ -229,7 +231,8 @@ static void send_and_close(struct conn *c)
 	uv_timer_start(&c->timer, on_timer, c->srv->write_ms, 0);
 	c->wr.data = c;
 	if ((r = uv_write(&c->wr, (uv_stream_t *)&c->tcp, &b, 1, on_written)) != 0) {
-		log_warning("client %s: cannot write: %s", c->peer, uv_strerror(r));
+		log_limited(LOG_LVL_WARNING, "cannot write", c->ip,
+			    "client %s: cannot write: %s", c->peer, uv_strerror(r));
 		conn_close(c);
 	}
 }
@@ -357,7 +360,8 @@ static void on_wreq(uv_write_t *w, int status)
 	free(q);
 	c->writes--;
 	if (status < 0 && status != UV_ECANCELED && !c->closing)
-		log_warning("client %s: write failed: %s", c->peer, uv_strerror(status));
+		log_limited(LOG_LVL_WARNING, "write failed", c->ip,
+			    "client %s: write failed: %s", c->peer, uv_strerror(status));
 	if (status < 0 || (c->draining && c->writes == 0))
 		conn_close(c);
 }
@@ -415,7 +419,8 @@ static void on_hs_deadline(uv_timer_t *t)
 		return;
 	}
 	if (c->draining) {
-		log_warning("client %s: write timed out; closing", c->peer);
+		log_limited(LOG_LVL_WARNING, "write timed out", c->ip,
+			    "client %s: write timed out; closing", c->peer);
 		conn_close(c);
 		return;
 	}
@@ -893,7 +898,8 @@ static void sess_pump(struct conn *c)
 			if (ev.msg_type == SESS_MSG_LINK) {
 				client_link(c, ev.body, ev.body_len);
 			} else {
-				log_warning("client %s: unexpected message %u; closing", c->peer,
+				log_limited(LOG_LVL_WARNING, "unexpected message", c->ip,
+					    "client %s: unexpected message %u; closing", c->peer,
 					    ev.msg_type);
 				sess_disconnect(c->sess, PED_E_BAD_REQUEST, "unexpected message");
 			}
@@ -1011,7 +1017,8 @@ static void start_session(struct conn *c, size_t frame_len)
 	utc_now(c->since, sizeof(c->since));
 	uv_timer_stop(&c->timer);
 	if ((r = sess_feed(c->sess, c->in, frame_len)) < 0)
-		log_warning("client %s: %s", c->peer, ped_strerror(r));
+		log_limited(LOG_LVL_WARNING, "session start failed", c->ip,
+			    "client %s: %s", c->peer, ped_strerror(r));
 	c->inlen = 0;
 	sess_pump(c);
 }
@@ -1080,7 +1087,8 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 	if (c->sess != NULL) {
 		if (n < 0) {
 			if (!c->draining && sess_state(c->sess) != SESS_ST_CLOSED)
-				log_warning("client %s (HSM %s): connection lost (%s)%s", c->peer,
+				log_limited(LOG_LVL_WARNING, "connection lost", c->ip,
+					    "client %s (HSM %s): connection lost (%s)%s", c->peer,
 					    hsm_name(c), n == UV_EOF ? "closed" : uv_strerror((int)n),
 					    sess_state(c->sess) == SESS_ST_OPEN ? "" : " during the handshake");
 			conn_close(c);
@@ -1091,9 +1099,11 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 	}
 	if (n < 0) {
 		if (n != UV_EOF)
-			log_warning("client %s: read failed: %s", c->peer, uv_strerror((int)n));
+			log_limited(LOG_LVL_WARNING, "read failed", c->ip,
+				    "client %s: read failed: %s", c->peer, uv_strerror((int)n));
 		else if (c->inlen > 0)
-			log_warning("client %s: closed in the middle of a message", c->peer);
+			log_limited(LOG_LVL_WARNING, "closed mid-message", c->ip,
+				    "client %s: closed in the middle of a message", c->peer);
 		conn_close(c);
 		return;
 	}
