@@ -133,12 +133,12 @@ static void test_tamper(void **state)
 	assert_int_equal(verify(path, out, sizeof(out)), PED_E_AUDIT_BROKEN);
 	assert_string_equal(out, "audit.log:1: record 1: missing or out of order (found record 2)\n");
 
-	/* a forged record with a renumbered seq and a recomputed-looking hash
-	 * still does not chain */
+	/* record 5's link to record 4 changed (its first hex digit, 0 <-> other) */
 	copy("orig", "audit.log");
-	edit("audit.log", "5s/\"prev\":\"./\"prev\":\"0/");
+	edit("audit.log", "5{s/\"prev\":\"0/\"prev\":\"X/;s/\"prev\":\"[1-9a-f]/\"prev\":\"0/;"
+			  "s/\"prev\":\"X/\"prev\":\"1/}");
 	assert_int_equal(verify(path, out, sizeof(out)), PED_E_AUDIT_BROKEN);
-	assert_non_null(strstr(out, "record 5: "));
+	assert_string_equal(out, "audit.log:5: record 5: does not follow record 4 (chain broken)\n");
 }
 
 static void test_rotation(void **state)
