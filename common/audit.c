@@ -496,17 +496,32 @@ static void write_refusal(struct refusal *f, long now)
 	f->count = 0;
 }
 
-void audit_flush(int force)
+static void (*pending_hook)(void);
+
+void audit_set_pending_hook(void (*hook)(void))
+{
+	pending_hook = hook;
+}
+
+int audit_flush(int force)
 {
 	long now = mono_s();
+	int next = -1;
 
 	if (A.fd < 0)
-		return;
+		return -1;
 	for (size_t i = 0; i < REFUSAL_KINDS; i++) {
 		struct refusal *f = &A.ref[i];
-		if (f->count > 0 && (force || now - f->start >= AUDIT_REFUSAL_WINDOW_S))
+		long age = now - f->start;
+
+		if (f->count == 0)
+			continue;
+		if (force || age >= AUDIT_REFUSAL_WINDOW_S)
 			write_refusal(f, now);
+		else if (next < 0 || AUDIT_REFUSAL_WINDOW_S - age < next)
+			next = (int)(AUDIT_REFUSAL_WINDOW_S - age);
 	}
+	return next;
 }
 
 void audit_refusal(const char *reason, const char *source)
@@ -532,6 +547,8 @@ void audit_refusal(const char *reason, const char *source)
 			snprintf(f->reason, sizeof(f->reason), "%s", reason);
 			snprintf(f->first, sizeof(f->first), "%s", source);
 			f->start = now;
+			if (pending_hook != NULL)
+				pending_hook();
 		}
 	if (f == NULL)
 		f = &A.ref[REFUSAL_KINDS - 1]; /* more reasons than slots: the last one sums */

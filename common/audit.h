@@ -55,8 +55,11 @@ void audit_event(const char *event, const char *fmt, ...);
  * reason per window: count, distinct sources (up to 64 counted) and the first
  * source. */
 void audit_refusal(const char *reason, const char *source);
-/* Writes the refusal counts whose window is over (all if force). */
-void audit_flush(int force);
+/* Writes the refusal counts whose window is over (all if force). Returns
+ * the seconds until the next pending count is due, or -1 if none. */
+int audit_flush(int force);
+/* hook() is called when a refusal starts a new count (as log_set_pending_hook). */
+void audit_set_pending_hook(void (*hook)(void));
 
 /* Checks the chain of files in order (oldest first). Prints one line on out:
  *   "audit trail intact: 42 records (1-42) in 2 files"

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "audit.h"
 #include "err.h"
 #include "log.h"
 
@@ -46,6 +47,7 @@ static struct {
 	struct daemon_hooks hooks;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t deadline;
+	uv_timer_t flush;    /* collapsed log lines and refusal counts due */
 } D = {.pidfd = -1, .readyfd = -1};
 
 /* ------------------------------------------------------------------ */
@@ -414,6 +416,22 @@ static void on_hup(uv_signal_t *h, int signum)
 		D.hooks.reload(D.hooks.arg);
 }
 
+/* Runs only while a collapsed-lines summary or a refusal count is pending. */
+static void on_flush(uv_timer_t *t)
+{
+	int a = log_flush_limited(0), b = audit_flush(0);
+	int next = a < 0 ? b : b < 0 ? a : a < b ? a : b;
+
+	if (next >= 0)
+		uv_timer_start(t, on_flush, (uint64_t)next * 1000 + 100, 0);
+}
+
+static void flush_pending(void)
+{
+	if (D.attached && !uv_is_active((uv_handle_t *)&D.flush))
+		uv_timer_start(&D.flush, on_flush, LOG_LIMIT_WINDOW_S * 1000 + 100, 0);
+}
+
 int daemon_loop_attach(uv_loop_t *loop, const struct daemon_hooks *hooks)
 {
 	if (loop == NULL || hooks == NULL || D.attached)
@@ -425,7 +443,10 @@ int daemon_loop_attach(uv_loop_t *loop, const struct daemon_hooks *hooks)
 	uv_signal_init(loop, &D.sig_int);
 	uv_signal_init(loop, &D.sig_hup);
 	uv_timer_init(loop, &D.deadline);
+	uv_timer_init(loop, &D.flush);
 	D.attached = 1;
+	log_set_pending_hook(flush_pending);
+	audit_set_pending_hook(flush_pending);
 	if (uv_signal_start(&D.sig_term, on_term, SIGTERM) != 0 ||
 	    uv_signal_start(&D.sig_int, on_term, SIGINT) != 0 ||
 	    uv_signal_start(&D.sig_hup, on_hup, SIGHUP) != 0) {
@@ -444,6 +465,9 @@ void daemon_loop_detach(void)
 	uv_close((uv_handle_t *)&D.sig_int, NULL);
 	uv_close((uv_handle_t *)&D.sig_hup, NULL);
 	uv_close((uv_handle_t *)&D.deadline, NULL);
+	log_set_pending_hook(NULL);
+	audit_set_pending_hook(NULL);
+	uv_close((uv_handle_t *)&D.flush, NULL);
 }
 
 void daemon_hygiene_status(int *dumpable, unsigned long long *core_limit)

@@ -430,16 +430,26 @@ static void grouped(char *out, size_t cap, unsigned long v)
 	out[o] = '\0';
 }
 
-void log_flush_limited(int force)
+static void (*pending_hook)(void);
+
+void log_set_pending_hook(void (*hook)(void))
+{
+	pending_hook = hook;
+}
+
+int log_flush_limited(int force)
 {
 	long now = mono_s();
 	char num[32], msg[LOG_LINE_MAX];
-	int n;
+	int n, next = -1;
 
 	for (size_t i = 0; i < LIMIT_SLOTS; i++) {
 		struct limit *l = &limits[i];
 		long age = now - l->start;
 
+		if (l->used && l->held > 0 && !force && age < LOG_LIMIT_WINDOW_S &&
+		    (next < 0 || LOG_LIMIT_WINDOW_S - age < next))
+			next = (int)(LOG_LIMIT_WINDOW_S - age);
 		if (!l->used || (!force && age < LOG_LIMIT_WINDOW_S))
 			continue;
 		l->used = 0;
@@ -459,6 +469,7 @@ void log_flush_limited(int force)
 		if (n > 0)
 			emit(l->lvl, msg, strnlen(msg, sizeof(msg)), 0);
 	}
+	return next;
 }
 
 static struct limit *limit_slot(const char *kind, const char *src, int is_kind, long now,
@@ -505,12 +516,14 @@ void log_limited(enum log_level lvl, const char *kind, const char *source, const
 	now = mono_s();
 	k = limit_slot(kind, source, 1, now, lvl);
 	if (k != NULL && k->logged >= LOG_LIMIT_PER_KIND) {
-		k->held++;
+		if (k->held++ == 0 && pending_hook != NULL)
+			pending_hook();
 		return;
 	}
 	s = limit_slot(kind, source, 0, now, lvl);
 	if (s != NULL && s->logged >= LOG_LIMIT_PER_SOURCE) {
-		s->held++;
+		if (s->held++ == 0 && pending_hook != NULL)
+			pending_hook();
 		return;
 	}
 	if (s != NULL)

@@ -98,14 +98,20 @@ size_t log_escape(char *dst, size_t cap, const char *src, size_t n);
  *   "<kind> from <source>: 1,234 more in the last 10 s"
  *   "<kind>: 12,345 more from other sources in the last 10 s"
  * The summaries are written by the next log call after the window (any
- * line), by log_flush_limited() and when the file is closed. */
+ * line), by log_flush_limited() (a daemon's timer, see log_set_pending_hook)
+ * and when the file is closed. */
 #define LOG_LIMIT_WINDOW_S 10
 #define LOG_LIMIT_PER_SOURCE 3
 #define LOG_LIMIT_PER_KIND 10
 void log_limited(enum log_level lvl, const char *kind, const char *source, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-/* Writes the summaries of every window that is over (all windows if force). */
-void log_flush_limited(int force);
+/* Writes the summaries of every window that is over (all windows if force).
+ * Returns the seconds until the next pending summary is due, or -1 if none. */
+int log_flush_limited(int force);
+/* hook() is called when a line is first held back in a window, so that an
+ * event loop can call log_flush_limited when the window is over (daemon.c
+ * arms a timer: no timer runs while nothing is pending). NULL: none. */
+void log_set_pending_hook(void (*hook)(void));
 
 /* ---- kept lines (a flood cannot rotate them away) ----
  * Two groups of lines are kept in memory and written again at the top of
