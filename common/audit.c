@@ -437,7 +437,7 @@ void audit_event(const char *event, const char *fmt, ...)
 	m[0] = '\0';
 	va_start(ap, fmt);
 	while (ok && *p != '\0') {
-		const char *colon = strchr(p, ':');
+		const char *colon;
 		size_t nl;
 		char t;
 

@@ -246,8 +246,10 @@ static void keep_line(const char *line, size_t n)
 		session_next = 1;
 		dst = session_lines[0];
 	} else if (keep_next == KEEP_SESSION) {
-		if (n_session == 0)
-			n_session = session_next = 1, session_lines[0][0] = '\0';
+		if (n_session == 0) { /* no open line: slot 0 stays empty */
+			n_session = session_next = 1;
+			session_lines[0][0] = '\0';
+		}
 		dst = session_lines[session_next];
 		session_next = session_next + 1 < LOG_KEEP_SESSION_MAX ? session_next + 1 : 1;
 		if (n_session < LOG_KEEP_SESSION_MAX)

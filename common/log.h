@@ -101,7 +101,7 @@ size_t log_escape(char *dst, size_t cap, const char *src, size_t n);
  * line), by log_flush_limited() (a daemon's timer, see log_set_pending_hook)
  * and when the file is closed. */
 #define LOG_LIMIT_WINDOW_S 10
-#define LOG_LIMIT_PER_SOURCE 3
+#define LOG_LIMIT_PER_SOURCE 5
 #define LOG_LIMIT_PER_KIND 10
 void log_limited(enum log_level lvl, const char *kind, const char *source, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

@@ -249,8 +249,8 @@ static void refuse(struct conn *c, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e.message, sizeof(e.message), fmt, ap);
 	va_end(ap);
-	log_limited(LOG_LVL_WARNING, "refused", c->ip, "client %s: %s (%s); closing", c->peer,
-		    e.message, ped_errname(code));
+	log_limited(LOG_LVL_WARNING, ped_errname(code), c->ip, "client %s: %s (%s); closing",
+		    c->peer, e.message, ped_errname(code));
 	audit_refusal(ped_errname(code), c->ip);
 	c->srv->stats.refused++;
 	e.code = (uint16_t)-code;
@@ -564,7 +564,7 @@ static bool proof_passed(struct conn *c, const struct sess_event *ev)
 		r = sess_server_check_proof(c->sess, kp);
 	OPENSSL_cleanse(kp, sizeof(kp));
 	if (r != 0) {
-		log_limited(LOG_LVL_WARNING, "refused before the PED", c->ip, "client %s (claims "
+		log_limited(LOG_LVL_WARNING, ped_errname(r), c->ip, "client %s (claims "
 			    "HSM %s): refused before the PED: %s (%s)", c->peer, hsm_name(c),
 			    ped_strerror(r), ped_errname(r));
 		audit_refusal(ped_errname(r), c->ip);
