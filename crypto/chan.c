@@ -211,10 +211,10 @@ int chan_record_len(const uint8_t *hdr, size_t avail, size_t *reclen)
 		return PED_E_INCOMPLETE;
 	if (hdr == NULL)
 		return PED_E_INVAL;
-	if (hdr[0] != CHAN_REC_VERSION)
-		return PED_E_VERSION;
 	len = pbuf_rd32(hdr + 1);
-	if (len == 0)
+	/* The protocol version is agreed in the hello: another record version
+	 * is a malformed record, not a version to negotiate. */
+	if (hdr[0] != CHAN_REC_VERSION || len == 0)
 		return PED_E_BAD_RECORD;
 	if (len > CHAN_MAX_PLAINTEXT)
 		return PED_E_TOO_LONG;

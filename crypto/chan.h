@@ -46,8 +46,8 @@ int chan_seal(chan_t *c, const uint8_t *pt, size_t len, uint8_t *out, size_t out
 	      size_t *outlen);
 /* Validates a record header from the first avail bytes of a stream, before
  * anything is allocated: on success *reclen is the whole record's size.
- * PED_E_INCOMPLETE if avail < CHAN_HDR_LEN; PED_E_VERSION for a wrong version;
- * PED_E_BAD_RECORD for length 0; PED_E_TOO_LONG above CHAN_MAX_PLAINTEXT.
+ * PED_E_INCOMPLETE if avail < CHAN_HDR_LEN; PED_E_BAD_RECORD for a wrong
+ * version or length 0; PED_E_TOO_LONG above CHAN_MAX_PLAINTEXT.
  * Pure function: it does not touch any channel state. */
 int chan_record_len(const uint8_t *hdr, size_t avail, size_t *reclen);
 /* Opens one whole record (exactly reclen bytes) into pt. */

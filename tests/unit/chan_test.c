@@ -437,9 +437,9 @@ static void test_header_fields(void **state)
 		{CHAN_REC_VERSION, CHAN_MAX_PLAINTEXT + 1, PED_E_TOO_LONG},
 		{CHAN_REC_VERSION, 0x80000000u, PED_E_TOO_LONG},
 		{CHAN_REC_VERSION, 0xffffffffu, PED_E_TOO_LONG},
-		{0, 64, PED_E_VERSION},
-		{CHAN_REC_VERSION + 1, 64, PED_E_VERSION},
-		{0xff, 64, PED_E_VERSION},
+		{0, 64, PED_E_BAD_RECORD},
+		{CHAN_REC_VERSION + 1, 64, PED_E_BAD_RECORD},
+		{0xff, 64, PED_E_BAD_RECORD},
 	};
 	static uint8_t rec[CHAN_MAX_RECORD], got[CHAN_MAX_PLAINTEXT];
 	kas_keys_t k;

@@ -642,6 +642,64 @@ static void test_garbage_and_oversize(void **state)
 	}
 }
 
+/* An open session's server given the bytes f: it closes with code, and what
+ * it tells the client is a frame of type answer (WIRE_RECORD: DISCONNECT in a
+ * record, the channel being alive; WIRE_ERROR: a plain ERROR, the channel
+ * dead); the client then closes with the same code (PROTOCOL.md §3.1, §3.6). */
+static void open_server_rejects(const uint8_t *f, size_t n, int code, uint8_t answer)
+{
+	struct pair p;
+	const uint8_t *out;
+	size_t len;
+
+	pair_init(&p);
+	handshake(&p);
+	assert_open(&p);
+	assert_int_equal(sess_feed(p.v.s, f, n), 0);
+	drain(&p, &p.v);
+	assert_closed(&p.v, code);
+	sess_output(p.v.s, &out, &len);
+	assert_true(len > WIRE_HDR_LEN);
+	assert_int_equal(out[0], WIRE_VERSION);
+	assert_int_equal(out[1], answer);
+	assert_int_equal(len, WIRE_HDR_LEN + pbuf_rd32(out + 2));
+	pump(&p);
+	assert_closed(&p.c, code);
+	assert_int_equal(p.v.msgs, 0);
+	pair_free(&p);
+}
+
+static void test_open_framing_errors(void **state)
+{
+	(void)state;
+	uint8_t f[WIRE_HDR_LEN + CHAN_OVERHEAD + 1];
+
+	/* frame header: another version, a length above one maximal record */
+	frame(f, 2, WIRE_RECORD, NULL, 0);
+	open_server_rejects(f, WIRE_HDR_LEN, PED_E_VERSION, WIRE_RECORD);
+	frame(f, WIRE_VERSION, WIRE_RECORD, NULL, 0);
+	pbuf_be32(f + 2, CHAN_MAX_RECORD + 1);
+	open_server_rejects(f, WIRE_HDR_LEN, PED_E_TOO_LONG, WIRE_RECORD);
+	/* a frame type other than RECORD */
+	frame(f, WIRE_VERSION, WIRE_HELLO, NULL, 0);
+	open_server_rejects(f, WIRE_HDR_LEN, PED_E_BAD_REQUEST, WIRE_RECORD);
+	/* record header inside a good frame: another record version, length 0,
+	 * a length that does not fill the frame: BAD_RECORD, channel dead */
+	memset(f, 0, sizeof(f));
+	frame(f, WIRE_VERSION, WIRE_RECORD, f + WIRE_HDR_LEN, CHAN_OVERHEAD + 1);
+	f[WIRE_HDR_LEN] = CHAN_REC_VERSION + 1;
+	pbuf_be32(f + WIRE_HDR_LEN + 1, 1);
+	open_server_rejects(f, sizeof(f), PED_E_BAD_RECORD, WIRE_ERROR);
+	f[WIRE_HDR_LEN] = CHAN_REC_VERSION;
+	pbuf_be32(f + WIRE_HDR_LEN + 1, 0);
+	open_server_rejects(f, sizeof(f), PED_E_BAD_RECORD, WIRE_ERROR);
+	pbuf_be32(f + WIRE_HDR_LEN + 1, 2);
+	open_server_rejects(f, sizeof(f), PED_E_BAD_RECORD, WIRE_ERROR);
+	/* a well-formed record with a wrong tag */
+	pbuf_be32(f + WIRE_HDR_LEN + 1, 1);
+	open_server_rejects(f, sizeof(f), PED_E_BAD_TAG, WIRE_ERROR);
+}
+
 /* A clean handshake's byte streams, recorded. */
 static void record_handshake(struct pair *p)
 {
@@ -948,6 +1006,7 @@ int main(void)
 		cmocka_unit_test(test_version_mismatch),
 		cmocka_unit_test(test_probe),
 		cmocka_unit_test(test_garbage_and_oversize),
+		cmocka_unit_test(test_open_framing_errors),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_record_bit_flip_and_reflection),
 		cmocka_unit_test(test_reflected_confirm),
