@@ -6,8 +6,9 @@
 set -eu
 
 # libumockdev-dev: pedemu's USB personality; umockdev: the USB PED scenarios (docs/usb.md)
+# python3, openssl: scenario helpers and the independent derivation of PROTOCOL.md's examples
 build="gcc make pkg-config libssl-dev libuv1-dev libusb-1.0-0-dev libinih-dev scdoc libumockdev-dev"
-test_="$build libcmocka-dev libjson-c-dev jq socat tmux iproute2 valgrind systemd man-db umockdev"
+test_="$build libcmocka-dev libjson-c-dev jq socat tmux iproute2 valgrind systemd man-db umockdev python3 openssl"
 fuzz="$test_ clang-14 libclang-rt-14-dev"
 # make deb: the Build-Depends of debian/control, dpkg-buildpackage, lintian
 deb="$build debhelper dpkg-dev fakeroot lintian git"
