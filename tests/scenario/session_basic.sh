@@ -5,7 +5,8 @@
 # SERVER_BUSY naming the holder within 1 s while the first keeps its
 # session; a relayed READ_KEYSET with a PIN; another HSM's orange key gives
 # RPV_MISMATCH on both sides (logged in plain words) and the slot is free
-# again for the right HSM.
+# again for the right HSM; a LINK STATUS is answered RESULT BAD_REQUEST by
+# pedserver itself (not relayed, PROTOCOL.md §3.6) and the session goes on.
 . tests/scenario/lib_server.sh
 PEDLINK=${PEDLINK:-$BUILD/tests/tools/pedlink}
 [ -x "$PEDLINK" ] || fail "$PEDLINK not built"
@@ -83,6 +84,14 @@ sc_run ok -hsm "$T/a.state" connect
 sc_key rpvA1 13579 # the PED forgot the mismatched key: asked again
 wait_bg ok 20 || fail "right HSM after mismatch: $(cat "$T/ok.log")"
 grep -q '^open$' "$T/ok.log" || fail "no open: $(cat "$T/ok.log")"
+
+note "STATUS is not relayed: RESULT BAD_REQUEST under its id, the session lives on"
+sc_run st -hsm "$T/a.state" status
+wait_bg st 20 || fail "status: $(cat "$T/st.log")"
+grep -q '^answer RESULT BAD_REQUEST$' "$T/st.log" || fail "status answer: $(cat "$T/st.log")"
+grep -q '^pong$' "$T/st.log" || fail "no pong after STATUS: $(cat "$T/st.log")"
+grep -q "PED request type 0x02 not relayed (BAD_REQUEST)" "$D/pedserver.log" ||
+	fail "STATUS refusal not logged"
 
 note "no secret in the log"
 assert_not_contains "13579" "$(cat "$D/pedserver.log")"

@@ -12,6 +12,9 @@
  *               reaches EOF, then DISCONNECT
  *     ping N    handshake, N PINGs one after the other; prints
  *               "ping n N p50 US p99 US max US" (round trips, microseconds)
+ *     status    handshake, a LINK STATUS (id 9), which pedserver does not
+ *               relay: prints "answer <RESULT|ERROR> <NAME>", then a PING
+ *               whose PONG ("pong") shows the session survived; OK after it
  *     probe     HELLO purpose PROBE: prints the HELLO_ACK
  *
  * The HSM side is the software HSM of pedclient/hsm.h (Full Unified with the
@@ -175,7 +178,7 @@ static int rpv_init(void)
 
 /* ---------------------------------------------------------------- sessions */
 
-enum cmd { C_CONNECT, C_READ, C_HOLD, C_PING };
+enum cmd { C_CONNECT, C_READ, C_HOLD, C_PING, C_STATUS };
 #define PING_MAX 100000
 
 struct cl {
@@ -357,6 +360,12 @@ static void on_link(struct cl *c, const uint8_t *body, size_t len)
 	if (type == LINK_ERROR && link_get_str(&b, msg, sizeof(msg)) == 0 && msg[0])
 		printf("message %s\n", msg);
 	r = -(int)status;
+	if (c->cmd == C_STATUS) {
+		printf("answer %s %s\n", type == LINK_RESULT ? "RESULT" : "ERROR", ped_errname(r));
+		if ((r = sess_ping(c->s, 0x5354415455530000ull)) < 0)
+			done(c, r);
+		return;
+	}
 	if (r == 0 && type == LINK_RESULT)
 		r = read_result(c, &b);
 	done(c, r);
@@ -377,6 +386,15 @@ static int start_read(struct cl *c)
 	    (r = pbuf_put_bytes(&b, zero, sizeof(zero))) < 0)
 		return r;
 	return sess_send(c->s, SESS_MSG_LINK, m, b.len);
+}
+
+/* A LINK STATUS (empty payload) under id 9. */
+static int start_status(struct cl *c)
+{
+	const uint8_t m[3] = {LINK_STATUS, 0, 9};
+
+	c->op_id = 9;
+	return sess_send(c->s, SESS_MSG_LINK, m, sizeof(m));
 }
 
 static void handle(struct cl *c, struct sess_event *ev)
@@ -422,6 +440,8 @@ static void handle(struct cl *c, struct sess_event *ev)
 			next_ping(c);
 		else if (c->cmd == C_READ && (r = start_read(c)) < 0)
 			done(c, r);
+		else if (c->cmd == C_STATUS && (r = start_status(c)) < 0)
+			done(c, r);
 		break;
 	case SESS_EV_MESSAGE:
 		if (ev->msg_type == SESS_MSG_LINK) {
@@ -436,6 +456,10 @@ static void handle(struct cl *c, struct sess_event *ev)
 		if (c->cmd == C_PING && ev->nonce == c->pings) {
 			c->rtt[c->pings++] = now_us() - c->t_ping;
 			next_ping(c);
+		}
+		if (c->cmd == C_STATUS && ev->nonce == 0x5354415455530000ull) {
+			printf("pong\n");
+			done(c, 0);
 		}
 		break;
 	case SESS_EV_CLOSED:
@@ -655,6 +679,8 @@ int main(int argc, char **argv)
 		opt_pings = (unsigned)n;
 		return session(C_PING, 0);
 	}
+	if (strcmp(cmd, "status") == 0)
+		return session(C_STATUS, 0);
 	if (strcmp(cmd, "probe") == 0)
 		return probe();
 	if (strcmp(cmd, "read") == 0)
