@@ -19,7 +19,8 @@
  *   EphemData_X  X's ephemeral public key (133 bytes), empty if X has none
  *   L            KAS_DKM_LEN * 8 = 2560 (bits)
  *   SuppPubInfo  the caller's context (protocol transcript hash), may be empty
- *   SuppPrivInfo the shared secret value: the RPV, or a password-derived value
+ *   SuppPrivInfo the shared secret value: the RPV (Full Unified); empty in
+ *                the Local PED's One-Pass (docs/PROTOCOL.md §1.4)
  * The DKM (KAS_DKM_LEN bytes) is cut, in order, into
  *   MacKey(64) || DEK_UV(32) || DMK_UV(64) || CWK_UV(32)
  *              || DEK_VU(32) || DMK_VU(64) || CWK_VU(32)
