@@ -32,6 +32,8 @@
  *   CO                           the partition is initialized, PO logged in
  *   CU                           the partition is initialized, CO logged in
  *   AU                           the HSM is initialized, SO or AU logged in
+ *   role resetpw CO / CU         as CO / CU above, on an initialized role
+ *   role changepw (SO PO CO CU AU) the role itself logged in
  *   RPV                          the HSM is not initialized, or SO logged in
  *
  * Failed logins (consecutive, persisted before the check, reset by a success):
@@ -217,6 +219,20 @@ int hsm_role_init_reuse(hsm_t *h, enum hsm_role role, const shamir_share_t *shar
  * PO and PDOMAIN are committed by hsm_init / hsm_partition_init. */
 int hsm_role_init_commit(hsm_t *h, enum hsm_role role, uint32_t token);
 void hsm_role_init_abort(hsm_t *h, enum hsm_role role);
+/* role changepw: a new keyset for a login role (SO, PO, CO, CU, AU) by the
+ * role itself. The caller proves the current keyset first with
+ * hsm_role_login (a failure counts as a failed login); begin/reuse then
+ * need the role logged in (PED_E_NOT_LOGGED_IN) and initialized. The change
+ * is staged like an init and committed in one write only when the new keyset
+ * is fully written: until then the old secret stays valid. The commit resets
+ * the counter and the role stays logged in. An init token does not commit a
+ * change nor the reverse (PED_E_BAD_REQUEST); hsm_role_init_abort drops
+ * either. */
+int hsm_role_change_begin(hsm_t *h, enum hsm_role role, unsigned m, unsigned n,
+			  shamir_share_t *shares, uint8_t *keyset_id, uint32_t *token);
+int hsm_role_change_reuse(hsm_t *h, enum hsm_role role, const shamir_share_t *shares,
+			  unsigned k, const uint8_t *keyset_id, uint32_t *token);
+int hsm_role_change_commit(hsm_t *h, enum hsm_role role, uint32_t token);
 /* hsm init: label, SO and domain in one write; everything else is erased
  * (partition, CO, CU, AU); every role is logged out. */
 int hsm_init(hsm_t *h, const char *label, uint32_t so_token, uint32_t domain_token);

@@ -38,6 +38,8 @@ static const char *const help_text[] = {
 	"role init -name co|cu|au                  create a role's keyset",
 	"role login -name so|po|co|cu|au           log a role in with its PED keys",
 	"role logout                               log every role out",
+	"role changepw -name so|po|co|cu|au        the role logged in: current keys, then new ones",
+	"role resetpw -name co|cu                  a new keyset for a CO (by the PO) or CU (by the CO)",
 	"slot list                                 the slots of this pedclient",
 	"help / exit / quit",
 };

@@ -31,6 +31,7 @@
 
 struct staged_role {
 	int active;
+	int change;            /* staged by hsm_role_change_* (not init) */
 	uint32_t token;
 	struct softhsm_role rec;
 };
@@ -633,8 +634,21 @@ static void wipe_shares(shamir_share_t *shares, unsigned n)
 
 /* ---- roles ----------------------------------------------------------------- */
 
-int hsm_role_init_begin(hsm_t *h, enum hsm_role role, unsigned m, unsigned n,
-			shamir_share_t *shares, uint8_t *keyset_id, uint32_t *token)
+/* Who may stage a change of a role's secret: init (may_init) or changepw
+ * (the role itself logged in, after it presented its current keyset). */
+static int may_stage(const hsm_t *h, enum hsm_role role, int change)
+{
+	if (!change)
+		return may_init(h, role);
+	if (role_table[role].max_failures == 0)
+		return PED_E_INVAL;
+	if (!h->st.roles[role].initialized)
+		return PED_E_NOT_INITIALIZED;
+	return logged(h, role) ? 0 : PED_E_NOT_LOGGED_IN;
+}
+
+static int role_begin(hsm_t *h, enum hsm_role role, unsigned m, unsigned n,
+		      shamir_share_t *shares, uint8_t *keyset_id, uint32_t *token, int change)
 {
 	uint8_t secret[HSM_ROLE_SECRET_LEN];
 	int r = PED_E_INVAL;
@@ -647,7 +661,7 @@ int hsm_role_init_begin(hsm_t *h, enum hsm_role role, unsigned m, unsigned n,
 	if (m < 1 || m > n || n > SHAMIR_MAX_N)
 		goto out;
 	wipe_shares(shares, n);
-	if ((r = may_init(h, role)) != 0)
+	if ((r = may_stage(h, role, change)) != 0)
 		goto out;
 	r = PED_E_CRYPTO;
 	if (RAND_priv_bytes(secret, sizeof(secret)) != 1)
@@ -658,6 +672,7 @@ int hsm_role_init_begin(hsm_t *h, enum hsm_role role, unsigned m, unsigned n,
 		wipe_shares(shares, n);
 		goto out;
 	}
+	h->staged[role].change = change;
 	if (keyset_id != NULL)
 		memcpy(keyset_id, h->staged[role].rec.keyset_id, HSM_KEYSET_ID_LEN);
 	r = 0;
@@ -666,8 +681,8 @@ out:
 	return r;
 }
 
-int hsm_role_init_reuse(hsm_t *h, enum hsm_role role, const shamir_share_t *shares,
-			unsigned k, const uint8_t *keyset_id, uint32_t *token)
+static int role_reuse(hsm_t *h, enum hsm_role role, const shamir_share_t *shares, unsigned k,
+		      const uint8_t *keyset_id, uint32_t *token, int change)
 {
 	uint8_t secret[SHAMIR_MAX_SECRET];
 	int r = PED_E_INVAL;
@@ -676,7 +691,7 @@ int hsm_role_init_reuse(hsm_t *h, enum hsm_role role, const shamir_share_t *shar
 		*token = 0;
 	if (h == NULL || !role_ok(role) || shares == NULL || token == NULL || k > SHAMIR_MAX_N)
 		goto out;
-	if ((r = may_init(h, role)) != 0)
+	if ((r = may_stage(h, role, change)) != 0)
 		goto out;
 	r = PED_E_SHARE_FEW;
 	if (k == 0)
@@ -686,9 +701,56 @@ int hsm_role_init_reuse(hsm_t *h, enum hsm_role role, const shamir_share_t *shar
 		goto out;
 	if ((r = shamir_combine(shares, k, secret, sizeof(secret))) != 0)
 		goto out;
-	r = stage_role(h, role, secret, shares[0].m, max_x(shares, k), keyset_id, token);
+	if ((r = stage_role(h, role, secret, shares[0].m, max_x(shares, k), keyset_id, token)) == 0)
+		h->staged[role].change = change;
 out:
 	OPENSSL_cleanse(secret, sizeof(secret));
+	return r;
+}
+
+int hsm_role_init_begin(hsm_t *h, enum hsm_role role, unsigned m, unsigned n,
+			shamir_share_t *shares, uint8_t *keyset_id, uint32_t *token)
+{
+	return role_begin(h, role, m, n, shares, keyset_id, token, 0);
+}
+
+int hsm_role_init_reuse(hsm_t *h, enum hsm_role role, const shamir_share_t *shares,
+			unsigned k, const uint8_t *keyset_id, uint32_t *token)
+{
+	return role_reuse(h, role, shares, k, keyset_id, token, 0);
+}
+
+int hsm_role_change_begin(hsm_t *h, enum hsm_role role, unsigned m, unsigned n,
+			  shamir_share_t *shares, uint8_t *keyset_id, uint32_t *token)
+{
+	return role_begin(h, role, m, n, shares, keyset_id, token, 1);
+}
+
+int hsm_role_change_reuse(hsm_t *h, enum hsm_role role, const shamir_share_t *shares,
+			  unsigned k, const uint8_t *keyset_id, uint32_t *token)
+{
+	return role_reuse(h, role, shares, k, keyset_id, token, 1);
+}
+
+int hsm_role_change_commit(hsm_t *h, enum hsm_role role, uint32_t token)
+{
+	struct softhsm_state next;
+	int r = PED_E_INVAL;
+
+	if (h == NULL || !role_ok(role))
+		goto out;
+	r = PED_E_BAD_REQUEST;
+	if (!staged_ok(h, role, token) || !h->staged[role].change)
+		goto out;
+	if ((r = may_stage(h, role, 1)) != 0)
+		goto out;
+	memcpy(&next, &h->st, sizeof(next));
+	memcpy(&next.roles[role], &h->staged[role].rec, sizeof(next.roles[role]));
+	if ((r = commit_state(h, &next)) != 0)
+		goto out;
+	unstage_role(h, role); /* the role stays logged in */
+out:
+	OPENSSL_cleanse(&next, sizeof(next));
 	return r;
 }
 
@@ -700,7 +762,7 @@ int hsm_role_init_commit(hsm_t *h, enum hsm_role role, uint32_t token)
 	if (h == NULL || (role != HSM_ROLE_CO && role != HSM_ROLE_CU && role != HSM_ROLE_AU))
 		goto out;
 	r = PED_E_BAD_REQUEST;
-	if (!staged_ok(h, role, token))
+	if (!staged_ok(h, role, token) || h->staged[role].change)
 		goto out;
 	if ((r = may_init(h, role)) != 0)
 		goto out;
