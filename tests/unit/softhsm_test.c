@@ -524,6 +524,116 @@ static void test_partition_roles(void **state)
 	hsm_close(h);
 }
 
+/* role changepw: staged until committed (old secret valid meanwhile, and
+ * after an abort, a close or a crash); init and change tokens do not mix; the
+ * role must be logged in; the commit keeps it logged in with a fresh
+ * counter; a reused keyset becomes the role's. */
+static void test_changepw(void **state)
+{
+	shamir_share_t so[1], so2[16], co[2], co2[3], dom[1];
+	uint8_t ksid[HSM_KEYSET_ID_LEN];
+	struct hsm_info info;
+	uint32_t t, t2;
+	unsigned rem;
+	hsm_t *h;
+
+	(void)state;
+	h = open_new();
+	do_hsm_init(h, 1, 1, so);
+	/* not logged in: refused, nothing staged */
+	assert_int_equal(hsm_role_change_begin(h, HSM_ROLE_SO, 2, 3, so2, NULL, &t),
+			 PED_E_NOT_LOGGED_IN);
+	assert_int_equal(t, 0);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_SO, so, 1, &rem), 0);
+	/* the domains and the uninitialized roles have no changepw */
+	assert_int_equal(hsm_role_change_begin(h, HSM_ROLE_DOMAIN, 1, 1, dom, NULL, &t),
+			 PED_E_INVAL);
+	assert_int_equal(hsm_role_change_begin(h, HSM_ROLE_AU, 1, 1, dom, NULL, &t),
+			 PED_E_NOT_INITIALIZED);
+	assert_int_equal(hsm_role_change_begin(h, HSM_ROLE_SO, 0, 3, so2, NULL, &t), PED_E_RANGE);
+	assert_int_equal(hsm_role_change_begin(h, HSM_ROLE_SO, 4, 3, so2, NULL, &t), PED_E_RANGE);
+
+	/* staged, then the handle closes (a crash): the old secret stays */
+	assert_int_equal(hsm_role_change_begin(h, HSM_ROLE_SO, 16, 16, so2, ksid, &t), 0);
+	reopen(&h);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_SO, so2, 16, &rem), PED_E_SHARE_BAD);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_SO, so, 1, &rem), 0);
+	/* staged, then aborted */
+	assert_int_equal(hsm_role_change_begin(h, HSM_ROLE_SO, 16, 16, so2, ksid, &t), 0);
+	hsm_role_init_abort(h, HSM_ROLE_SO);
+	assert_int_equal(hsm_role_change_commit(h, HSM_ROLE_SO, t), PED_E_BAD_REQUEST);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_SO, so, 1, &rem), 0);
+	/* a change token does not commit an init, a wrong token nothing */
+	assert_int_equal(hsm_role_change_begin(h, HSM_ROLE_SO, 16, 16, so2, ksid, &t), 0);
+	assert_int_equal(hsm_role_change_commit(h, HSM_ROLE_SO, t ^ 1u), PED_E_BAD_REQUEST);
+	assert_int_equal(hsm_role_change_commit(h, HSM_ROLE_SO, 0), PED_E_BAD_REQUEST);
+	/* logged out before the commit: refused, the old secret stays */
+	hsm_role_logout(h);
+	assert_int_equal(hsm_role_change_commit(h, HSM_ROLE_SO, t), PED_E_NOT_LOGGED_IN);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_SO, so, 1, &rem), 0);
+	assert_int_equal(hsm_role_change_commit(h, HSM_ROLE_SO, t), 0);
+	assert_int_equal(hsm_role_change_commit(h, HSM_ROLE_SO, t), PED_E_BAD_REQUEST);
+	assert_int_equal(hsm_info(h, &info), 0);
+	assert_true(info.roles[HSM_ROLE_SO].logged_in);
+	assert_int_equal(info.roles[HSM_ROLE_SO].m, 16);
+	assert_int_equal(info.roles[HSM_ROLE_SO].n, 16);
+	assert_memory_equal(info.roles[HSM_ROLE_SO].keyset_id, ksid, sizeof(ksid));
+	assert_true(info.initialized);
+	reopen(&h);
+	/* the old keyset no longer fits (its M differs: refused before counting) */
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_SO, so, 1, &rem), PED_E_SHARE_BAD);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_SO, so2, 15, &rem), PED_E_SHARE_FEW);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_SO, so2, 16, &rem), 0);
+	assert_int_equal(rem, 3);
+
+	/* partition, CO 1 of 2; changepw CO reusing a 2-of-3 keyset */
+	{
+		shamir_share_t po[1], pd[1];
+		uint32_t t_po, t_pd;
+
+		assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_PO, 1, 1, po, NULL, &t_po), 0);
+		assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_PDOMAIN, 1, 1, pd, NULL, &t_pd),
+				 0);
+		assert_int_equal(hsm_partition_init(h, "p", t_po, t_pd), 0);
+		assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_CO, 1, 2, co, NULL, &t), 0);
+		/* an init token does not commit a change */
+		assert_int_equal(hsm_role_change_commit(h, HSM_ROLE_CO, t), PED_E_BAD_REQUEST);
+		assert_int_equal(hsm_role_init_commit(h, HSM_ROLE_CO, t), 0);
+		wipe_all(po, 1);
+		wipe_all(pd, 1);
+	}
+	assert_int_equal(hsm_role_change_begin(h, HSM_ROLE_CO, 1, 1, dom, NULL, &t),
+			 PED_E_NOT_LOGGED_IN);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CO, &co[1], 1, &rem), 0);
+	/* a change token does not commit an init */
+	assert_int_equal(hsm_role_change_begin(h, HSM_ROLE_CO, 1, 1, dom, NULL, &t), 0);
+	assert_int_equal(hsm_role_init_commit(h, HSM_ROLE_CO, t), PED_E_BAD_REQUEST);
+	/* reuse replaces the staged change; too few shares refused */
+	assert_int_equal(shamir_split((const uint8_t *)"0123456789abcdef0123456789abcdef", 32,
+				      2, 3, co2),
+			 0);
+	assert_int_equal(hsm_role_change_reuse(h, HSM_ROLE_CO, co2, 0, NULL, &t2),
+			 PED_E_SHARE_FEW);
+	assert_int_equal(hsm_role_change_reuse(h, HSM_ROLE_CO, &co2[1], 2, ksid, &t2), 0);
+	assert_int_equal(hsm_role_change_commit(h, HSM_ROLE_CO, t), PED_E_BAD_REQUEST);
+	assert_int_equal(hsm_role_change_commit(h, HSM_ROLE_CO, t2), 0);
+	assert_int_equal(hsm_info(h, &info), 0);
+	assert_int_equal(info.roles[HSM_ROLE_CO].m, 2);
+	assert_int_equal(info.roles[HSM_ROLE_CO].n, 3);
+	assert_int_equal(info.roles[HSM_ROLE_CO].failures, 0);
+	assert_true(info.roles[HSM_ROLE_CO].logged_in);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CO, co, 1, &rem), PED_E_SHARE_BAD);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CO, co2, 2, &rem), 0);
+	assert_int_equal(rem, 10);
+
+	wipe_all(so, 1);
+	wipe_all(so2, 16);
+	wipe_all(co, 2);
+	wipe_all(co2, 3);
+	wipe_all(dom, 1);
+	hsm_close(h);
+}
+
 /* ---- RPV and channel keys -------------------------------------------------- */
 
 static const uint8_t ctx[] = "transcript hash";
@@ -1010,6 +1120,7 @@ int main(void)
 		T(test_so_lockout_recovery),
 		T(test_two_phase),
 		T(test_partition_roles),
+		T(test_changepw),
 		T(test_rpv_channel),
 		T(test_one_pass),
 		T(test_rpv_verify_and_pake),
