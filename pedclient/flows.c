@@ -148,7 +148,7 @@ static int valid_label(const char *l)
 static const char *role_upper(enum hsm_role r)
 {
 	static const char *const n[HSM_ROLE_COUNT] = {"SO", "DOMAIN", "PO", "PDOMAIN",
-						      "CO", "CU", "AU"};
+						      "CO", "CU", "AU", "LCO"};
 	return (unsigned)r < HSM_ROLE_COUNT ? n[r] : "?";
 }
 
@@ -156,7 +156,8 @@ static const char *role_desc(enum hsm_role r)
 {
 	static const char *const n[HSM_ROLE_COUNT] = {
 		"HSM Security Officer", "HSM domain", "Partition Security Officer",
-		"partition domain", "Crypto Officer", "Crypto User", "Auditor"};
+		"partition domain", "Crypto Officer", "Crypto User", "Auditor",
+		"Limited Crypto Officer"};
 	return (unsigned)r < HSM_ROLE_COUNT ? n[r] : "?";
 }
 
@@ -829,7 +830,7 @@ static int role_arg(struct cmd_ctx *x, const char *usage, const char *allowed,
 		return -1;
 	}
 	snprintf(pat, sizeof(pat), "|%s|", v[0]);
-	if (strlen(v[0]) != 2 || strstr(allowed, pat) == NULL ||
+	if (strlen(v[0]) > 3 || strstr(allowed, pat) == NULL ||
 	    hsm_role_from_name(v[0], role) != 0) {
 		hsmsock_end(x->c, PED_E_INVAL, "usage: %s", usage);
 		return -1;
@@ -839,13 +840,13 @@ static int role_arg(struct cmd_ctx *x, const char *usage, const char *allowed,
 
 static void role_init(struct cmd_ctx *x, int reset)
 {
-	const char *usage = reset ? "role resetpw -name co|cu" : "role init -name co|cu|au";
+	const char *usage = reset ? "role resetpw -name co|cu" : "role init -name co|cu|lco|au";
 	struct hsm_info i;
 	enum hsm_role role;
 	struct op *o;
 	const char *need = NULL;
 
-	if (role_arg(x, usage, reset ? "|co|cu|" : "|co|cu|au|", &role) != 0)
+	if (role_arg(x, usage, reset ? "|co|cu|" : "|co|cu|lco|au|", &role) != 0)
 		return;
 	hsm_info(slot_hsm(x->f, x->slot), &i);
 	if (reset && i.partition_initialized && !i.roles[role].initialized) {
@@ -864,6 +865,8 @@ static void role_init(struct cmd_ctx *x, int reset)
 	} else if (role == HSM_ROLE_CU && !i.roles[HSM_ROLE_CO].logged_in) {
 		need = reset ? "role resetpw -name cu needs the Crypto Officer logged in"
 			     : "role init -name cu needs the Crypto Officer logged in";
+	} else if (role == HSM_ROLE_LCO && !i.roles[HSM_ROLE_CO].logged_in) {
+		need = "role init -name lco needs the Crypto Officer logged in";
 	}
 	if (need != NULL) {
 		hsmsock_end(x->c, strstr(need, "not initialized") ? PED_E_NOT_INITIALIZED
@@ -890,7 +893,7 @@ static void cmd_role_login(struct cmd_ctx *x)
 	enum hsm_role role;
 	struct op *o;
 
-	if (role_arg(x, "role login -name so|po|co|cu|au", "|so|po|co|cu|au|", &role) != 0)
+	if (role_arg(x, "role login -name so|po|co|cu|lco|au", "|so|po|co|cu|lco|au|", &role) != 0)
 		return;
 	hsm_info(slot_hsm(x->f, x->slot), &i);
 	if (!i.roles[role].initialized) {
@@ -917,7 +920,8 @@ static void cmd_role_changepw(struct cmd_ctx *x)
 	enum hsm_role role;
 	struct op *o;
 
-	if (role_arg(x, "role changepw -name so|po|co|cu|au", "|so|po|co|cu|au|", &role) != 0)
+	if (role_arg(x, "role changepw -name so|po|co|cu|lco|au", "|so|po|co|cu|lco|au|",
+		     &role) != 0)
 		return;
 	hsm_info(slot_hsm(x->f, x->slot), &i);
 	if (!i.roles[role].initialized) {

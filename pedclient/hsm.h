@@ -15,6 +15,7 @@
  *   HSM_ROLE_CO       Crypto Officer                black  login role
  *   HSM_ROLE_CU       Crypto User                   gray ("black" to the PED)
  *   HSM_ROLE_AU       Auditor                       white  login role
+ *   HSM_ROLE_LCO      Limited Crypto Officer        gray ("black" to the PED)
  *   the RPV           Remote PED Vector             orange (hsm_rpv_*)
  *
  * Two-phase initialization. A *_begin (or *_reuse) generates (or recombines)
@@ -30,7 +31,7 @@
  *   partition init (PO, PDOMAIN) the HSM is initialized and SO logged in;
  *                                afterwards the PO is logged in
  *   CO                           the partition is initialized, PO logged in
- *   CU                           the partition is initialized, CO logged in
+ *   CU, LCO                      the partition is initialized, CO logged in
  *   AU                           the HSM is initialized, SO or AU logged in
  *   role resetpw CO / CU         as CO / CU above, on an initialized role
  *   role changepw (SO PO CO CU AU) the role itself logged in
@@ -39,9 +40,10 @@
  * Failed logins (consecutive, persisted before the check, reset by a success):
  *   SO  3  -> the HSM is zeroized (labels, every role and domain, partition;
  *             the serial, the static key and the RPV stay)
- *   PO  10 -> the partition is zeroized (PO, partition domain, CO, CU)
- *   CO, CU, AU 10 -> the role is locked (CKR_PIN_LOCKED) until it is
- *             initialized again (CO/CU by their initializer, AU by the SO)
+ *   PO  10 -> the partition is zeroized (PO, partition domain, CO, CU, LCO)
+ *   CO, CU, LCO, AU 10 -> the role is locked (CKR_PIN_LOCKED) until it is
+ *             initialized again (CO/CU/LCO by their initializer, AU by the
+ *             SO)
  *
  * A handle is not thread-safe. State changes fsync the state file and key
  * operations cost a P-521 multiplication or two: a few milliseconds each.
@@ -75,7 +77,8 @@ enum hsm_role {
 	HSM_ROLE_CO = 4,
 	HSM_ROLE_CU = 5,
 	HSM_ROLE_AU = 6,
-	HSM_ROLE_COUNT = 7
+	HSM_ROLE_LCO = 7,
+	HSM_ROLE_COUNT = 8
 };
 
 struct hsm_role_info {
@@ -114,7 +117,8 @@ int hsm_static_public(const hsm_t *h, uint8_t out[static ECP_PUB_LEN]);
  * (PED_E_NOT_INITIALIZED before). */
 int hsm_ped_static_public(const hsm_t *h, uint8_t out[static ECP_PUB_LEN]);
 
-/* "so" "domain" "po" "pdomain" "co" "cu" "au"; NULL for an invalid role. */
+/* "so" "domain" "po" "pdomain" "co" "cu" "au" "lco"; NULL for an invalid
+ * role. */
 const char *hsm_role_name(enum hsm_role r);
 int hsm_role_from_name(const char *name, enum hsm_role *r);
 /* The PED key type of docs/PROTOCOL.md (1 blue, 2 red, 4 black, 5 white). */
@@ -215,7 +219,7 @@ int hsm_role_init_begin(hsm_t *h, enum hsm_role role, unsigned m, unsigned n,
 			shamir_share_t *shares, uint8_t *keyset_id, uint32_t *token);
 int hsm_role_init_reuse(hsm_t *h, enum hsm_role role, const shamir_share_t *shares,
 			unsigned k, const uint8_t *keyset_id, uint32_t *token);
-/* Commits a staged CO, CU or AU (resets its counter, unlocks it). SO, DOMAIN,
+/* Commits a staged CO, CU, LCO or AU (resets its counter, unlocks it). SO, DOMAIN,
  * PO and PDOMAIN are committed by hsm_init / hsm_partition_init. */
 int hsm_role_init_commit(hsm_t *h, enum hsm_role role, uint32_t token);
 void hsm_role_init_abort(hsm_t *h, enum hsm_role role);
@@ -236,8 +240,8 @@ int hsm_role_change_commit(hsm_t *h, enum hsm_role role, uint32_t token);
 /* hsm init: label, SO and domain in one write; everything else is erased
  * (partition, CO, CU, AU); every role is logged out. */
 int hsm_init(hsm_t *h, const char *label, uint32_t so_token, uint32_t domain_token);
-/* partition init: label, PO and partition domain in one write; CO and CU
- * are erased; the PO is logged in afterwards. */
+/* partition init: label, PO and partition domain in one write; CO, CU and
+ * LCO are erased; the PO is logged in afterwards. */
 int hsm_partition_init(hsm_t *h, const char *label, uint32_t po_token,
 		       uint32_t pdomain_token);
 

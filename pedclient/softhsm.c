@@ -83,6 +83,7 @@ static const struct {
 	[HSM_ROLE_CO] = {"co", 4, 10},
 	[HSM_ROLE_CU] = {"cu", 4, 10},
 	[HSM_ROLE_AU] = {"au", 5, 10},
+	[HSM_ROLE_LCO] = {"lco", 4, 10},
 };
 
 #define ROLE_BIT(r) (1u << (unsigned)(r))
@@ -202,6 +203,7 @@ static int roles_consistent(const struct softhsm_state *st)
 	return r[HSM_ROLE_SO].initialized == hsm && r[HSM_ROLE_DOMAIN].initialized == hsm &&
 	       r[HSM_ROLE_PO].initialized == part && r[HSM_ROLE_PDOMAIN].initialized == part &&
 	       (part || !r[HSM_ROLE_CO].initialized) && (part || !r[HSM_ROLE_CU].initialized) &&
+	       (part || !r[HSM_ROLE_LCO].initialized) &&
 	       (hsm || !r[HSM_ROLE_AU].initialized);
 }
 
@@ -212,7 +214,8 @@ int softhsm_state_parse(const uint8_t *data, size_t len, struct softhsm_state *s
 	ecp_key_t *k = NULL, *pk = NULL;
 	const uint8_t *p;
 	uint16_t version, body_len;
-	unsigned i;
+	unsigned i, nroles;
+	size_t body;
 	pbuf_t b;
 	int r = PED_E_INVAL;
 
@@ -230,18 +233,20 @@ int softhsm_state_parse(const uint8_t *data, size_t len, struct softhsm_state *s
 	    memcmp(p, SOFTHSM_MAGIC, SOFTHSM_MAGIC_LEN) != 0 || pbuf_get_u16(&b, &version) != 0)
 		goto out;
 	r = PED_E_VERSION;
-	if (version != SOFTHSM_VERSION)
+	if (version != SOFTHSM_VERSION && version != 1)
+		goto out;
+	nroles = version == 1 ? SOFTHSM_ROLES_V1 : HSM_ROLE_COUNT;
+	body = SOFTHSM_BODY_LEN_N(nroles);
+	r = PED_E_STATE_CORRUPT;
+	if (pbuf_get_u16(&b, &body_len) != 0 || body_len != body ||
+	    len != SOFTHSM_HDR_LEN + body + SOFTHSM_SUM_LEN)
+		goto out;
+	if ((r = sha256(data, SOFTHSM_HDR_LEN + body, sum)) != 0)
 		goto out;
 	r = PED_E_STATE_CORRUPT;
-	if (pbuf_get_u16(&b, &body_len) != 0 || body_len != SOFTHSM_BODY_LEN ||
-	    len != SOFTHSM_FILE_LEN)
+	if (CRYPTO_memcmp(sum, data + SOFTHSM_HDR_LEN + body, sizeof(sum)) != 0)
 		goto out;
-	if ((r = sha256(data, SOFTHSM_HDR_LEN + SOFTHSM_BODY_LEN, sum)) != 0)
-		goto out;
-	r = PED_E_STATE_CORRUPT;
-	if (CRYPTO_memcmp(sum, data + SOFTHSM_HDR_LEN + SOFTHSM_BODY_LEN, sizeof(sum)) != 0)
-		goto out;
-	b.len = SOFTHSM_HDR_LEN + SOFTHSM_BODY_LEN; /* the body ends at the sum */
+	b.len = SOFTHSM_HDR_LEN + body; /* the body ends at the sum */
 
 	if (pbuf_get_u64(&b, &st->serial) != 0 || st->serial == 0 ||
 	    pbuf_get_u8(&b, &st->flags) != 0 || (st->flags & ~SOFTHSM_F_ALL) != 0 ||
@@ -261,7 +266,7 @@ int softhsm_state_parse(const uint8_t *data, size_t len, struct softhsm_state *s
 	} else if (!all_zero(st->rpv, HSM_RPV_LEN) || !all_zero(st->ped_pub, ECP_PUB_LEN)) {
 		goto out;
 	}
-	for (i = 0; i < HSM_ROLE_COUNT; i++)
+	for (i = 0; i < nroles; i++) /* a version 1 file: the LCO stays all zero */
 		if ((r = get_role(&b, i, &st->roles[i])) != 0)
 			goto out;
 	r = PED_E_STATE_CORRUPT;
@@ -522,6 +527,7 @@ static int may_init(const hsm_t *h, enum hsm_role role)
 			return PED_E_NOT_INITIALIZED;
 		return logged(h, HSM_ROLE_PO) ? 0 : PED_E_NOT_LOGGED_IN;
 	case HSM_ROLE_CU:
+	case HSM_ROLE_LCO:
 		if (!part)
 			return PED_E_NOT_INITIALIZED;
 		return logged(h, HSM_ROLE_CO) ? 0 : PED_E_NOT_LOGGED_IN;
@@ -759,7 +765,8 @@ int hsm_role_init_commit(hsm_t *h, enum hsm_role role, uint32_t token)
 	struct softhsm_state next;
 	int r = PED_E_INVAL;
 
-	if (h == NULL || (role != HSM_ROLE_CO && role != HSM_ROLE_CU && role != HSM_ROLE_AU))
+	if (h == NULL || (role != HSM_ROLE_CO && role != HSM_ROLE_CU && role != HSM_ROLE_AU &&
+			  role != HSM_ROLE_LCO))
 		goto out;
 	r = PED_E_BAD_REQUEST;
 	if (!staged_ok(h, role, token) || h->staged[role].change)
@@ -817,6 +824,7 @@ static void zeroize_partition(struct softhsm_state *st)
 	clear_role(st, HSM_ROLE_PDOMAIN);
 	clear_role(st, HSM_ROLE_CO);
 	clear_role(st, HSM_ROLE_CU);
+	clear_role(st, HSM_ROLE_LCO);
 }
 
 int hsm_init(hsm_t *h, const char *label, uint32_t so_token, uint32_t domain_token)
@@ -868,18 +876,19 @@ int hsm_partition_init(hsm_t *h, const char *label, uint32_t po_token, uint32_t 
 	next.roles[HSM_ROLE_PDOMAIN] = h->staged[HSM_ROLE_PDOMAIN].rec;
 	if ((r = commit_state(h, &next)) != 0)
 		goto out;
-	h->logged_in &= ~(ROLE_BIT(HSM_ROLE_CO) | ROLE_BIT(HSM_ROLE_CU));
+	h->logged_in &= ~(ROLE_BIT(HSM_ROLE_CO) | ROLE_BIT(HSM_ROLE_CU) | ROLE_BIT(HSM_ROLE_LCO));
 	h->logged_in |= ROLE_BIT(HSM_ROLE_PO);
 	unstage_role(h, HSM_ROLE_PO);
 	unstage_role(h, HSM_ROLE_PDOMAIN);
 	unstage_role(h, HSM_ROLE_CO);
 	unstage_role(h, HSM_ROLE_CU);
+	unstage_role(h, HSM_ROLE_LCO);
 out:
 	return r;
 }
 
 /* The lockout action once a role has used up its attempts: SO zeroizes the
- * HSM, PO the partition; CO, CU and AU stay locked by their counter. */
+ * HSM, PO the partition; CO, CU, LCO and AU stay locked by their counter. */
 static int lockout(hsm_t *h, enum hsm_role role)
 {
 	struct softhsm_state next;
@@ -902,9 +911,10 @@ static int lockout(hsm_t *h, enum hsm_role role)
 		hsm_rpv_init_abort(h);
 	} else {
 		h->logged_in &= ~(ROLE_BIT(HSM_ROLE_PO) | ROLE_BIT(HSM_ROLE_CO) |
-				  ROLE_BIT(HSM_ROLE_CU));
+				  ROLE_BIT(HSM_ROLE_CU) | ROLE_BIT(HSM_ROLE_LCO));
 		unstage_role(h, HSM_ROLE_CO);
 		unstage_role(h, HSM_ROLE_CU);
+		unstage_role(h, HSM_ROLE_LCO);
 	}
 	return 0;
 }

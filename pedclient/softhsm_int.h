@@ -11,17 +11,22 @@
 
 #define SOFTHSM_MAGIC "RPEDSHSM"
 #define SOFTHSM_MAGIC_LEN 8
-#define SOFTHSM_VERSION 1
+#define SOFTHSM_VERSION 2
+/* version 1 had the first 7 roles (no LCO); it is read, never written */
+#define SOFTHSM_ROLES_V1 7
 #define SOFTHSM_SALT_LEN 32
 #define SOFTHSM_VERIFIER_LEN 64
 #define SOFTHSM_SUM_LEN 32 /* SHA-256 */
 /* one role record: id, state, m, n, failures, keyset id, salt, verifier */
 #define SOFTHSM_ROLE_LEN (5 + HSM_KEYSET_ID_LEN + SOFTHSM_SALT_LEN + SOFTHSM_VERIFIER_LEN)
 /* the body: serial, flags, two labels, static scalar, RPV, PED public, roles */
-#define SOFTHSM_BODY_LEN (8 + 1 + 2 * (1 + HSM_LABEL_MAX) + ECP_PRIV_LEN + HSM_RPV_LEN + \
-			  ECP_PUB_LEN + HSM_ROLE_COUNT * SOFTHSM_ROLE_LEN)
+#define SOFTHSM_BODY_LEN_N(roles) (8 + 1 + 2 * (1 + HSM_LABEL_MAX) + ECP_PRIV_LEN + \
+				   HSM_RPV_LEN + ECP_PUB_LEN + (roles) * SOFTHSM_ROLE_LEN)
+#define SOFTHSM_BODY_LEN SOFTHSM_BODY_LEN_N(HSM_ROLE_COUNT)
 #define SOFTHSM_HDR_LEN (SOFTHSM_MAGIC_LEN + 2 + 2)
 #define SOFTHSM_FILE_LEN (SOFTHSM_HDR_LEN + SOFTHSM_BODY_LEN + SOFTHSM_SUM_LEN)
+#define SOFTHSM_FILE_LEN_V1 (SOFTHSM_HDR_LEN + SOFTHSM_BODY_LEN_N(SOFTHSM_ROLES_V1) + \
+			     SOFTHSM_SUM_LEN)
 /* what hsm_open reads at most: a longer file is not ours */
 #define SOFTHSM_FILE_MAX 4096
 
@@ -50,7 +55,8 @@ struct softhsm_state {
 	struct softhsm_role roles[HSM_ROLE_COUNT];
 };
 
-/* Parses a whole state file held in memory, strictly (docs/softhsm.md):
+/* Parses a whole state file held in memory, strictly (docs/softhsm.md), of
+ * the current version or version 1 (read as if the LCO were not initialized):
  * 0, PED_E_STATE_CORRUPT (wrong magic, length, checksum or any field out of
  * range or inconsistent) or PED_E_VERSION. *st is wiped first and on failure.
  * When key is not NULL it receives the static key pair (caller frees). */

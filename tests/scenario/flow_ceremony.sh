@@ -11,7 +11,9 @@
 #   role changepw -name so with the SO's blue key, then login with the new;
 #   role resetpw -name co by the partition SO, -name cu by the CO: the lost
 #     keys are refused, the new ones log in; resetpw of a role never
-#     initialized (NOT_INITIALIZED) or without its resetter (NOT_LOGGED_IN).
+#     initialized (NOT_INITIALIZED) or without its resetter (NOT_LOGGED_IN);
+#   role init -name lco by the CO, role login -name lco, and what the LCO
+#     may not do (make a CU or an LCO).
 # Every wait is on an event (LCD text, an output line, a process exit).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_client.sh"
@@ -242,5 +244,25 @@ ctl_wait "Wrong keyset!" 5000
 ped_key ng1 7777
 hsm_done l12 || fail "CU login after resetpw: $OUT"
 ok "resetpw cu by the CO: the lost gray key is refused, the new one logs in"
+
+note "the Limited Crypto Officer: role init -name lco by the CO, role login -name lco"
+hsm_bg lc role init -name lco
+write_one "SETTING LCO PIN" lc 8888
+hsm_done lc || fail "role init lco: $OUT"
+assert_contains "Limited Crypto Officer initialized." "$OUT"
+hsm_run role logout
+hsm_bg l13 role login -name lco
+ctl_wait "PED Key (BLACK)" 5000
+ped_key lc1 8888
+hsm_done l13 || fail "LCO login: $OUT"
+assert_contains "Limited Crypto Officer logged in." "$OUT"
+hsm_run hsm show
+assert_contains "LCO      1 of 1 keyset, failed logins 0 of 10, logged in" "$OUT"
+hsm_run role init -name cu
+[ "$RC" -ne 0 ] || fail "the LCO initialized a CU: $OUT"
+assert_contains "CKR_USER_NOT_LOGGED_IN (role init -name cu needs the Crypto Officer logged in)" "$OUT"
+hsm_run role init -name lco
+assert_contains "CKR_USER_NOT_LOGGED_IN (role init -name lco needs the Crypto Officer logged in)" "$OUT"
+ok "LCO made by the CO, logs in with its key, may not make a CU or another LCO"
 
 echo "flow_ceremony: all ok"

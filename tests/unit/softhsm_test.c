@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "common/atomic.h"
 #include "common/err.h"
@@ -634,6 +635,133 @@ static void test_changepw(void **state)
 	hsm_close(h);
 }
 
+/* ---- the Limited Crypto Officer and the version 1 file -------------------- */
+
+/* A version 1 file made from a current one: the 7 roles before the LCO, the
+ * version and body length of version 1, its checksum. */
+static size_t to_v1(const uint8_t *v2, uint8_t *out)
+{
+	const size_t body = SOFTHSM_BODY_LEN_N(SOFTHSM_ROLES_V1);
+	size_t n = 0;
+
+	memcpy(out, v2, SOFTHSM_HDR_LEN + body);
+	out[8] = 0;
+	out[9] = 1;
+	out[10] = (uint8_t)(body >> 8);
+	out[11] = (uint8_t)body;
+	assert_true(EVP_Q_digest(NULL, "SHA256", NULL, out, SOFTHSM_HDR_LEN + body,
+				 out + SOFTHSM_HDR_LEN + body, &n));
+	assert_int_equal(n, SOFTHSM_SUM_LEN);
+	return SOFTHSM_FILE_LEN_V1;
+}
+
+static void test_lco_and_v1_file(void **state)
+{
+	shamir_share_t so[1], po[1], pd[1], co[1], cu[1], lco[2], lco2[1];
+	uint8_t *data, v1[SOFTHSM_FILE_MAX];
+	struct softhsm_state st;
+	struct hsm_info info;
+	uint32_t t, t2;
+	unsigned rem, i;
+	size_t len, n;
+	hsm_t *h;
+
+	(void)state;
+	h = open_new();
+	do_hsm_init(h, 1, 1, so);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_SO, so, 1, &rem), 0);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_LCO, 1, 1, lco, NULL, &t),
+			 PED_E_NOT_INITIALIZED);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_PO, 1, 1, po, NULL, &t), 0);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_PDOMAIN, 1, 1, pd, NULL, &t2), 0);
+	assert_int_equal(hsm_partition_init(h, "p", t, t2), 0);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_CO, 1, 1, co, NULL, &t), 0);
+	assert_int_equal(hsm_role_init_commit(h, HSM_ROLE_CO, t), 0);
+	/* the PO alone may not make an LCO: the CO does */
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_LCO, 1, 1, lco, NULL, &t),
+			 PED_E_NOT_LOGGED_IN);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CO, co, 1, &rem), 0);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_CU, 1, 1, cu, NULL, &t), 0);
+	assert_int_equal(hsm_role_init_commit(h, HSM_ROLE_CU, t), 0);
+
+	/* a version 1 file (no LCO) opens; every role in it works */
+	hsm_close(h);
+	read_file(path, &data, &len);
+	assert_int_equal(len, SOFTHSM_FILE_LEN);
+	n = to_v1(data, v1);
+	free(data);
+	write_file(path, v1, n);
+	assert_int_equal(softhsm_state_parse(v1, n, &st, NULL), 0);
+	assert_false(st.roles[HSM_ROLE_LCO].initialized);
+	assert_int_equal(hsm_open(path, 0, &h), 0);
+	assert_int_equal(hsm_info(h, &info), 0);
+	assert_true(info.partition_initialized);
+	assert_false(info.roles[HSM_ROLE_LCO].initialized);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_SO, so, 1, &rem), 0);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_PO, po, 1, &rem), 0);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CU, cu, 1, &rem), 0);
+	/* the login counter's write made it a current file */
+	read_file(path, &data, &len);
+	assert_int_equal(len, SOFTHSM_FILE_LEN);
+	assert_int_equal(data[9], SOFTHSM_VERSION);
+	free(data);
+	/* a version 1 header on a current body, or the reverse: corrupt */
+	v1[11] = (uint8_t)(SOFTHSM_BODY_LEN & 0xff);
+	v1[10] = (uint8_t)(SOFTHSM_BODY_LEN >> 8);
+	assert_int_equal(softhsm_state_parse(v1, n, &st, NULL), PED_E_STATE_CORRUPT);
+	read_file(path, &data, &len);
+	data[9] = 1;
+	assert_int_equal(softhsm_state_parse(data, len, &st, NULL), PED_E_STATE_CORRUPT);
+	free(data);
+
+	/* the LCO, 1 of 2, by the CO; its login; what it may not do */
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CO, co, 1, &rem), 0);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_LCO, 1, 2, lco, NULL, &t), 0);
+	assert_int_equal(hsm_role_init_commit(h, HSM_ROLE_LCO, t), 0);
+	hsm_role_logout(h);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_LCO, &lco[1], 1, &rem), 0);
+	assert_int_equal(rem, 10);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_CU, 1, 1, lco2, NULL, &t),
+			 PED_E_NOT_LOGGED_IN);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_LCO, 1, 1, lco2, NULL, &t),
+			 PED_E_NOT_LOGGED_IN);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CO, lco, 1, &rem), PED_E_PIN_INCORRECT);
+	/* it changes its own secret */
+	assert_int_equal(hsm_role_change_begin(h, HSM_ROLE_LCO, 1, 1, lco2, NULL, &t), 0);
+	assert_int_equal(hsm_role_change_commit(h, HSM_ROLE_LCO, t), 0);
+	reopen(&h);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_LCO, lco, 1, &rem), PED_E_PIN_INCORRECT);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_LCO, lco2, 1, &rem), 0);
+	assert_int_equal(hsm_info(h, &info), 0);
+	assert_string_equal(hsm_role_name(HSM_ROLE_LCO), "lco");
+	assert_int_equal(hsm_role_key_type(HSM_ROLE_LCO), 4);
+	/* 10 failures lock it */
+	lco[0] = lco2[0];
+	lco[0].y[0] ^= 1;
+	for (i = 1; i <= 10; i++)
+		assert_int_equal(hsm_role_login(h, HSM_ROLE_LCO, lco, 1, &rem),
+				 PED_E_PIN_INCORRECT);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_LCO, lco2, 1, &rem), PED_E_PIN_LOCKED);
+	/* partition init erases it */
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_SO, so, 1, &rem), 0);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_PO, 1, 1, po, NULL, &t), 0);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_PDOMAIN, 1, 1, pd, NULL, &t2), 0);
+	assert_int_equal(hsm_partition_init(h, "q", t, t2), 0);
+	assert_int_equal(hsm_info(h, &info), 0);
+	assert_false(info.roles[HSM_ROLE_LCO].initialized);
+
+	OPENSSL_cleanse(&st, sizeof(st));
+	OPENSSL_cleanse(v1, sizeof(v1));
+	wipe_all(so, 1);
+	wipe_all(po, 1);
+	wipe_all(pd, 1);
+	wipe_all(co, 1);
+	wipe_all(cu, 1);
+	wipe_all(lco, 2);
+	wipe_all(lco2, 1);
+	hsm_close(h);
+}
+
 /* ---- RPV and channel keys -------------------------------------------------- */
 
 static const uint8_t ctx[] = "transcript hash";
@@ -1030,7 +1158,7 @@ static void test_corrupt_files(void **state)
 	/* a later version, checksum and all */
 	assert_int_equal(softhsm_state_parse(good, len, &st, NULL), 0);
 	assert_int_equal(softhsm_state_encode(&st, buf, sizeof(buf), &n), 0);
-	buf[9] = 2;
+	buf[9] = SOFTHSM_VERSION + 1;
 	expect_open_fails(buf, n, PED_E_VERSION);
 
 	/* the good file still opens */
@@ -1121,6 +1249,7 @@ int main(void)
 		T(test_two_phase),
 		T(test_partition_roles),
 		T(test_changepw),
+		T(test_lco_and_v1_file),
 		T(test_rpv_channel),
 		T(test_one_pass),
 		T(test_rpv_verify_and_pake),
