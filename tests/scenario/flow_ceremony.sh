@@ -12,6 +12,8 @@
 #   role resetpw -name co by the partition SO, -name cu by the CO: the lost
 #     keys are refused, the new ones log in; resetpw of a role never
 #     initialized (NOT_INITIALIZED) or without its resetter (NOT_LOGGED_IN);
+#   changepw co onto an existing keyset (holders moving back to their
+#     original keys after a replacement), then those keys log in;
 #   role init -name lco by the CO, role login -name lco, and what the LCO
 #     may not do (make a CU or an LCO).
 # Every wait is on an event (LCD text, an output line, a process exit).
@@ -245,6 +247,21 @@ ped_key ng1 7777
 hsm_done l12 || fail "CU login after resetpw: $OUT"
 ok "resetpw cu by the CO: the lost gray key is refused, the new one logs in"
 
+note "holders move back to their original keys: changepw co reusing the 3-of-16 keyset"
+hsm_bg ch5 role changepw -name co
+ctl_wait "OLD CO PIN" 5000
+ped_key z1 5555
+ctl_wait "reuse an existing" 5000
+ctl press YES >/dev/null
+ctl_wait "PED Key (BLACK)" 5000
+read_keys 3 n $NPIN 14 15 16
+ctl_wait "duplicating" 5000
+ctl press NO >/dev/null
+hsm_done ch5 || fail "changepw co with a reused keyset: $OUT"
+assert_contains "Reusing an existing 3 of 16 keyset." "$OUT"
+assert_contains "Crypto Officer credential changed." "$OUT"
+ok "changepw onto an existing keyset (the replacement key z1, then the original 3-of-16)"
+
 note "the Limited Crypto Officer: role init -name lco by the CO, role login -name lco"
 hsm_bg lc role init -name lco
 write_one "SETTING LCO PIN" lc 8888
@@ -264,5 +281,14 @@ assert_contains "CKR_USER_NOT_LOGGED_IN (role init -name cu needs the Crypto Off
 hsm_run role init -name lco
 assert_contains "CKR_USER_NOT_LOGGED_IN (role init -name lco needs the Crypto Officer logged in)" "$OUT"
 ok "LCO made by the CO, logs in with its key, may not make a CU or another LCO"
+
+note "the original CO keys log in again; the replacement key does not"
+hsm_bg l14 role login -name co
+ctl_wait "PED Key (BLACK)" 5000
+ped_key z1 -
+ctl_wait "Wrong keyset!" 5000
+read_keys 3 n $NPIN 5 10 15
+hsm_done l14 || fail "CO login with the original keys: $OUT"
+ok "after moving back, the original 3-of-16 keys log the CO in"
 
 echo "flow_ceremony: all ok"
