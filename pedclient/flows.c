@@ -445,6 +445,10 @@ static void login_done(struct op *o, shamir_share_t *sh, unsigned k)
 		next_step(o);
 	} else if (r == 0) {
 		hsmsock_line(o->conn, "out", "%s logged in.", role_desc(o->role));
+		if (hsm_info(h, &info) == 0 && info.roles[o->role].activated)
+			hsmsock_line(o->conn, "out", "%s activated: role login -name %s -password "
+						    "works without PED keys.",
+				     role_desc(o->role), hsm_role_name(o->role));
 		log_info("slot %u: %s logged in", o->slot, role_desc(o->role));
 		op_end(o, 0, NULL);
 	} else if (r == PED_E_PIN_INCORRECT) {
@@ -887,13 +891,23 @@ static void cmd_role_init(struct cmd_ctx *x) { role_init(x, 0); }
  * CO) whose secret was lost; the counter is reset and the role unlocked. */
 static void cmd_role_resetpw(struct cmd_ctx *x) { role_init(x, 1); }
 
+static void login_challenge(struct cmd_ctx *x, const char *role_name, const char *secret);
+
 static void cmd_role_login(struct cmd_ctx *x)
 {
+	static const char *const names[] = {"-name", "-password", NULL};
+	const char *v[2];
+	char why[128];
 	struct hsm_info i;
 	enum hsm_role role;
 	struct op *o;
 
-	if (role_arg(x, "role login -name so|po|co|cu|lco|au", "|so|po|co|cu|lco|au|", &role) != 0)
+	if (get_opts(x->argc, x->argv, names, v, why, sizeof(why)) == 0 && v[1] != NULL) {
+		login_challenge(x, v[0], v[1]);
+		return;
+	}
+	if (role_arg(x, "role login -name so|po|co|cu|lco|au [-password CHALLENGE]",
+		     "|so|po|co|cu|lco|au|", &role) != 0)
 		return;
 	hsm_info(slot_hsm(x->f, x->slot), &i);
 	if (!i.roles[role].initialized) {
@@ -942,6 +956,140 @@ static void cmd_role_changepw(struct cmd_ctx *x)
 	next_step(o);
 }
 
+/* ---- activation: partition policies 22/23, challenge secrets ---- */
+
+/* role login -name co|cu -password CHALLENGE: no PED; the role must be
+ * activated (a PED-key login with policy 22 on). */
+static void login_challenge(struct cmd_ctx *x, const char *role_name, const char *secret)
+{
+	hsm_t *h = slot_hsm(x->f, x->slot);
+	enum hsm_role role;
+	unsigned remaining = 0;
+	int r;
+
+	if (role_name == NULL || (strcmp(role_name, "co") != 0 && strcmp(role_name, "cu") != 0) ||
+	    hsm_role_from_name(role_name, &role) != 0) {
+		hsmsock_end(x->c, PED_E_INVAL, "usage: role login -name co|cu -password CHALLENGE");
+		return;
+	}
+	if (x->f->slot[x->slot].op != NULL) {
+		hsmsock_end(x->c, PED_E_PED_BUSY, "slot %u is busy with another PED command",
+			    x->slot);
+		return;
+	}
+	r = hsm_role_login_challenge(h, role, secret, strlen(secret), &remaining);
+	if (r == 0) {
+		log_info("slot %u: %s logged in with its challenge (activated)", x->slot,
+			 role_desc(role));
+		hsmsock_line(x->c, "out", "%s logged in (activated: challenge secret).",
+			     role_desc(role));
+		hsmsock_end(x->c, 0, NULL);
+	} else if (r == PED_E_NOT_ACTIVATED) {
+		hsmsock_end(x->c, r, "the %s is not activated: role login -name %s with its PED "
+				     "keys first (partition policy 22 on, a challenge set)",
+			    role_desc(role), role_name);
+	} else if (r == PED_E_PIN_INCORRECT) {
+		log_warning("slot %u: %s challenge login failed (%u attempts left)", x->slot,
+			    role_desc(role), remaining);
+		hsmsock_end(x->c, r, "wrong challenge secret; %u login attempt%s left before the "
+				     "role is locked", remaining, remaining == 1 ? "" : "s");
+	} else {
+		hsmsock_end(x->c, r, "%s", ped_strerror(r));
+	}
+}
+
+/* partition changepolicy -policy 22|23 -value 0|1 (the partition SO) */
+static void cmd_partition_changepolicy(struct cmd_ctx *x)
+{
+	static const char *const names[] = {"-policy", "-value", NULL};
+	const char *v[2];
+	char why[128];
+	int r;
+
+	if (get_opts(x->argc, x->argv, names, v, why, sizeof(why)) != 0 || v[0] == NULL ||
+	    v[1] == NULL || (strcmp(v[0], "22") != 0 && strcmp(v[0], "23") != 0) ||
+	    (strcmp(v[1], "0") != 0 && strcmp(v[1], "1") != 0)) {
+		hsmsock_end(x->c, PED_E_INVAL,
+			    "usage: partition changepolicy -policy 22|23 -value 0|1");
+		return;
+	}
+	r = hsm_policy_set(slot_hsm(x->f, x->slot), (unsigned)atoi(v[0]), atoi(v[1]));
+	if (r == PED_E_NOT_LOGGED_IN)
+		hsmsock_end(x->c, r, "partition changepolicy needs the partition SO logged in");
+	else if (r == PED_E_NOT_INITIALIZED)
+		hsmsock_end(x->c, r, "the partition is not initialized (partition init)");
+	else if (r != 0)
+		hsmsock_end(x->c, r, "%s", ped_strerror(r));
+	else {
+		log_info("slot %u: partition policy %s set to %s", x->slot, v[0], v[1]);
+		hsmsock_line(x->c, "out", "Partition policy %s set to %s.", v[0], v[1]);
+		hsmsock_end(x->c, 0, NULL);
+	}
+}
+
+static void cmd_partition_showpolicies(struct cmd_ctx *x)
+{
+	struct hsm_info i;
+
+	hsm_info(slot_hsm(x->f, x->slot), &i);
+	hsmsock_line(x->c, "out", "22: Allow activation:       %d", i.policy_activation);
+	hsmsock_line(x->c, "out", "23: Allow auto-activation:  %d (window %d s)", i.policy_autoact,
+		     HSM_AUTOACT_WINDOW_S);
+	hsmsock_end(x->c, 0, NULL);
+}
+
+/* role createchallenge -name co|cu -challengesecret S (PO for the CO, CO
+ * for the CU) */
+static void cmd_role_createchallenge(struct cmd_ctx *x)
+{
+	static const char *const names[] = {"-name", "-challengesecret", NULL};
+	const char *v[2];
+	char why[128];
+	enum hsm_role role;
+	int r;
+
+	if (get_opts(x->argc, x->argv, names, v, why, sizeof(why)) != 0 || v[0] == NULL ||
+	    v[1] == NULL || (strcmp(v[0], "co") != 0 && strcmp(v[0], "cu") != 0) ||
+	    hsm_role_from_name(v[0], &role) != 0) {
+		hsmsock_end(x->c, PED_E_INVAL,
+			    "usage: role createchallenge -name co|cu -challengesecret SECRET");
+		return;
+	}
+	r = hsm_challenge_set(slot_hsm(x->f, x->slot), role, v[1], strlen(v[1]));
+	if (r == PED_E_NOT_LOGGED_IN)
+		hsmsock_end(x->c, r, "role createchallenge -name %s needs the %s logged in", v[0],
+			    role == HSM_ROLE_CO ? "partition SO" : "Crypto Officer");
+	else if (r == PED_E_CHALLENGE_BAD)
+		hsmsock_end(x->c, r, "the challenge secret must be %d-%d printable characters "
+				     "without spaces", HSM_CHALLENGE_MIN, HSM_CHALLENGE_MAX);
+	else if (r == PED_E_NOT_INITIALIZED)
+		hsmsock_end(x->c, r, "the %s is not initialized", role_desc(role));
+	else if (r != 0)
+		hsmsock_end(x->c, r, "%s", ped_strerror(r));
+	else {
+		log_info("slot %u: %s challenge secret set", x->slot, role_desc(role));
+		hsmsock_line(x->c, "out", "%s challenge secret set.", role_desc(role));
+		hsmsock_end(x->c, 0, NULL);
+	}
+}
+
+/* role deactivate -name co|cu */
+static void cmd_role_deactivate(struct cmd_ctx *x)
+{
+	enum hsm_role role;
+	int r;
+
+	if (role_arg(x, "role deactivate -name co|cu", "|co|cu|", &role) != 0)
+		return;
+	if ((r = hsm_role_deactivate(slot_hsm(x->f, x->slot), role)) != 0) {
+		hsmsock_end(x->c, r, "%s", ped_strerror(r));
+		return;
+	}
+	log_info("slot %u: %s deactivated", x->slot, role_desc(role));
+	hsmsock_line(x->c, "out", "%s deactivated.", role_desc(role));
+	hsmsock_end(x->c, 0, NULL);
+}
+
 static void cmd_role_logout(struct cmd_ctx *x)
 {
 	if (x->argc != 0) {
@@ -985,10 +1133,12 @@ static void cmd_hsm_show(struct cmd_ctx *x)
 				     ri->n);
 		} else {
 			hsmsock_line(x->c, "out",
-				     "  %-8s %u of %u keyset, failed logins %u of %u%s%s",
+				     "  %-8s %u of %u keyset, failed logins %u of %u%s%s%s%s",
 				     role_upper(k), ri->m, ri->n, ri->failures, ri->max_failures,
 				     ri->locked ? ", LOCKED" : "",
-				     ri->logged_in ? ", logged in" : "");
+				     ri->logged_in ? ", logged in" : "",
+				     ri->challenge ? ", challenge set" : "",
+				     ri->activated ? ", activated" : "");
 		}
 	}
 	hsmsock_end(x->c, 0, NULL);
@@ -1411,6 +1561,10 @@ static const struct cmd cmds[] = {
 	{"role", "logout", NULL, cmd_role_logout},
 	{"role", "changepw", NULL, cmd_role_changepw},
 	{"role", "resetpw", NULL, cmd_role_resetpw},
+	{"role", "createchallenge", NULL, cmd_role_createchallenge},
+	{"role", "deactivate", NULL, cmd_role_deactivate},
+	{"partition", "changepolicy", NULL, cmd_partition_changepolicy},
+	{"partition", "showpolicies", NULL, cmd_partition_showpolicies},
 	{"slot", "list", NULL, cmd_slot_list},
 };
 

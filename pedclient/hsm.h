@@ -90,6 +90,8 @@ struct hsm_role_info {
 	unsigned remaining;            /* max_failures - failures */
 	int locked;                    /* CO/CU/AU at the limit */
 	int logged_in;
+	int challenge;                 /* CO/CU: a challenge secret is set */
+	int activated;                 /* CO/CU: activated (challenge logins work) */
 };
 
 struct hsm_info {
@@ -99,6 +101,8 @@ struct hsm_info {
 	int initialized;               /* hsm init done */
 	int partition_initialized;
 	int rpv_initialized;
+	int policy_activation;         /* partition policy 22 */
+	int policy_autoact;            /* partition policy 23 */
 	struct hsm_role_info roles[HSM_ROLE_COUNT];
 };
 
@@ -255,7 +259,32 @@ int hsm_partition_init(hsm_t *h, const char *label, uint32_t po_token,
  * lockout action. *remaining (may be NULL) gets the attempts left. */
 int hsm_role_login(hsm_t *h, enum hsm_role role, const shamir_share_t *shares,
 		   unsigned k, unsigned *remaining);
-/* Logs every role out. */
+/* Logs every role out (activation stays). */
 void hsm_role_logout(hsm_t *h);
+
+/* ---- activation (partition policies 22 and 23) -----------------------------
+ * The Crypto Officer and the Crypto User may have a challenge secret (7-255
+ * printable ASCII characters without space, else PED_E_CHALLENGE_BAD; kept
+ * as a salted PBKDF2 hash), set by their initializer: the PO for the CO, the
+ * CO for the CU (hsm_challenge_set; a new challenge deactivates the role).
+ * With policy 22 on, a PED-key login of a role with a challenge activates
+ * it: from then on hsm_role_login_challenge logs it in with the challenge
+ * alone (counted like a PED-key login: PED_E_PIN_INCORRECT, the same
+ * counter and lockout), until hsm_role_deactivate, a policy 22 off, a new
+ * keyset or challenge for the role, a lockout, or the HSM restart
+ * (hsm_close/hsm_open). Without activation it is PED_E_NOT_ACTIVATED (not
+ * counted). With policy 23 on as well (auto-activation) the activation is
+ * written to the state and survives a restart within HSM_AUTOACT_WINDOW_S of
+ * the last time the HSM was known up (activation, close). Logout keeps the
+ * activation. hsm_policy_set needs the partition and the PO logged in. */
+#define HSM_CHALLENGE_MIN 7
+#define HSM_CHALLENGE_MAX 255
+#define HSM_CHALLENGE_ITER 20000
+#define HSM_AUTOACT_WINDOW_S 7200 /* the reference: up to two hours */
+int hsm_policy_set(hsm_t *h, unsigned policy, int value);
+int hsm_challenge_set(hsm_t *h, enum hsm_role role, const char *secret, size_t len);
+int hsm_role_login_challenge(hsm_t *h, enum hsm_role role, const char *secret, size_t len,
+			     unsigned *remaining);
+int hsm_role_deactivate(hsm_t *h, enum hsm_role role);
 
 #endif

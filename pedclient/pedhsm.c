@@ -40,6 +40,11 @@ static const char *const help_text[] = {
 	"role logout                               log every role out",
 	"role changepw -name so|po|co|cu|lco|au    the role logged in: current keys, then new ones",
 	"role resetpw -name co|cu                  a new keyset for a CO (by the PO) or CU (by the CO)",
+	"role createchallenge -name co|cu -challengesecret S   the role's challenge (PO for co, CO for cu)",
+	"role login -name co|cu -password S        an activated role logs in with its challenge",
+	"role deactivate -name co|cu               ends the role's activation",
+	"partition changepolicy -policy 22|23 -value 0|1   activation / auto-activation (the PO)",
+	"partition showpolicies                    partition policies 22 and 23",
 	"slot list                                 the slots of this pedclient",
 	"help / exit / quit",
 };

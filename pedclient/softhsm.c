@@ -12,6 +12,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -49,6 +50,7 @@ struct hsm {
 	ecp_key_t *static_key;
 	uint8_t static_pub[ECP_PUB_LEN];
 	unsigned logged_in; /* bit (1u << role) */
+	unsigned activated; /* CO/CU activated (partition policy 22): bit (1u << role) */
 	struct staged_role staged[HSM_ROLE_COUNT];
 	struct staged_rpv staged_rpv;
 	ecp_key_t *ephem;      /* Full Unified: this session's ephemeral, one use */
@@ -87,6 +89,11 @@ static const struct {
 };
 
 #define ROLE_BIT(r) (1u << (unsigned)(r))
+
+static void activate(const hsm_t *h, struct softhsm_state *next, enum hsm_role role);
+static void deactivate(hsm_t *h, struct softhsm_state *next, enum hsm_role role);
+static const struct softhsm_chal *chal_of(const hsm_t *h, enum hsm_role role);
+static uint64_t now_s(void);
 
 static int role_ok(enum hsm_role r)
 {
@@ -193,6 +200,30 @@ static int get_role(pbuf_t *b, unsigned idx, struct softhsm_role *rr)
 	return 0;
 }
 
+/* Version 2's tail: policies, the CO and CU challenges, auto-activation. */
+static int get_activation(pbuf_t *b, struct softhsm_state *st)
+{
+	static const enum hsm_role who[SOFTHSM_ACT_ROLES] = {HSM_ROLE_CO, HSM_ROLE_CU};
+	struct softhsm_chal *c;
+	unsigned i;
+
+	if (pbuf_get_u8(b, &st->policies) != 0 || (st->policies & ~SOFTHSM_P_ALL) != 0)
+		return PED_E_STATE_CORRUPT;
+	for (i = 0; i < SOFTHSM_ACT_ROLES; i++) {
+		c = &st->chal[i];
+		if (pbuf_get_u8(b, &c->set) != 0 || pbuf_get_bytes(b, c->salt, sizeof(c->salt)) != 0 ||
+		    pbuf_get_bytes(b, c->hash, sizeof(c->hash)) != 0 || c->set > 1)
+			return PED_E_STATE_CORRUPT;
+		if (c->set ? !st->roles[who[i]].initialized : !all_zero(c, sizeof(*c)))
+			return PED_E_STATE_CORRUPT;
+	}
+	if (pbuf_get_u8(b, &st->active) != 0 || pbuf_get_u64(b, &st->active_at) != 0 ||
+	    (st->active & ~3u) != 0 || ((st->active & 1u) && !st->chal[0].set) ||
+	    ((st->active & 2u) && !st->chal[1].set) || (!st->active && st->active_at != 0))
+		return PED_E_STATE_CORRUPT;
+	return 0;
+}
+
 /* Which roles must (or may) be initialized for the flags. */
 static int roles_consistent(const struct softhsm_state *st)
 {
@@ -236,7 +267,7 @@ int softhsm_state_parse(const uint8_t *data, size_t len, struct softhsm_state *s
 	if (version != SOFTHSM_VERSION && version != 1)
 		goto out;
 	nroles = version == 1 ? SOFTHSM_ROLES_V1 : HSM_ROLE_COUNT;
-	body = SOFTHSM_BODY_LEN_N(nroles);
+	body = version == 1 ? SOFTHSM_BODY_LEN_N(nroles) : SOFTHSM_BODY_LEN;
 	r = PED_E_STATE_CORRUPT;
 	if (pbuf_get_u16(&b, &body_len) != 0 || body_len != body ||
 	    len != SOFTHSM_HDR_LEN + body + SOFTHSM_SUM_LEN)
@@ -270,6 +301,8 @@ int softhsm_state_parse(const uint8_t *data, size_t len, struct softhsm_state *s
 		if ((r = get_role(&b, i, &st->roles[i])) != 0)
 			goto out;
 	r = PED_E_STATE_CORRUPT;
+	if (version != 1 && get_activation(&b, st) != 0)
+		goto out;
 	if (pbuf_expect_end(&b) != 0 || !roles_consistent(st))
 		goto out;
 	/* last, the costly check: the static scalar is in [1, n-1] */
@@ -337,6 +370,15 @@ int softhsm_state_encode(const struct softhsm_state *st, uint8_t *out, size_t ca
 		    pbuf_put_bytes(&b, rr->verifier, sizeof(rr->verifier)) != 0)
 			goto out;
 	}
+	if (pbuf_put_u8(&b, st->policies) != 0)
+		goto out;
+	for (i = 0; i < SOFTHSM_ACT_ROLES; i++)
+		if (pbuf_put_u8(&b, st->chal[i].set) != 0 ||
+		    pbuf_put_bytes(&b, st->chal[i].salt, SOFTHSM_CHAL_SALT_LEN) != 0 ||
+		    pbuf_put_bytes(&b, st->chal[i].hash, SOFTHSM_CHAL_HASH_LEN) != 0)
+			goto out;
+	if (pbuf_put_u8(&b, st->active) != 0 || pbuf_put_u64(&b, st->active_at) != 0)
+		goto out;
 	r = PED_E_INTERNAL;
 	if (b.len != SOFTHSM_HDR_LEN + SOFTHSM_BODY_LEN)
 		goto out;
@@ -374,6 +416,23 @@ static int commit_state(hsm_t *h, struct softhsm_state *next)
 }
 
 /* ---- open / close / info ------------------------------------------------- */
+
+/* At open: the roles auto-activated (policy 23) within the window stay
+ * activated; anything else was erased by the restart. */
+static void restore_activation(hsm_t *h)
+{
+	const uint64_t now = now_s();
+
+	h->activated = 0;
+	if (!h->st.active || !(h->st.policies & SOFTHSM_P_AUTOACT) ||
+	    !(h->st.policies & SOFTHSM_P_ACTIVATION) || now < h->st.active_at ||
+	    now - h->st.active_at > HSM_AUTOACT_WINDOW_S)
+		return;
+	if (h->st.active & 1u)
+		h->activated |= ROLE_BIT(HSM_ROLE_CO);
+	if (h->st.active & 2u)
+		h->activated |= ROLE_BIT(HSM_ROLE_CU);
+}
 
 static int create_state(const char *path)
 {
@@ -424,6 +483,7 @@ int hsm_open(const char *path, int create_if_missing, hsm_t **out)
 	if ((r = softhsm_state_parse(data, len, &h->st, &h->static_key)) != 0 ||
 	    (r = ecp_export_public(h->static_key, h->static_pub)) != 0)
 		goto out;
+	restore_activation(h);
 	*out = h;
 	h = NULL;
 	r = 0;
@@ -438,8 +498,20 @@ out:
 
 void hsm_close(hsm_t *h)
 {
+	struct softhsm_state next;
+	uint8_t bits;
+
 	if (h == NULL)
 		return;
+	/* auto-activation: the window counts from the HSM going down */
+	bits = (uint8_t)((h->activated & ROLE_BIT(HSM_ROLE_CO) ? 1u : 0u) |
+			 (h->activated & ROLE_BIT(HSM_ROLE_CU) ? 2u : 0u));
+	if (bits != 0 && (h->st.policies & SOFTHSM_P_AUTOACT)) {
+		memcpy(&next, &h->st, sizeof(next));
+		next.active = bits;
+		next.active_at = now_s();
+		(void)commit_state(h, &next); /* best effort: a crash keeps the last stamp */
+	}
 	ecp_free(h->static_key);
 	ecp_free(h->ephem);
 	ecp_free(h->ephem_next);
@@ -466,6 +538,8 @@ int hsm_info(const hsm_t *h, struct hsm_info *out)
 	out->initialized = (h->st.flags & SOFTHSM_F_HSM) != 0;
 	out->partition_initialized = (h->st.flags & SOFTHSM_F_PARTITION) != 0;
 	out->rpv_initialized = (h->st.flags & SOFTHSM_F_RPV) != 0;
+	out->policy_activation = (h->st.policies & SOFTHSM_P_ACTIVATION) != 0;
+	out->policy_autoact = (h->st.policies & SOFTHSM_P_AUTOACT) != 0;
 	for (i = 0; i < HSM_ROLE_COUNT; i++) {
 		rr = &h->st.roles[i];
 		ri = &out->roles[i];
@@ -478,6 +552,9 @@ int hsm_info(const hsm_t *h, struct hsm_info *out)
 		ri->remaining = ri->max_failures > rr->failures ? ri->max_failures - rr->failures : 0;
 		ri->locked = rr->initialized && ri->max_failures > 0 && ri->remaining == 0;
 		ri->logged_in = (h->logged_in & ROLE_BIT(i)) != 0;
+		ri->challenge = chal_of(h, (enum hsm_role)i) != NULL &&
+				chal_of(h, (enum hsm_role)i)->set;
+		ri->activated = (h->activated & ROLE_BIT(i)) != 0;
 	}
 	return 0;
 }
@@ -752,6 +829,7 @@ int hsm_role_change_commit(hsm_t *h, enum hsm_role role, uint32_t token)
 		goto out;
 	memcpy(&next, &h->st, sizeof(next));
 	memcpy(&next.roles[role], &h->staged[role].rec, sizeof(next.roles[role]));
+	deactivate(h, &next, role); /* activation caches the old secret */
 	if ((r = commit_state(h, &next)) != 0)
 		goto out;
 	unstage_role(h, role); /* the role stays logged in */
@@ -775,6 +853,12 @@ int hsm_role_init_commit(hsm_t *h, enum hsm_role role, uint32_t token)
 		goto out;
 	memcpy(&next, &h->st, sizeof(next));
 	memcpy(&next.roles[role], &h->staged[role].rec, sizeof(next.roles[role]));
+	/* a new (or reset) role: no challenge, no activation */
+	deactivate(h, &next, role);
+	if (role == HSM_ROLE_CO)
+		OPENSSL_cleanse(&next.chal[0], sizeof(next.chal[0]));
+	else if (role == HSM_ROLE_CU)
+		OPENSSL_cleanse(&next.chal[1], sizeof(next.chal[1]));
 	if ((r = commit_state(h, &next)) != 0)
 		goto out;
 	h->logged_in &= ~ROLE_BIT(role);
@@ -814,10 +898,18 @@ static void zeroize_hsm(struct softhsm_state *st)
 	memset(st->plabel, 0, sizeof(st->plabel));
 	for (i = 0; i < HSM_ROLE_COUNT; i++)
 		clear_role(st, (enum hsm_role)i);
+	st->policies = 0;
+	OPENSSL_cleanse(st->chal, sizeof(st->chal));
+	st->active = 0;
+	st->active_at = 0;
 }
 
 static void zeroize_partition(struct softhsm_state *st)
 {
+	st->policies = 0;
+	OPENSSL_cleanse(st->chal, sizeof(st->chal));
+	st->active = 0;
+	st->active_at = 0;
 	st->flags &= (uint8_t)~SOFTHSM_F_PARTITION;
 	memset(st->plabel, 0, sizeof(st->plabel));
 	clear_role(st, HSM_ROLE_PO);
@@ -849,6 +941,7 @@ int hsm_init(hsm_t *h, const char *label, uint32_t so_token, uint32_t domain_tok
 	if ((r = commit_state(h, &next)) != 0)
 		goto out;
 	h->logged_in = 0;
+	h->activated = 0;
 	for (i = 0; i < HSM_ROLE_COUNT; i++)
 		unstage_role(h, (enum hsm_role)i);
 out:
@@ -878,6 +971,7 @@ int hsm_partition_init(hsm_t *h, const char *label, uint32_t po_token, uint32_t 
 		goto out;
 	h->logged_in &= ~(ROLE_BIT(HSM_ROLE_CO) | ROLE_BIT(HSM_ROLE_CU) | ROLE_BIT(HSM_ROLE_LCO));
 	h->logged_in |= ROLE_BIT(HSM_ROLE_PO);
+	h->activated = 0;
 	unstage_role(h, HSM_ROLE_PO);
 	unstage_role(h, HSM_ROLE_PDOMAIN);
 	unstage_role(h, HSM_ROLE_CO);
@@ -906,6 +1000,7 @@ static int lockout(hsm_t *h, enum hsm_role role)
 		return r;
 	if (role == HSM_ROLE_SO) {
 		h->logged_in = 0;
+		h->activated = 0;
 		for (i = 0; i < HSM_ROLE_COUNT; i++)
 			unstage_role(h, (enum hsm_role)i);
 		hsm_rpv_init_abort(h);
@@ -915,8 +1010,231 @@ static int lockout(hsm_t *h, enum hsm_role role)
 		unstage_role(h, HSM_ROLE_CO);
 		unstage_role(h, HSM_ROLE_CU);
 		unstage_role(h, HSM_ROLE_LCO);
+		h->activated = 0;
 	}
 	return 0;
+}
+
+/* ---- activation (partition policies 22 and 23) ---------------------------- */
+
+/* 0 for CO, 1 for CU, -1 for the others */
+static int act_idx(enum hsm_role role)
+{
+	return role == HSM_ROLE_CO ? 0 : role == HSM_ROLE_CU ? 1 : -1;
+}
+
+static const struct softhsm_chal *chal_of(const hsm_t *h, enum hsm_role role)
+{
+	int i = act_idx(role);
+
+	return i < 0 ? NULL : &h->st.chal[i];
+}
+
+static uint64_t now_s(void)
+{
+	time_t t = time(NULL);
+
+	return t > 0 ? (uint64_t)t : 0;
+}
+
+/* A PED-key login of role activates it when policy 22 is on and it has a
+ * challenge; with policy 23 the activation goes into next (with the time). */
+static void activate(const hsm_t *h, struct softhsm_state *next, enum hsm_role role)
+{
+	int i = act_idx(role);
+
+	if (i < 0 || !h->st.chal[i].set || !(h->st.policies & SOFTHSM_P_ACTIVATION) ||
+	    !(h->st.policies & SOFTHSM_P_AUTOACT))
+		return;
+	next->active |= (uint8_t)(1u << i);
+	next->active_at = now_s();
+}
+
+/* Drops role's activation from the handle and from next. */
+static void deactivate(hsm_t *h, struct softhsm_state *next, enum hsm_role role)
+{
+	int i = act_idx(role);
+
+	h->activated &= ~ROLE_BIT(role);
+	if (i < 0)
+		return;
+	next->active &= (uint8_t)~(1u << i);
+	if (next->active == 0)
+		next->active_at = 0;
+}
+
+/* Challenge rules: 7 to 255 printable ASCII characters, no space. */
+static int challenge_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	if (s == NULL || len < HSM_CHALLENGE_MIN || len > HSM_CHALLENGE_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (s[i] < 0x21 || s[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+static int challenge_hash(const hsm_t *h, enum hsm_role role, const char *s, size_t len,
+			  const uint8_t salt[SOFTHSM_CHAL_SALT_LEN],
+			  uint8_t out[SOFTHSM_CHAL_HASH_LEN])
+{
+	uint8_t full[SOFTHSM_CHAL_SALT_LEN + 9];
+
+	/* PBKDF2-HMAC-SHA-256 over salt || role || serial, so that one
+	 * challenge on two roles or two HSMs hashes differently */
+	memcpy(full, salt, SOFTHSM_CHAL_SALT_LEN);
+	full[SOFTHSM_CHAL_SALT_LEN] = (uint8_t)role;
+	pbuf_be64(full + SOFTHSM_CHAL_SALT_LEN + 1, h->st.serial);
+	if (PKCS5_PBKDF2_HMAC(s, (int)len, full, sizeof(full), HSM_CHALLENGE_ITER, EVP_sha256(),
+			      SOFTHSM_CHAL_HASH_LEN, out) != 1) {
+		OPENSSL_cleanse(out, SOFTHSM_CHAL_HASH_LEN);
+		return PED_E_CRYPTO;
+	}
+	return 0;
+}
+
+int hsm_policy_set(hsm_t *h, unsigned policy, int value)
+{
+	struct softhsm_state next;
+	uint8_t bit;
+	int r = PED_E_INVAL;
+
+	if (h == NULL || (policy != 22 && policy != 23) || (value != 0 && value != 1))
+		goto out;
+	r = PED_E_NOT_INITIALIZED;
+	if (!(h->st.flags & SOFTHSM_F_PARTITION))
+		goto out;
+	r = PED_E_NOT_LOGGED_IN;
+	if (!logged(h, HSM_ROLE_PO))
+		goto out;
+	bit = policy == 22 ? SOFTHSM_P_ACTIVATION : SOFTHSM_P_AUTOACT;
+	memcpy(&next, &h->st, sizeof(next));
+	if (value)
+		next.policies |= bit;
+	else
+		next.policies &= (uint8_t)~bit;
+	if (!(next.policies & SOFTHSM_P_ACTIVATION)) {
+		deactivate(h, &next, HSM_ROLE_CO);
+		deactivate(h, &next, HSM_ROLE_CU);
+	}
+	if (!(next.policies & SOFTHSM_P_AUTOACT)) {
+		next.active = 0;
+		next.active_at = 0;
+	}
+	r = commit_state(h, &next);
+out:
+	return r;
+}
+
+int hsm_challenge_set(hsm_t *h, enum hsm_role role, const char *secret, size_t len)
+{
+	struct softhsm_state next;
+	struct softhsm_chal c;
+	int r = PED_E_INVAL, i;
+
+	memset(&c, 0, sizeof(c));
+	if (h == NULL || (i = act_idx(role)) < 0)
+		goto out;
+	r = PED_E_CHALLENGE_BAD;
+	if (!challenge_ok(secret, len))
+		goto out;
+	r = PED_E_NOT_INITIALIZED;
+	if (!h->st.roles[role].initialized)
+		goto out;
+	r = PED_E_NOT_LOGGED_IN;
+	if (!logged(h, role == HSM_ROLE_CO ? HSM_ROLE_PO : HSM_ROLE_CO))
+		goto out;
+	r = PED_E_CRYPTO;
+	c.set = 1;
+	if (RAND_bytes(c.salt, sizeof(c.salt)) != 1 ||
+	    (r = challenge_hash(h, role, secret, len, c.salt, c.hash)) != 0)
+		goto out;
+	memcpy(&next, &h->st, sizeof(next));
+	next.chal[i] = c;
+	deactivate(h, &next, role); /* a new challenge needs a new PED login */
+	r = commit_state(h, &next);
+out:
+	OPENSSL_cleanse(&c, sizeof(c));
+	return r;
+}
+
+int hsm_role_deactivate(hsm_t *h, enum hsm_role role)
+{
+	struct softhsm_state next;
+
+	if (h == NULL || act_idx(role) < 0)
+		return PED_E_INVAL;
+	memcpy(&next, &h->st, sizeof(next));
+	deactivate(h, &next, role);
+	if (next.active == h->st.active) {
+		OPENSSL_cleanse(&next, sizeof(next));
+		return 0;
+	}
+	return commit_state(h, &next);
+}
+
+int hsm_role_login_challenge(hsm_t *h, enum hsm_role role, const char *secret, size_t len,
+			     unsigned *remaining)
+{
+	struct softhsm_state next;
+	uint8_t v[SOFTHSM_CHAL_HASH_LEN];
+	const struct softhsm_chal *c;
+	unsigned max;
+	int r = PED_E_INVAL, match;
+
+	if (remaining != NULL)
+		*remaining = 0;
+	if (h == NULL || act_idx(role) < 0 || secret == NULL)
+		goto out;
+	max = role_table[role].max_failures;
+	h->logged_in &= ~ROLE_BIT(role);
+	c = chal_of(h, role);
+	r = PED_E_NOT_INITIALIZED;
+	if (!h->st.roles[role].initialized)
+		goto out;
+	r = PED_E_PIN_LOCKED;
+	if (h->st.roles[role].failures >= max)
+		goto out;
+	r = PED_E_NOT_ACTIVATED;
+	if (!(h->st.policies & SOFTHSM_P_ACTIVATION) || !c->set ||
+	    !(h->activated & ROLE_BIT(role)))
+		goto out;
+	if (remaining != NULL)
+		*remaining = max - h->st.roles[role].failures;
+	/* counted like a PED-key login: the counter is written first */
+	memcpy(&next, &h->st, sizeof(next));
+	next.roles[role].failures++;
+	if ((r = commit_state(h, &next)) != 0)
+		goto out;
+	if ((r = challenge_hash(h, role, secret, len, c->salt, v)) != 0)
+		goto out;
+	match = challenge_ok(secret, len) && CRYPTO_memcmp(v, c->hash, sizeof(v)) == 0;
+	memcpy(&next, &h->st, sizeof(next));
+	if (match) {
+		next.roles[role].failures = 0;
+		if ((r = commit_state(h, &next)) != 0)
+			goto out;
+		h->logged_in |= ROLE_BIT(role);
+		if (remaining != NULL)
+			*remaining = max;
+		r = 0;
+		goto out;
+	}
+	if (remaining != NULL)
+		*remaining = max - h->st.roles[role].failures;
+	if (h->st.roles[role].failures >= max) {
+		deactivate(h, &next, role); /* locked: the activation goes too */
+		if ((r = commit_state(h, &next)) != 0)
+			goto out;
+	} else {
+		OPENSSL_cleanse(&next, sizeof(next));
+	}
+	r = PED_E_PIN_INCORRECT;
+out:
+	OPENSSL_cleanse(v, sizeof(v));
+	return r;
 }
 
 /* The shape checks of a login, before the attempt counts. */
@@ -982,9 +1300,13 @@ int hsm_role_login(hsm_t *h, enum hsm_role role, const shamir_share_t *shares, u
 	if (match) {
 		memcpy(&next, &h->st, sizeof(next));
 		next.roles[role].failures = 0;
+		activate(h, &next, role);
 		if ((r = commit_state(h, &next)) != 0)
 			goto out;
 		h->logged_in |= ROLE_BIT(role);
+		if (chal_of(h, role) != NULL && chal_of(h, role)->set &&
+		    (h->st.policies & SOFTHSM_P_ACTIVATION))
+			h->activated |= ROLE_BIT(role);
 		if (remaining != NULL)
 			*remaining = max;
 		r = 0;

@@ -15,7 +15,12 @@
 #   changepw co onto an existing keyset (holders moving back to their
 #     original keys after a replacement), then those keys log in;
 #   role init -name lco by the CO, role login -name lco, and what the LCO
-#     may not do (make a CU or an LCO).
+#     may not do (make a CU or an LCO);
+#   activation: partition policy 22, role createchallenge (a short secret:
+#     CHALLENGE_INVALID), a PED login activates the CO, challenge logins
+#     with no PED session (after ped disconnect), a wrong challenge counted,
+#     role deactivate (CKR_NOT_ACTIVATED); a pedclient restart erases the
+#     activation, unless policy 23 (auto-activation) is on.
 # Every wait is on an event (LCD text, an output line, a process exit).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_client.sh"
@@ -290,5 +295,104 @@ ctl_wait "Wrong keyset!" 5000
 read_keys 3 n $NPIN 5 10 15
 hsm_done l14 || fail "CO login with the original keys: $OUT"
 ok "after moving back, the original 3-of-16 keys log the CO in"
+
+note "activation: policy 22, the CO's challenge, a PED login activates"
+HSMD=$PC_DIR
+CH=Chal-0001x
+hsm_run role createchallenge -name co -challengesecret "$CH"
+assert_contains "CKR_USER_NOT_LOGGED_IN (role createchallenge -name co needs the partition SO logged in)" "$OUT"
+hsm_bg l15 role login -name po
+ctl_wait "PED Key (BLUE)" 5000
+ped_key p1 $POPIN
+hsm_done l15 || fail "PO login: $OUT"
+hsm_run role createchallenge -name co -challengesecret abc
+assert_contains "Command Result : CHALLENGE_INVALID" "$OUT"
+hsm_run role createchallenge -name co -challengesecret "$CH"
+[ "$RC" -eq 0 ] || fail "createchallenge: $OUT"
+hsm_run role login -name co -password "$CH"
+assert_contains "Command Result : CKR_NOT_ACTIVATED" "$OUT"
+hsm_run partition changepolicy -policy 22 -value 1
+[ "$RC" -eq 0 ] || fail "changepolicy 22: $OUT"
+hsm_run partition showpolicies
+assert_contains "22: Allow activation:       1" "$OUT"
+hsm_bg l16 role login -name co
+ctl_wait "PED Key (BLACK)" 5000
+read_keys 3 n $NPIN 1 2 3
+hsm_done l16 || fail "CO PED login: $OUT"
+assert_contains "Crypto Officer activated: role login -name co -password works without PED keys." "$OUT"
+ok "policy 22 on, challenge set by the PO (a short one refused), the PED login activates the CO"
+
+note "activation survives ped disconnect; wrong challenge counted; deactivate"
+hsm_run ped disconnect
+[ "$RC" -eq 0 ] || fail "disconnect: $OUT"
+hsm_run role logout
+hsm_run role login -name co -password "$CH"
+[ "$RC" -eq 0 ] || fail "challenge login without a PED: $OUT"
+assert_contains "Crypto Officer logged in (activated: challenge secret)." "$OUT"
+assert_not_contains "attend to the PED" "$OUT"
+hsm_run role login -name co -password Wrong-0001
+assert_contains "Command Result : CKR_PIN_INCORRECT (wrong challenge secret; 9 login attempts left" "$OUT"
+hsm_run role login -name co -password "$CH"
+[ "$RC" -eq 0 ] || fail "challenge login: $OUT"
+hsm_run hsm show
+assert_contains "failed logins 0 of 10, logged in, challenge set, activated" "$OUT"
+hsm_run role deactivate -name co
+[ "$RC" -eq 0 ] || fail "deactivate: $OUT"
+hsm_run role login -name co -password "$CH"
+assert_contains "Command Result : CKR_NOT_ACTIVATED" "$OUT"
+ok "challenge logins with no PED session; a wrong one counts; role deactivate ends it"
+
+# reconnect_login: ped connect, then the CO's PED login (activates it)
+reconnect_login() {
+	hsm_bg "$1c" ped connect -ip 127.0.0.1 -port "$SPORT"
+	hsm_line "$1c" '^Please attend to the PED\.$'
+	if ! ctl screen | grep -q "Awaiting command"; then
+		ctl_wait "PED Key (ORANGE)" 5000
+		ped_key o1 $OPIN
+	fi
+	hsm_done "$1c" || fail "ped connect: $OUT"
+	hsm_bg "$1l" role login -name co
+	ctl_wait "PED Key (BLACK)" 5000
+	read_keys 3 n $NPIN 4 5 6
+	hsm_done "$1l" || fail "CO PED login: $OUT"
+	assert_contains "Crypto Officer activated" "$OUT"
+}
+# restart_pc: stop pedclient and start it again on the same state dir
+restart_pc() {
+	hold_pidfile "$HSMD"
+	pc -mode stop -statedir "$HSMD"
+	[ "$RC" -eq 0 ] || fail "stop: $OUT"
+	wait_unlocked "$HSMD"
+	start_pc hsm -localped "$EMU_local_LINK"
+}
+
+note "an HSM restart erases the activation (no auto-activation)"
+ctl mode local >/dev/null
+ctl mode remote >/dev/null
+reconnect_login r1
+restart_pc
+hsm_run role login -name co -password "$CH"
+assert_contains "Command Result : CKR_NOT_ACTIVATED" "$OUT"
+ok "restart without policy 23: the CO must log in with its PED keys again"
+
+note "auto-activation (policy 23): the activation survives a restart within the window"
+reconnect_login r2
+hsm_bg l17 role login -name po
+ctl_wait "PED Key (BLUE)" 5000
+ped_key p1 $POPIN
+hsm_done l17 || fail "PO login: $OUT"
+hsm_run partition changepolicy -policy 23 -value 1
+[ "$RC" -eq 0 ] || fail "changepolicy 23: $OUT"
+hsm_bg l18 role login -name co
+ctl_wait "PED Key (BLACK)" 5000
+read_keys 3 n $NPIN 7 8 9
+hsm_done l18 || fail "CO PED login: $OUT"
+restart_pc
+hsm_run ped show
+assert_contains "Remote PED:         not connected" "$OUT"
+hsm_run role login -name co -password "$CH"
+[ "$RC" -eq 0 ] || fail "challenge login after a restart with auto-activation: $OUT"
+assert_contains "Crypto Officer logged in (activated: challenge secret)." "$OUT"
+ok "policy 23: after a pedclient restart the CO logs in with its challenge, no PED"
 
 echo "flow_ceremony: all ok"
