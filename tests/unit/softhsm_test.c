@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -762,6 +763,196 @@ static void test_lco_and_v1_file(void **state)
 	hsm_close(h);
 }
 
+/* ---- activation (partition policies 22 and 23) ----------------------------- */
+
+static int activated(const hsm_t *h, enum hsm_role role)
+{
+	struct hsm_info info;
+
+	assert_int_equal(hsm_info(h, &info), 0);
+	return info.roles[role].activated;
+}
+
+/* Rewrites the state file with its auto-activation time moved to t. */
+static void set_active_at(uint64_t t)
+{
+	uint8_t *data, buf[SOFTHSM_FILE_LEN];
+	struct softhsm_state st;
+	size_t len, n;
+
+	read_file(path, &data, &len);
+	assert_int_equal(softhsm_state_parse(data, len, &st, NULL), 0);
+	assert_true(st.active != 0);
+	st.active_at = t;
+	assert_int_equal(softhsm_state_encode(&st, buf, sizeof(buf), &n), 0);
+	write_file(path, buf, n);
+	OPENSSL_cleanse(&st, sizeof(st));
+	OPENSSL_cleanse(data, len);
+	free(data);
+}
+
+static void test_activation(void **state)
+{
+	static const char ch[] = "Chal-0001x", cu_ch[] = "cu-secret!";
+	char longch[HSM_CHALLENGE_MAX + 2];
+	shamir_share_t so[1], po[1], pd[1], co[1], cu[1], co2[1];
+	uint32_t t, t2;
+	unsigned rem, i;
+	hsm_t *h;
+
+	(void)state;
+	h = open_new();
+	do_hsm_init(h, 1, 1, so);
+	assert_int_equal(hsm_policy_set(h, 22, 1), PED_E_NOT_INITIALIZED);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_SO, so, 1, &rem), 0);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_PO, 1, 1, po, NULL, &t), 0);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_PDOMAIN, 1, 1, pd, NULL, &t2), 0);
+	assert_int_equal(hsm_partition_init(h, "p", t, t2), 0);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_CO, 1, 1, co, NULL, &t), 0);
+	assert_int_equal(hsm_role_init_commit(h, HSM_ROLE_CO, t), 0);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CO, co, 1, &rem), 0);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_CU, 1, 1, cu, NULL, &t), 0);
+	assert_int_equal(hsm_role_init_commit(h, HSM_ROLE_CU, t), 0);
+
+	/* the challenge rules and who sets them */
+	memset(longch, 'x', sizeof(longch));
+	assert_int_equal(hsm_challenge_set(h, HSM_ROLE_CO, "abcdef", 6), PED_E_CHALLENGE_BAD);
+	assert_int_equal(hsm_challenge_set(h, HSM_ROLE_CO, longch, HSM_CHALLENGE_MAX + 1),
+			 PED_E_CHALLENGE_BAD);
+	assert_int_equal(hsm_challenge_set(h, HSM_ROLE_CO, "abc defg", 8), PED_E_CHALLENGE_BAD);
+	assert_int_equal(hsm_challenge_set(h, HSM_ROLE_AU, ch, strlen(ch)), PED_E_INVAL);
+	assert_int_equal(hsm_challenge_set(h, HSM_ROLE_CU, cu_ch, strlen(cu_ch)), 0); /* by the CO */
+	hsm_role_logout(h);
+	assert_int_equal(hsm_challenge_set(h, HSM_ROLE_CO, ch, strlen(ch)), PED_E_NOT_LOGGED_IN);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_PO, po, 1, &rem), 0);
+	assert_int_equal(hsm_challenge_set(h, HSM_ROLE_CO, longch, HSM_CHALLENGE_MAX), 0);
+	assert_int_equal(hsm_challenge_set(h, HSM_ROLE_CO, ch, strlen(ch)), 0);
+
+	/* policy 22 off: no activation, not counted */
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CO, co, 1, &rem), 0);
+	assert_false(activated(h, HSM_ROLE_CO));
+	assert_int_equal(hsm_role_login_challenge(h, HSM_ROLE_CO, ch, strlen(ch), &rem),
+			 PED_E_NOT_ACTIVATED);
+	assert_int_equal(remaining_of(h, HSM_ROLE_CO), 10);
+	assert_int_equal(hsm_policy_set(h, 24, 1), PED_E_INVAL);
+	assert_int_equal(hsm_policy_set(h, 22, 2), PED_E_INVAL);
+	assert_int_equal(hsm_policy_set(h, 22, 1), 0);
+	assert_int_equal(hsm_role_login_challenge(h, HSM_ROLE_CO, ch, strlen(ch), &rem),
+			 PED_E_NOT_ACTIVATED);
+	/* a PED-key login activates; logout keeps it */
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CO, co, 1, &rem), 0);
+	assert_true(activated(h, HSM_ROLE_CO));
+	assert_false(activated(h, HSM_ROLE_CU));
+	hsm_role_logout(h);
+	assert_int_equal(hsm_role_login_challenge(h, HSM_ROLE_CO, ch, strlen(ch), &rem), 0);
+	assert_int_equal(rem, 10);
+	/* a wrong challenge counts like a wrong PIN */
+	assert_int_equal(hsm_role_login_challenge(h, HSM_ROLE_CO, "Chal-0001y", 10, &rem),
+			 PED_E_PIN_INCORRECT);
+	assert_int_equal(rem, 9);
+	assert_int_equal(hsm_role_login_challenge(h, HSM_ROLE_CO, "short", 5, &rem),
+			 PED_E_PIN_INCORRECT);
+	assert_int_equal(rem, 8);
+	assert_int_equal(hsm_role_login_challenge(h, HSM_ROLE_CO, ch, strlen(ch), &rem), 0);
+	assert_int_equal(remaining_of(h, HSM_ROLE_CO), 10);
+	/* deactivate */
+	assert_int_equal(hsm_role_deactivate(h, HSM_ROLE_CO), 0);
+	assert_int_equal(hsm_role_login_challenge(h, HSM_ROLE_CO, ch, strlen(ch), &rem),
+			 PED_E_NOT_ACTIVATED);
+	assert_int_equal(hsm_role_deactivate(h, HSM_ROLE_PO), PED_E_INVAL);
+	/* a restart without policy 23 erases it */
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CO, co, 1, &rem), 0);
+	assert_true(activated(h, HSM_ROLE_CO));
+	reopen(&h);
+	assert_false(activated(h, HSM_ROLE_CO));
+	assert_int_equal(hsm_role_login_challenge(h, HSM_ROLE_CO, ch, strlen(ch), &rem),
+			 PED_E_NOT_ACTIVATED);
+
+	/* policy 23: a restart within the window keeps it, CO and CU */
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_PO, po, 1, &rem), 0);
+	assert_int_equal(hsm_policy_set(h, 23, 1), 0);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CO, co, 1, &rem), 0);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CU, cu, 1, &rem), 0);
+	assert_true(activated(h, HSM_ROLE_CU));
+	reopen(&h);
+	assert_true(activated(h, HSM_ROLE_CO));
+	assert_true(activated(h, HSM_ROLE_CU));
+	assert_int_equal(hsm_role_login_challenge(h, HSM_ROLE_CU, cu_ch, strlen(cu_ch), &rem), 0);
+	assert_int_equal(hsm_role_login_challenge(h, HSM_ROLE_CO, cu_ch, strlen(cu_ch), &rem),
+			 PED_E_PIN_INCORRECT); /* the CU's challenge is not the CO's */
+	/* ... but not past the window (down for more than 2 h), nor from the future */
+	hsm_close(h);
+	h = NULL;
+	set_active_at((uint64_t)time(NULL) - HSM_AUTOACT_WINDOW_S - 5);
+	assert_int_equal(hsm_open(path, 0, &h), 0);
+	assert_false(activated(h, HSM_ROLE_CO));
+	assert_false(activated(h, HSM_ROLE_CU));
+	hsm_close(h);
+	h = NULL;
+	set_active_at((uint64_t)time(NULL) + 3600);
+	assert_int_equal(hsm_open(path, 0, &h), 0);
+	assert_false(activated(h, HSM_ROLE_CO));
+	hsm_close(h);
+	h = NULL;
+	set_active_at((uint64_t)time(NULL) - HSM_AUTOACT_WINDOW_S + 60);
+	assert_int_equal(hsm_open(path, 0, &h), 0);
+	assert_true(activated(h, HSM_ROLE_CO));
+
+	/* a changepw of the CO ends its activation; the challenge stays */
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CO, co, 1, &rem), 0);
+	assert_int_equal(hsm_role_change_begin(h, HSM_ROLE_CO, 1, 1, co2, NULL, &t), 0);
+	assert_int_equal(hsm_role_change_commit(h, HSM_ROLE_CO, t), 0);
+	assert_false(activated(h, HSM_ROLE_CO));
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CO, co2, 1, &rem), 0);
+	assert_true(activated(h, HSM_ROLE_CO));
+	/* locked by wrong challenges: the activation goes */
+	for (i = 1; i <= 10; i++)
+		assert_int_equal(hsm_role_login_challenge(h, HSM_ROLE_CO, "Wrong-0001", 10, &rem),
+				 PED_E_PIN_INCORRECT);
+	assert_false(activated(h, HSM_ROLE_CO));
+	assert_int_equal(hsm_role_login_challenge(h, HSM_ROLE_CO, ch, strlen(ch), &rem),
+			 PED_E_PIN_LOCKED);
+	/* resetpw (init again) by the PO: unlocked, no challenge left */
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_PO, po, 1, &rem), 0);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_CO, 1, 1, co, NULL, &t), 0);
+	assert_int_equal(hsm_role_init_commit(h, HSM_ROLE_CO, t), 0);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CO, co, 1, &rem), 0);
+	assert_false(activated(h, HSM_ROLE_CO));
+	{
+		struct hsm_info info;
+		assert_int_equal(hsm_info(h, &info), 0);
+		assert_false(info.roles[HSM_ROLE_CO].challenge);
+		assert_true(info.roles[HSM_ROLE_CU].challenge);
+		assert_true(info.policy_activation);
+		assert_true(info.policy_autoact);
+	}
+	/* policy 22 off ends every activation */
+	assert_true(activated(h, HSM_ROLE_CU));
+	assert_int_equal(hsm_policy_set(h, 22, 0), 0);
+	assert_false(activated(h, HSM_ROLE_CU));
+	/* partition init erases policies and challenges */
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_SO, so, 1, &rem), 0);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_PO, 1, 1, po, NULL, &t), 0);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_PDOMAIN, 1, 1, pd, NULL, &t2), 0);
+	assert_int_equal(hsm_partition_init(h, "q", t, t2), 0);
+	{
+		struct hsm_info info;
+		assert_int_equal(hsm_info(h, &info), 0);
+		assert_false(info.policy_activation);
+		assert_false(info.policy_autoact);
+		assert_false(info.roles[HSM_ROLE_CU].challenge);
+	}
+	reopen(&h);
+
+	wipe_all(so, 1);
+	wipe_all(po, 1);
+	wipe_all(pd, 1);
+	wipe_all(co, 1);
+	wipe_all(cu, 1);
+	wipe_all(co2, 1);
+	hsm_close(h);
+}
+
 /* ---- RPV and channel keys -------------------------------------------------- */
 
 static const uint8_t ctx[] = "transcript hash";
@@ -1155,6 +1346,26 @@ static void test_corrupt_files(void **state)
 	st.roles[HSM_ROLE_SO].m = 2; /* m > n */
 	assert_int_equal(softhsm_state_encode(&st, buf, sizeof(buf), &n), 0);
 	expect_open_fails(buf, n, PED_E_STATE_CORRUPT);
+	/* version 2's tail: a challenge of a role that does not exist, an
+	 * activation without a challenge, a time without an activation, an
+	 * unknown policy bit */
+	assert_int_equal(softhsm_state_parse(good, len, &st, NULL), 0);
+	st.chal[0].set = 1;
+	assert_int_equal(softhsm_state_encode(&st, buf, sizeof(buf), &n), 0);
+	expect_open_fails(buf, n, PED_E_STATE_CORRUPT);
+	assert_int_equal(softhsm_state_parse(good, len, &st, NULL), 0);
+	st.active = 1;
+	st.active_at = 1;
+	assert_int_equal(softhsm_state_encode(&st, buf, sizeof(buf), &n), 0);
+	expect_open_fails(buf, n, PED_E_STATE_CORRUPT);
+	assert_int_equal(softhsm_state_parse(good, len, &st, NULL), 0);
+	st.active_at = 1;
+	assert_int_equal(softhsm_state_encode(&st, buf, sizeof(buf), &n), 0);
+	expect_open_fails(buf, n, PED_E_STATE_CORRUPT);
+	assert_int_equal(softhsm_state_parse(good, len, &st, NULL), 0);
+	st.policies = 4;
+	assert_int_equal(softhsm_state_encode(&st, buf, sizeof(buf), &n), 0);
+	expect_open_fails(buf, n, PED_E_STATE_CORRUPT);
 	/* a later version, checksum and all */
 	assert_int_equal(softhsm_state_parse(good, len, &st, NULL), 0);
 	assert_int_equal(softhsm_state_encode(&st, buf, sizeof(buf), &n), 0);
@@ -1250,6 +1461,7 @@ int main(void)
 		T(test_partition_roles),
 		T(test_changepw),
 		T(test_lco_and_v1_file),
+		T(test_activation),
 		T(test_rpv_channel),
 		T(test_one_pass),
 		T(test_rpv_verify_and_pake),
