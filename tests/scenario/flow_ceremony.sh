@@ -20,7 +20,8 @@
 #     CHALLENGE_INVALID), a PED login activates the CO, challenge logins
 #     with no PED session (after ped disconnect), a wrong challenge counted,
 #     role deactivate (CKR_NOT_ACTIVATED); a pedclient restart erases the
-#     activation, unless policy 23 (auto-activation) is on.
+#     activation, unless policy 23 (auto-activation) is on;
+#   changepw interrupted by a PED timeout: the old keyset still valid.
 # Every wait is on an event (LCD text, an output line, a process exit).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_client.sh"
@@ -394,5 +395,38 @@ hsm_run role login -name co -password "$CH"
 [ "$RC" -eq 0 ] || fail "challenge login after a restart with auto-activation: $OUT"
 assert_contains "Crypto Officer logged in (activated: challenge secret)." "$OUT"
 ok "policy 23: after a pedclient restart the CO logs in with its challenge, no PED"
+
+note "changepw interrupted by a PED timeout (pedserver -pedoperationtimeout 3)"
+RC=0
+OUT=$("$PS" -mode stop -statedir "$T/srv" 2>&1) || RC=$?
+[ "$RC" -eq 0 ] || fail "pedserver stop: $OUT"
+SPORT=$(free_port)
+RC=0
+OUT=$("$PS" -mode start -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \
+	-ped "$EMU_far_LINK" -pedoperationtimeout 3 2>&1) || RC=$?
+[ "$RC" -eq 0 ] || fail "pedserver start: $OUT"
+ctl mode local >/dev/null
+ctl mode remote >/dev/null
+hsm_bg c3 ped connect -ip 127.0.0.1 -port "$SPORT"
+ctl_wait "PED Key (ORANGE)" 5000
+ped_key o1 $OPIN
+hsm_done c3 || fail "ped connect: $OUT"
+hsm_bg ch6 role changepw -name co
+ctl_wait "OLD CO PIN" 5000
+read_keys 3 n $NPIN 2 4 6
+ctl_wait "NEW CO PIN" 5000
+ped_mn 1 2
+ped_write_keys y 1 2468
+hsm_done ch6 20 && fail "changepw past the PED timeout succeeded: $OUT"
+assert_contains "Key written 01 of 02" "$OUT"
+assert_contains "Command Result : PED_TIMEOUT" "$OUT"
+ctl_wait "Awaiting command" 5000
+hsm_bg l19 role login -name co
+ctl_wait "PED Key (BLACK)" 5000
+ped_key y1 -
+ctl_wait "Wrong keyset!" 5000
+read_keys 3 n $NPIN 12 13 14
+hsm_done l19 || fail "the old CO keyset after a PED timeout: $OUT"
+ok "a PED timeout mid-roll-over: PED_TIMEOUT, the old keys still log in, the half-written key is refused"
 
 echo "flow_ceremony: all ok"
