@@ -2,7 +2,8 @@
 # flow_ceremony.sh - the key holders' ceremonies over a Remote PED session,
 # with real processes on loopback (pedclient, pedserver, two pedemus):
 #   a 16-of-16 Crypto Officer keyset with PINs written and used for login;
-#   role changepw -name co: the 16 current keys, then a new 3-of-16 keyset
+#   role changepw -name co: the 16 current keys (one presented twice: refused
+#     at the PED), then a new 3-of-16 keyset
 #     with PINs, login with 3 of it; the old keys are refused by the PED;
 #   changepw with a wrong PIN on a current key: CKR_PIN_INCORRECT, counted,
 #     the credential unchanged;
@@ -64,8 +65,9 @@ write_one() {
 	ctl press NO >/dev/null
 }
 # read_keys M PREFIX PIN I...: present keys PREFIX<I> (PIN) for an M-key read
+# (R0=J: J keys were read already)
 read_keys() {
-	local m=$1 prefix=$2 pin=$3 j=0 i
+	local m=$1 prefix=$2 pin=$3 j=${R0:-0} i
 	shift 3
 	for i in "$@"; do
 		if [ "$j" -gt 0 ]; then
@@ -118,7 +120,11 @@ NPIN=8642
 hsm_bg ch1 role changepw -name co
 hsm_line ch1 'Present the current CO keyset first'
 ctl_wait "OLD CO PIN" 5000
-read_keys 16 k $COPIN 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16
+read_keys 16 k $COPIN 1
+ctl_wait "Keys read: 01 of 16" 5000
+ped_key k1 - # the same key twice: refused at the PED, not counted
+ctl_wait "Key already read!" 5000
+R0=1 read_keys 16 k $COPIN 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16
 ctl_wait "NEW CO PIN" 5000
 ped_mn 3 16
 ped_write_keys n 16 $NPIN
@@ -126,6 +132,7 @@ ctl_wait "duplicating" 5000
 ctl press NO >/dev/null
 hsm_done ch1 || fail "changepw co: $OUT"
 assert_contains "Current CO keyset verified; now the new one." "$OUT"
+assert_contains "Key already read!" "$OUT"
 assert_contains "Crypto Officer credential changed." "$OUT"
 hsm_run hsm show
 assert_contains "3 of 16" "$OUT"
