@@ -77,7 +77,11 @@
 	X(USB_STALL, 52, "USB_STALL", "the PED stalled a USB endpoint")            \
 	X(USB_OVERFLOW, 53, "USB_OVERFLOW",                                         \
 	  "the PED sent more than a USB transfer could take")                      \
-	X(USB_TIMEOUT, 54, "USB_TIMEOUT", "the PED stopped taking USB transfers") \
+	X(USB_TIMEOUT, 54, "USB_TIMEOUT", "the PED stopped taking USB transfers")   \
+	X(NOT_ACTIVATED, 55, "CKR_NOT_ACTIVATED",                                  \
+	  "the role is not activated: log it in with its PED keys")                \
+	X(CHALLENGE_BAD, 56, "CHALLENGE_INVALID",                                   \
+	  "the challenge secret breaks the rules (7-255 printable characters)")     \
 	X(AUDIT_BROKEN, 60, "AUDIT_BROKEN",                                         \
 	  "the audit trail is broken: a record is altered, missing or out of order")
 

@@ -17,7 +17,15 @@
 #include "pedclient/remote.h"
 #include "session/pake.h"
 
-enum op_kind { OP_VECTOR, OP_HSM_INIT, OP_PART_INIT, OP_ROLE_INIT, OP_LOGIN, OP_CONNECT };
+enum op_kind {
+	OP_VECTOR,
+	OP_HSM_INIT,
+	OP_PART_INIT,
+	OP_ROLE_INIT,
+	OP_LOGIN,
+	OP_CONNECT,
+	OP_CHANGEPW /* role changepw: the current keyset, then the new one */
+};
 
 struct op;
 
@@ -57,6 +65,7 @@ struct op {
 	int rpv_verifying;               /* rotation: reading the current orange keys */
 	int rpv_verified;                /* rotation: the current quorum was shown */
 	char label[HSM_LABEL_MAX + 1];
+	int reset;                       /* role resetpw (OP_ROLE_INIT) */
 };
 
 static hsm_t *slot_hsm(const flows_t *f, unsigned slot)
@@ -140,7 +149,7 @@ static int valid_label(const char *l)
 static const char *role_upper(enum hsm_role r)
 {
 	static const char *const n[HSM_ROLE_COUNT] = {"SO", "DOMAIN", "PO", "PDOMAIN",
-						      "CO", "CU", "AU"};
+						      "CO", "CU", "AU", "LCO"};
 	return (unsigned)r < HSM_ROLE_COUNT ? n[r] : "?";
 }
 
@@ -148,7 +157,8 @@ static const char *role_desc(enum hsm_role r)
 {
 	static const char *const n[HSM_ROLE_COUNT] = {
 		"HSM Security Officer", "HSM domain", "Partition Security Officer",
-		"partition domain", "Crypto Officer", "Crypto User", "Auditor"};
+		"partition domain", "Crypto Officer", "Crypto User", "Auditor",
+		"Limited Crypto Officer"};
 	return (unsigned)r < HSM_ROLE_COUNT ? n[r] : "?";
 }
 
@@ -401,6 +411,7 @@ static void op_event(void *arg, const pedhost_event_t *ev)
 
 		hsmsock_line(o->conn, "ped", "Creating a %u of %u keyset", m, n);
 		if (o->kind == OP_LOGIN || o->kind == OP_CONNECT ||
+		    (o->kind == OP_CHANGEPW && o->phase == 0) ||
 		    (o->kind == OP_VECTOR ? o->rpv_staged : o->tokens[o->phase] != 0)) {
 			/* only a CREATE_KEYSET asks, and once */
 			r = PED_E_BAD_REQUEST;
@@ -413,6 +424,9 @@ static void op_event(void *arg, const pedhost_event_t *ev)
 				if (RAND_bytes(keyset, sizeof(keyset)) != 1)
 					r = PED_E_CRYPTO;
 			}
+		} else if (o->kind == OP_CHANGEPW) {
+			r = hsm_role_change_begin(h, o->roles[o->phase], m, n, sh, keyset,
+						  &o->tokens[o->phase]);
 		} else {
 			r = hsm_role_init_begin(h, o->roles[o->phase], m, n, sh, keyset,
 						&o->tokens[o->phase]);
@@ -469,8 +483,19 @@ static void login_done(struct op *o, shamir_share_t *sh, unsigned k)
 	int r;
 
 	r = hsm_role_login(h, o->role, sh, k, &remaining);
-	if (r == 0) {
+	if (r == 0 && o->kind == OP_CHANGEPW) {
+		log_info("slot %u: %s changepw: current keyset verified", o->slot,
+			 role_desc(o->role));
+		hsmsock_line(o->conn, "out", "Current %s keyset verified; now the new one.",
+			     role_upper(o->role));
+		o->phase++;
+		next_step(o);
+	} else if (r == 0) {
 		hsmsock_line(o->conn, "out", "%s logged in.", role_desc(o->role));
+		if (hsm_info(h, &info) == 0 && info.roles[o->role].activated)
+			hsmsock_line(o->conn, "out", "%s activated: role login -name %s -password "
+						    "works without PED keys.",
+				     role_desc(o->role), hsm_role_name(o->role));
 		log_info("slot %u: %s logged in", o->slot, role_desc(o->role));
 		op_end(o, 0, NULL);
 	} else if (r == PED_E_PIN_INCORRECT) {
@@ -523,7 +548,7 @@ static void op_result(void *arg, const pedhost_result_t *res)
 		op_end(o, PED_E_NOMEM, NULL);
 		return;
 	}
-	if (o->kind == OP_LOGIN) {
+	if (o->kind == OP_LOGIN || (o->kind == OP_CHANGEPW && o->phase == 0)) {
 		if ((r = decode_shares(res, sh, &k)) == 0) {
 			login_done(o, sh, k);
 			o = NULL;
@@ -554,6 +579,11 @@ static void op_result(void *arg, const pedhost_result_t *res)
 			hsm_rpv_init_abort(h);
 			r = hsm_rpv_init_reuse(h, sh, k, &o->rpv_token);
 			o->rpv_staged = r == 0;
+		} else if (o->kind == OP_CHANGEPW) {
+			hsm_role_init_abort(h, o->roles[o->phase]);
+			o->tokens[o->phase] = 0;
+			r = hsm_role_change_reuse(h, o->roles[o->phase], sh, k, res->keyset,
+						  &o->tokens[o->phase]);
 		} else {
 			r = hsm_role_init_reuse(h, o->roles[o->phase], sh, k, res->keyset,
 						&o->tokens[o->phase]);
@@ -580,6 +610,45 @@ out:
 	}
 	if (o != NULL && r != 0)
 		op_end(o, r, r == PED_E_PIN_INCORRECT ? "wrong PIN or wrong PED key" : NULL);
+}
+
+/* role changepw: phase 0 reads the current keyset (checked as a login),
+ * phase 1 writes the new one (or reuses one), phase 2 commits. 0 when q is
+ * the PED operation to start; -1 when the command ended. */
+static int changepw_step(struct op *o, const struct hsm_info *info, struct pedreq *q)
+{
+	hsm_t *h = slot_hsm(o->f, o->slot);
+	int r;
+
+	q->key_type = (uint8_t)hsm_role_key_type(o->role);
+	if (o->phase == 0) {
+		q->op = LINK_READ_KEYSET;
+		q->allow_reuse = 0;
+		memcpy(q->keyset, info->roles[o->role].keyset_id, sizeof(q->keyset));
+		snprintf(q->title, sizeof(q->title), "OLD %s PIN...", role_upper(o->role));
+		hsmsock_line(o->conn, "out", "Present the current %s keyset first.",
+			     role_upper(o->role));
+		return 0;
+	}
+	if (o->phase == 1) {
+		snprintf(q->title, sizeof(q->title), "NEW %s PIN...", role_upper(o->role));
+		snprintf(q->label, sizeof(q->label), "%s %s",
+			 o->role == HSM_ROLE_SO || o->role == HSM_ROLE_AU ? info->label
+									  : info->partition_label,
+			 role_upper(o->role));
+		return 0;
+	}
+	r = hsm_role_change_commit(h, o->role, o->tokens[1]);
+	if (r != 0) {
+		op_end(o, r, "cannot store the new %s keyset: %s (the old one stays valid)",
+		       role_upper(o->role), ped_strerror(r));
+		return -1;
+	}
+	o->tokens[1] = 0;
+	log_info("slot %u: %s credential changed", o->slot, role_desc(o->role));
+	hsmsock_line(o->conn, "out", "%s credential changed.", role_desc(o->role));
+	op_end(o, 0, NULL);
+	return -1;
 }
 
 /* Starts the PED operation of the current phase, or commits when all are
@@ -665,15 +734,22 @@ static void next_step(struct op *o)
 				       ped_strerror(r));
 				return;
 			}
-			log_info("slot %u: %s initialized", o->slot, role_desc(o->role));
-			hsmsock_line(o->conn, "out", "%s initialized.", role_desc(o->role));
+			log_info("slot %u: %s %s", o->slot, role_desc(o->role),
+				 o->reset ? "reset" : "initialized");
+			hsmsock_line(o->conn, "out", "%s %s.", role_desc(o->role),
+				     o->reset ? "credential reset" : "initialized");
 			op_end(o, 0, NULL);
 			return;
 		}
 		q.key_type = (uint8_t)hsm_role_key_type(o->role);
-		snprintf(q.title, sizeof(q.title), "SETTING %s PIN...", role_upper(o->role));
+		snprintf(q.title, sizeof(q.title), "%s %s PIN...", o->reset ? "RESET" : "SETTING",
+			 role_upper(o->role));
 		snprintf(q.label, sizeof(q.label), "%s %s", info.partition_label,
 			 role_upper(o->role));
+		break;
+	case OP_CHANGEPW:
+		if (changepw_step(o, &info, &q) != 0)
+			return;
 		break;
 	case OP_LOGIN:
 		q.op = LINK_READ_KEYSET;
@@ -806,7 +882,7 @@ static int role_arg(struct cmd_ctx *x, const char *usage, const char *allowed,
 		return -1;
 	}
 	snprintf(pat, sizeof(pat), "|%s|", v[0]);
-	if (strlen(v[0]) != 2 || strstr(allowed, pat) == NULL ||
+	if (strlen(v[0]) > 3 || strstr(allowed, pat) == NULL ||
 	    hsm_role_from_name(v[0], role) != 0) {
 		hsmsock_end(x->c, PED_E_INVAL, "usage: %s", usage);
 		return -1;
@@ -814,18 +890,21 @@ static int role_arg(struct cmd_ctx *x, const char *usage, const char *allowed,
 	return 0;
 }
 
-static void cmd_role_init(struct cmd_ctx *x)
+static void role_init(struct cmd_ctx *x, int reset)
 {
-	const char *usage = "role init -name co|cu|au";
+	const char *usage = reset ? "role resetpw -name co|cu" : "role init -name co|cu|lco|au";
 	struct hsm_info i;
 	enum hsm_role role;
 	struct op *o;
 	const char *need = NULL;
 
-	if (role_arg(x, usage, "|co|cu|au|", &role) != 0)
+	if (role_arg(x, usage, reset ? "|co|cu|" : "|co|cu|lco|au|", &role) != 0)
 		return;
 	hsm_info(slot_hsm(x->f, x->slot), &i);
-	if (role == HSM_ROLE_AU) {
+	if (reset && i.partition_initialized && !i.roles[role].initialized) {
+		need = role == HSM_ROLE_CO ? "the Crypto Officer is not initialized (role init -name co)"
+					   : "the Crypto User is not initialized (role init -name cu)";
+	} else if (role == HSM_ROLE_AU) {
 		if (!i.initialized)
 			need = "the HSM is not initialized (hsm init)";
 		else if (!i.roles[HSM_ROLE_SO].logged_in && !i.roles[HSM_ROLE_AU].logged_in)
@@ -833,9 +912,13 @@ static void cmd_role_init(struct cmd_ctx *x)
 	} else if (!i.partition_initialized) {
 		need = "the partition is not initialized (partition init)";
 	} else if (role == HSM_ROLE_CO && !i.roles[HSM_ROLE_PO].logged_in) {
-		need = "role init -name co needs the partition SO logged in";
+		need = reset ? "role resetpw -name co needs the partition SO logged in"
+			     : "role init -name co needs the partition SO logged in";
 	} else if (role == HSM_ROLE_CU && !i.roles[HSM_ROLE_CO].logged_in) {
-		need = "role init -name cu needs the Crypto Officer logged in";
+		need = reset ? "role resetpw -name cu needs the Crypto Officer logged in"
+			     : "role init -name cu needs the Crypto Officer logged in";
+	} else if (role == HSM_ROLE_LCO && !i.roles[HSM_ROLE_CO].logged_in) {
+		need = "role init -name lco needs the Crypto Officer logged in";
 	}
 	if (need != NULL) {
 		hsmsock_end(x->c, strstr(need, "not initialized") ? PED_E_NOT_INITIALIZED
@@ -847,16 +930,32 @@ static void cmd_role_init(struct cmd_ctx *x)
 		return;
 	o->role = role;
 	o->roles[0] = role;
+	o->reset = reset;
 	next_step(o);
 }
 
+static void cmd_role_init(struct cmd_ctx *x) { role_init(x, 0); }
+/* role resetpw -name co|cu: a new keyset for a CO (by the PO) or a CU (by the
+ * CO) whose secret was lost; the counter is reset and the role unlocked. */
+static void cmd_role_resetpw(struct cmd_ctx *x) { role_init(x, 1); }
+
+static void login_challenge(struct cmd_ctx *x, const char *role_name, const char *secret);
+
 static void cmd_role_login(struct cmd_ctx *x)
 {
+	static const char *const names[] = {"-name", "-password", NULL};
+	const char *v[2];
+	char why[128];
 	struct hsm_info i;
 	enum hsm_role role;
 	struct op *o;
 
-	if (role_arg(x, "role login -name so|po|co|cu|au", "|so|po|co|cu|au|", &role) != 0)
+	if (get_opts(x->argc, x->argv, names, v, why, sizeof(why)) == 0 && v[1] != NULL) {
+		login_challenge(x, v[0], v[1]);
+		return;
+	}
+	if (role_arg(x, "role login -name so|po|co|cu|lco|au [-password CHALLENGE]",
+		     "|so|po|co|cu|lco|au|", &role) != 0)
 		return;
 	hsm_info(slot_hsm(x->f, x->slot), &i);
 	if (!i.roles[role].initialized) {
@@ -873,6 +972,170 @@ static void cmd_role_login(struct cmd_ctx *x)
 		return;
 	o->role = role;
 	next_step(o);
+}
+
+/* role changepw -name so|po|co|cu|au: the role logged in changes its own
+ * secret (the current keyset first, then the new one). */
+static void cmd_role_changepw(struct cmd_ctx *x)
+{
+	struct hsm_info i;
+	enum hsm_role role;
+	struct op *o;
+
+	if (role_arg(x, "role changepw -name so|po|co|cu|lco|au", "|so|po|co|cu|lco|au|",
+		     &role) != 0)
+		return;
+	hsm_info(slot_hsm(x->f, x->slot), &i);
+	if (!i.roles[role].initialized) {
+		hsmsock_end(x->c, PED_E_NOT_INITIALIZED, "the %s is not initialized",
+			    role_desc(role));
+		return;
+	}
+	if (!i.roles[role].logged_in) {
+		hsmsock_end(x->c, PED_E_NOT_LOGGED_IN,
+			    "role changepw -name %s needs the %s logged in (role login -name %s)",
+			    hsm_role_name(role), role_desc(role), hsm_role_name(role));
+		return;
+	}
+	if ((o = op_new(x, OP_CHANGEPW)) == NULL)
+		return;
+	o->role = role;
+	o->roles[0] = o->roles[1] = role;
+	next_step(o);
+}
+
+/* ---- activation: partition policies 22/23, challenge secrets ---- */
+
+/* role login -name co|cu -password CHALLENGE: no PED; the role must be
+ * activated (a PED-key login with policy 22 on). */
+static void login_challenge(struct cmd_ctx *x, const char *role_name, const char *secret)
+{
+	hsm_t *h = slot_hsm(x->f, x->slot);
+	enum hsm_role role;
+	unsigned remaining = 0;
+	int r;
+
+	if (role_name == NULL || (strcmp(role_name, "co") != 0 && strcmp(role_name, "cu") != 0) ||
+	    hsm_role_from_name(role_name, &role) != 0) {
+		hsmsock_end(x->c, PED_E_INVAL, "usage: role login -name co|cu -password CHALLENGE");
+		return;
+	}
+	if (x->f->slot[x->slot].op != NULL) {
+		hsmsock_end(x->c, PED_E_PED_BUSY, "slot %u is busy with another PED command",
+			    x->slot);
+		return;
+	}
+	r = hsm_role_login_challenge(h, role, secret, strlen(secret), &remaining);
+	if (r == 0) {
+		log_info("slot %u: %s logged in with its challenge (activated)", x->slot,
+			 role_desc(role));
+		hsmsock_line(x->c, "out", "%s logged in (activated: challenge secret).",
+			     role_desc(role));
+		hsmsock_end(x->c, 0, NULL);
+	} else if (r == PED_E_NOT_ACTIVATED) {
+		hsmsock_end(x->c, r, "the %s is not activated: role login -name %s with its PED "
+				     "keys first (partition policy 22 on, a challenge set)",
+			    role_desc(role), role_name);
+	} else if (r == PED_E_PIN_INCORRECT) {
+		log_warning("slot %u: %s challenge login failed (%u attempts left)", x->slot,
+			    role_desc(role), remaining);
+		hsmsock_end(x->c, r, "wrong challenge secret; %u login attempt%s left before the "
+				     "role is locked", remaining, remaining == 1 ? "" : "s");
+	} else {
+		hsmsock_end(x->c, r, "%s", ped_strerror(r));
+	}
+}
+
+/* partition changepolicy -policy 22|23 -value 0|1 (the partition SO) */
+static void cmd_partition_changepolicy(struct cmd_ctx *x)
+{
+	static const char *const names[] = {"-policy", "-value", NULL};
+	const char *v[2];
+	char why[128];
+	int r;
+
+	if (get_opts(x->argc, x->argv, names, v, why, sizeof(why)) != 0 || v[0] == NULL ||
+	    v[1] == NULL || (strcmp(v[0], "22") != 0 && strcmp(v[0], "23") != 0) ||
+	    (strcmp(v[1], "0") != 0 && strcmp(v[1], "1") != 0)) {
+		hsmsock_end(x->c, PED_E_INVAL,
+			    "usage: partition changepolicy -policy 22|23 -value 0|1");
+		return;
+	}
+	r = hsm_policy_set(slot_hsm(x->f, x->slot), (unsigned)atoi(v[0]), atoi(v[1]));
+	if (r == PED_E_NOT_LOGGED_IN)
+		hsmsock_end(x->c, r, "partition changepolicy needs the partition SO logged in");
+	else if (r == PED_E_NOT_INITIALIZED)
+		hsmsock_end(x->c, r, "the partition is not initialized (partition init)");
+	else if (r != 0)
+		hsmsock_end(x->c, r, "%s", ped_strerror(r));
+	else {
+		log_info("slot %u: partition policy %s set to %s", x->slot, v[0], v[1]);
+		hsmsock_line(x->c, "out", "Partition policy %s set to %s.", v[0], v[1]);
+		hsmsock_end(x->c, 0, NULL);
+	}
+}
+
+static void cmd_partition_showpolicies(struct cmd_ctx *x)
+{
+	struct hsm_info i;
+
+	hsm_info(slot_hsm(x->f, x->slot), &i);
+	hsmsock_line(x->c, "out", "22: Allow activation:       %d", i.policy_activation);
+	hsmsock_line(x->c, "out", "23: Allow auto-activation:  %d (window %d s)", i.policy_autoact,
+		     HSM_AUTOACT_WINDOW_S);
+	hsmsock_end(x->c, 0, NULL);
+}
+
+/* role createchallenge -name co|cu -challengesecret S (PO for the CO, CO
+ * for the CU) */
+static void cmd_role_createchallenge(struct cmd_ctx *x)
+{
+	static const char *const names[] = {"-name", "-challengesecret", NULL};
+	const char *v[2];
+	char why[128];
+	enum hsm_role role;
+	int r;
+
+	if (get_opts(x->argc, x->argv, names, v, why, sizeof(why)) != 0 || v[0] == NULL ||
+	    v[1] == NULL || (strcmp(v[0], "co") != 0 && strcmp(v[0], "cu") != 0) ||
+	    hsm_role_from_name(v[0], &role) != 0) {
+		hsmsock_end(x->c, PED_E_INVAL,
+			    "usage: role createchallenge -name co|cu -challengesecret SECRET");
+		return;
+	}
+	r = hsm_challenge_set(slot_hsm(x->f, x->slot), role, v[1], strlen(v[1]));
+	if (r == PED_E_NOT_LOGGED_IN)
+		hsmsock_end(x->c, r, "role createchallenge -name %s needs the %s logged in", v[0],
+			    role == HSM_ROLE_CO ? "partition SO" : "Crypto Officer");
+	else if (r == PED_E_CHALLENGE_BAD)
+		hsmsock_end(x->c, r, "the challenge secret must be %d-%d printable characters "
+				     "without spaces", HSM_CHALLENGE_MIN, HSM_CHALLENGE_MAX);
+	else if (r == PED_E_NOT_INITIALIZED)
+		hsmsock_end(x->c, r, "the %s is not initialized", role_desc(role));
+	else if (r != 0)
+		hsmsock_end(x->c, r, "%s", ped_strerror(r));
+	else {
+		log_info("slot %u: %s challenge secret set", x->slot, role_desc(role));
+		hsmsock_line(x->c, "out", "%s challenge secret set.", role_desc(role));
+		hsmsock_end(x->c, 0, NULL);
+	}
+}
+
+/* role deactivate -name co|cu */
+static void cmd_role_deactivate(struct cmd_ctx *x)
+{
+	enum hsm_role role;
+	int r;
+
+	if (role_arg(x, "role deactivate -name co|cu", "|co|cu|", &role) != 0)
+		return;
+	if ((r = hsm_role_deactivate(slot_hsm(x->f, x->slot), role)) != 0) {
+		hsmsock_end(x->c, r, "%s", ped_strerror(r));
+		return;
+	}
+	log_info("slot %u: %s deactivated", x->slot, role_desc(role));
+	hsmsock_line(x->c, "out", "%s deactivated.", role_desc(role));
+	hsmsock_end(x->c, 0, NULL);
 }
 
 static void cmd_role_logout(struct cmd_ctx *x)
@@ -918,10 +1181,12 @@ static void cmd_hsm_show(struct cmd_ctx *x)
 				     ri->n);
 		} else {
 			hsmsock_line(x->c, "out",
-				     "  %-8s %u of %u keyset, failed logins %u of %u%s%s",
+				     "  %-8s %u of %u keyset, failed logins %u of %u%s%s%s%s",
 				     role_upper(k), ri->m, ri->n, ri->failures, ri->max_failures,
 				     ri->locked ? ", LOCKED" : "",
-				     ri->logged_in ? ", logged in" : "");
+				     ri->logged_in ? ", logged in" : "",
+				     ri->challenge ? ", challenge set" : "",
+				     ri->activated ? ", activated" : "");
 		}
 	}
 	hsmsock_end(x->c, 0, NULL);
@@ -1350,6 +1615,12 @@ static const struct cmd cmds[] = {
 	{"role", "init", NULL, cmd_role_init},
 	{"role", "login", NULL, cmd_role_login},
 	{"role", "logout", NULL, cmd_role_logout},
+	{"role", "changepw", NULL, cmd_role_changepw},
+	{"role", "resetpw", NULL, cmd_role_resetpw},
+	{"role", "createchallenge", NULL, cmd_role_createchallenge},
+	{"role", "deactivate", NULL, cmd_role_deactivate},
+	{"partition", "changepolicy", NULL, cmd_partition_changepolicy},
+	{"partition", "showpolicies", NULL, cmd_partition_showpolicies},
 	{"slot", "list", NULL, cmd_slot_list},
 };
 

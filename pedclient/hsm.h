@@ -15,6 +15,7 @@
  *   HSM_ROLE_CO       Crypto Officer                black  login role
  *   HSM_ROLE_CU       Crypto User                   gray ("black" to the PED)
  *   HSM_ROLE_AU       Auditor                       white  login role
+ *   HSM_ROLE_LCO      Limited Crypto Officer        gray ("black" to the PED)
  *   the RPV           Remote PED Vector             orange (hsm_rpv_*)
  *
  * Two-phase initialization. A *_begin (or *_reuse) generates (or recombines)
@@ -30,16 +31,19 @@
  *   partition init (PO, PDOMAIN) the HSM is initialized and SO logged in;
  *                                afterwards the PO is logged in
  *   CO                           the partition is initialized, PO logged in
- *   CU                           the partition is initialized, CO logged in
+ *   CU, LCO                      the partition is initialized, CO logged in
  *   AU                           the HSM is initialized, SO or AU logged in
+ *   role resetpw CO / CU         as CO / CU above, on an initialized role
+ *   role changepw (SO PO CO CU AU) the role itself logged in
  *   RPV                          the HSM is not initialized, or SO logged in
  *
  * Failed logins (consecutive, persisted before the check, reset by a success):
  *   SO  3  -> the HSM is zeroized (labels, every role and domain, partition;
  *             the serial, the static key and the RPV stay)
- *   PO  10 -> the partition is zeroized (PO, partition domain, CO, CU)
- *   CO, CU, AU 10 -> the role is locked (CKR_PIN_LOCKED) until it is
- *             initialized again (CO/CU by their initializer, AU by the SO)
+ *   PO  10 -> the partition is zeroized (PO, partition domain, CO, CU, LCO)
+ *   CO, CU, LCO, AU 10 -> the role is locked (CKR_PIN_LOCKED) until it is
+ *             initialized again (CO/CU/LCO by their initializer, AU by the
+ *             SO)
  *
  * A handle is not thread-safe. State changes fsync the state file and key
  * operations cost a P-521 multiplication or two: a few milliseconds each.
@@ -73,7 +77,8 @@ enum hsm_role {
 	HSM_ROLE_CO = 4,
 	HSM_ROLE_CU = 5,
 	HSM_ROLE_AU = 6,
-	HSM_ROLE_COUNT = 7
+	HSM_ROLE_LCO = 7,
+	HSM_ROLE_COUNT = 8
 };
 
 struct hsm_role_info {
@@ -85,6 +90,8 @@ struct hsm_role_info {
 	unsigned remaining;            /* max_failures - failures */
 	int locked;                    /* CO/CU/AU at the limit */
 	int logged_in;
+	int challenge;                 /* CO/CU: a challenge secret is set */
+	int activated;                 /* CO/CU: activated (challenge logins work) */
 };
 
 struct hsm_info {
@@ -94,6 +101,8 @@ struct hsm_info {
 	int initialized;               /* hsm init done */
 	int partition_initialized;
 	int rpv_initialized;
+	int policy_activation;         /* partition policy 22 */
+	int policy_autoact;            /* partition policy 23 */
 	struct hsm_role_info roles[HSM_ROLE_COUNT];
 };
 
@@ -112,7 +121,8 @@ int hsm_static_public(const hsm_t *h, uint8_t out[static ECP_PUB_LEN]);
  * (PED_E_NOT_INITIALIZED before). */
 int hsm_ped_static_public(const hsm_t *h, uint8_t out[static ECP_PUB_LEN]);
 
-/* "so" "domain" "po" "pdomain" "co" "cu" "au"; NULL for an invalid role. */
+/* "so" "domain" "po" "pdomain" "co" "cu" "au" "lco"; NULL for an invalid
+ * role. */
 const char *hsm_role_name(enum hsm_role r);
 int hsm_role_from_name(const char *name, enum hsm_role *r);
 /* The PED key type of docs/PROTOCOL.md (1 blue, 2 red, 4 black, 5 white). */
@@ -213,15 +223,29 @@ int hsm_role_init_begin(hsm_t *h, enum hsm_role role, unsigned m, unsigned n,
 			shamir_share_t *shares, uint8_t *keyset_id, uint32_t *token);
 int hsm_role_init_reuse(hsm_t *h, enum hsm_role role, const shamir_share_t *shares,
 			unsigned k, const uint8_t *keyset_id, uint32_t *token);
-/* Commits a staged CO, CU or AU (resets its counter, unlocks it). SO, DOMAIN,
+/* Commits a staged CO, CU, LCO or AU (resets its counter, unlocks it). SO, DOMAIN,
  * PO and PDOMAIN are committed by hsm_init / hsm_partition_init. */
 int hsm_role_init_commit(hsm_t *h, enum hsm_role role, uint32_t token);
 void hsm_role_init_abort(hsm_t *h, enum hsm_role role);
+/* role changepw: a new keyset for a login role (SO, PO, CO, CU, AU) by the
+ * role itself. The caller proves the current keyset first with
+ * hsm_role_login (a failure counts as a failed login); begin/reuse then
+ * need the role logged in (PED_E_NOT_LOGGED_IN) and initialized. The change
+ * is staged like an init and committed in one write only when the new keyset
+ * is fully written: until then the old secret stays valid. The commit resets
+ * the counter and the role stays logged in. An init token does not commit a
+ * change nor the reverse (PED_E_BAD_REQUEST); hsm_role_init_abort drops
+ * either. */
+int hsm_role_change_begin(hsm_t *h, enum hsm_role role, unsigned m, unsigned n,
+			  shamir_share_t *shares, uint8_t *keyset_id, uint32_t *token);
+int hsm_role_change_reuse(hsm_t *h, enum hsm_role role, const shamir_share_t *shares,
+			  unsigned k, const uint8_t *keyset_id, uint32_t *token);
+int hsm_role_change_commit(hsm_t *h, enum hsm_role role, uint32_t token);
 /* hsm init: label, SO and domain in one write; everything else is erased
  * (partition, CO, CU, AU); every role is logged out. */
 int hsm_init(hsm_t *h, const char *label, uint32_t so_token, uint32_t domain_token);
-/* partition init: label, PO and partition domain in one write; CO and CU
- * are erased; the PO is logged in afterwards. */
+/* partition init: label, PO and partition domain in one write; CO, CU and
+ * LCO are erased; the PO is logged in afterwards. */
 int hsm_partition_init(hsm_t *h, const char *label, uint32_t po_token,
 		       uint32_t pdomain_token);
 
@@ -235,7 +259,32 @@ int hsm_partition_init(hsm_t *h, const char *label, uint32_t po_token,
  * lockout action. *remaining (may be NULL) gets the attempts left. */
 int hsm_role_login(hsm_t *h, enum hsm_role role, const shamir_share_t *shares,
 		   unsigned k, unsigned *remaining);
-/* Logs every role out. */
+/* Logs every role out (activation stays). */
 void hsm_role_logout(hsm_t *h);
+
+/* ---- activation (partition policies 22 and 23) -----------------------------
+ * The Crypto Officer and the Crypto User may have a challenge secret (7-255
+ * printable ASCII characters without space, else PED_E_CHALLENGE_BAD; kept
+ * as a salted PBKDF2 hash), set by their initializer: the PO for the CO, the
+ * CO for the CU (hsm_challenge_set; a new challenge deactivates the role).
+ * With policy 22 on, a PED-key login of a role with a challenge activates
+ * it: from then on hsm_role_login_challenge logs it in with the challenge
+ * alone (counted like a PED-key login: PED_E_PIN_INCORRECT, the same
+ * counter and lockout), until hsm_role_deactivate, a policy 22 off, a new
+ * keyset or challenge for the role, a lockout, or the HSM restart
+ * (hsm_close/hsm_open). Without activation it is PED_E_NOT_ACTIVATED (not
+ * counted). With policy 23 on as well (auto-activation) the activation is
+ * written to the state and survives a restart within HSM_AUTOACT_WINDOW_S of
+ * the last time the HSM was known up (activation, close). Logout keeps the
+ * activation. hsm_policy_set needs the partition and the PO logged in. */
+#define HSM_CHALLENGE_MIN 7
+#define HSM_CHALLENGE_MAX 255
+#define HSM_CHALLENGE_ITER 20000
+#define HSM_AUTOACT_WINDOW_S 7200 /* the reference: up to two hours */
+int hsm_policy_set(hsm_t *h, unsigned policy, int value);
+int hsm_challenge_set(hsm_t *h, enum hsm_role role, const char *secret, size_t len);
+int hsm_role_login_challenge(hsm_t *h, enum hsm_role role, const char *secret, size_t len,
+			     unsigned *remaining);
+int hsm_role_deactivate(hsm_t *h, enum hsm_role role);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -31,6 +32,7 @@
 
 struct staged_role {
 	int active;
+	int change;            /* staged by hsm_role_change_* (not init) */
 	uint32_t token;
 	struct softhsm_role rec;
 };
@@ -48,6 +50,7 @@ struct hsm {
 	ecp_key_t *static_key;
 	uint8_t static_pub[ECP_PUB_LEN];
 	unsigned logged_in; /* bit (1u << role) */
+	unsigned activated; /* CO/CU activated (partition policy 22): bit (1u << role) */
 	struct staged_role staged[HSM_ROLE_COUNT];
 	struct staged_rpv staged_rpv;
 	ecp_key_t *ephem;      /* Full Unified: this session's ephemeral, one use */
@@ -82,9 +85,15 @@ static const struct {
 	[HSM_ROLE_CO] = {"co", 4, 10},
 	[HSM_ROLE_CU] = {"cu", 4, 10},
 	[HSM_ROLE_AU] = {"au", 5, 10},
+	[HSM_ROLE_LCO] = {"lco", 4, 10},
 };
 
 #define ROLE_BIT(r) (1u << (unsigned)(r))
+
+static void activate(const hsm_t *h, struct softhsm_state *next, enum hsm_role role);
+static void deactivate(hsm_t *h, struct softhsm_state *next, enum hsm_role role);
+static const struct softhsm_chal *chal_of(const hsm_t *h, enum hsm_role role);
+static uint64_t now_s(void);
 
 static int role_ok(enum hsm_role r)
 {
@@ -191,6 +200,30 @@ static int get_role(pbuf_t *b, unsigned idx, struct softhsm_role *rr)
 	return 0;
 }
 
+/* Version 2's tail: policies, the CO and CU challenges, auto-activation. */
+static int get_activation(pbuf_t *b, struct softhsm_state *st)
+{
+	static const enum hsm_role who[SOFTHSM_ACT_ROLES] = {HSM_ROLE_CO, HSM_ROLE_CU};
+	struct softhsm_chal *c;
+	unsigned i;
+
+	if (pbuf_get_u8(b, &st->policies) != 0 || (st->policies & ~SOFTHSM_P_ALL) != 0)
+		return PED_E_STATE_CORRUPT;
+	for (i = 0; i < SOFTHSM_ACT_ROLES; i++) {
+		c = &st->chal[i];
+		if (pbuf_get_u8(b, &c->set) != 0 || pbuf_get_bytes(b, c->salt, sizeof(c->salt)) != 0 ||
+		    pbuf_get_bytes(b, c->hash, sizeof(c->hash)) != 0 || c->set > 1)
+			return PED_E_STATE_CORRUPT;
+		if (c->set ? !st->roles[who[i]].initialized : !all_zero(c, sizeof(*c)))
+			return PED_E_STATE_CORRUPT;
+	}
+	if (pbuf_get_u8(b, &st->active) != 0 || pbuf_get_u64(b, &st->active_at) != 0 ||
+	    (st->active & ~3u) != 0 || ((st->active & 1u) && !st->chal[0].set) ||
+	    ((st->active & 2u) && !st->chal[1].set) || (!st->active && st->active_at != 0))
+		return PED_E_STATE_CORRUPT;
+	return 0;
+}
+
 /* Which roles must (or may) be initialized for the flags. */
 static int roles_consistent(const struct softhsm_state *st)
 {
@@ -201,6 +234,7 @@ static int roles_consistent(const struct softhsm_state *st)
 	return r[HSM_ROLE_SO].initialized == hsm && r[HSM_ROLE_DOMAIN].initialized == hsm &&
 	       r[HSM_ROLE_PO].initialized == part && r[HSM_ROLE_PDOMAIN].initialized == part &&
 	       (part || !r[HSM_ROLE_CO].initialized) && (part || !r[HSM_ROLE_CU].initialized) &&
+	       (part || !r[HSM_ROLE_LCO].initialized) &&
 	       (hsm || !r[HSM_ROLE_AU].initialized);
 }
 
@@ -211,7 +245,8 @@ int softhsm_state_parse(const uint8_t *data, size_t len, struct softhsm_state *s
 	ecp_key_t *k = NULL, *pk = NULL;
 	const uint8_t *p;
 	uint16_t version, body_len;
-	unsigned i;
+	unsigned i, nroles;
+	size_t body;
 	pbuf_t b;
 	int r = PED_E_INVAL;
 
@@ -229,18 +264,20 @@ int softhsm_state_parse(const uint8_t *data, size_t len, struct softhsm_state *s
 	    memcmp(p, SOFTHSM_MAGIC, SOFTHSM_MAGIC_LEN) != 0 || pbuf_get_u16(&b, &version) != 0)
 		goto out;
 	r = PED_E_VERSION;
-	if (version != SOFTHSM_VERSION)
+	if (version != SOFTHSM_VERSION && version != 1)
+		goto out;
+	nroles = version == 1 ? SOFTHSM_ROLES_V1 : HSM_ROLE_COUNT;
+	body = version == 1 ? SOFTHSM_BODY_LEN_N(nroles) : SOFTHSM_BODY_LEN;
+	r = PED_E_STATE_CORRUPT;
+	if (pbuf_get_u16(&b, &body_len) != 0 || body_len != body ||
+	    len != SOFTHSM_HDR_LEN + body + SOFTHSM_SUM_LEN)
+		goto out;
+	if ((r = sha256(data, SOFTHSM_HDR_LEN + body, sum)) != 0)
 		goto out;
 	r = PED_E_STATE_CORRUPT;
-	if (pbuf_get_u16(&b, &body_len) != 0 || body_len != SOFTHSM_BODY_LEN ||
-	    len != SOFTHSM_FILE_LEN)
+	if (CRYPTO_memcmp(sum, data + SOFTHSM_HDR_LEN + body, sizeof(sum)) != 0)
 		goto out;
-	if ((r = sha256(data, SOFTHSM_HDR_LEN + SOFTHSM_BODY_LEN, sum)) != 0)
-		goto out;
-	r = PED_E_STATE_CORRUPT;
-	if (CRYPTO_memcmp(sum, data + SOFTHSM_HDR_LEN + SOFTHSM_BODY_LEN, sizeof(sum)) != 0)
-		goto out;
-	b.len = SOFTHSM_HDR_LEN + SOFTHSM_BODY_LEN; /* the body ends at the sum */
+	b.len = SOFTHSM_HDR_LEN + body; /* the body ends at the sum */
 
 	if (pbuf_get_u64(&b, &st->serial) != 0 || st->serial == 0 ||
 	    pbuf_get_u8(&b, &st->flags) != 0 || (st->flags & ~SOFTHSM_F_ALL) != 0 ||
@@ -260,10 +297,12 @@ int softhsm_state_parse(const uint8_t *data, size_t len, struct softhsm_state *s
 	} else if (!all_zero(st->rpv, HSM_RPV_LEN) || !all_zero(st->ped_pub, ECP_PUB_LEN)) {
 		goto out;
 	}
-	for (i = 0; i < HSM_ROLE_COUNT; i++)
+	for (i = 0; i < nroles; i++) /* a version 1 file: the LCO stays all zero */
 		if ((r = get_role(&b, i, &st->roles[i])) != 0)
 			goto out;
 	r = PED_E_STATE_CORRUPT;
+	if (version != 1 && get_activation(&b, st) != 0)
+		goto out;
 	if (pbuf_expect_end(&b) != 0 || !roles_consistent(st))
 		goto out;
 	/* last, the costly check: the static scalar is in [1, n-1] */
@@ -331,6 +370,15 @@ int softhsm_state_encode(const struct softhsm_state *st, uint8_t *out, size_t ca
 		    pbuf_put_bytes(&b, rr->verifier, sizeof(rr->verifier)) != 0)
 			goto out;
 	}
+	if (pbuf_put_u8(&b, st->policies) != 0)
+		goto out;
+	for (i = 0; i < SOFTHSM_ACT_ROLES; i++)
+		if (pbuf_put_u8(&b, st->chal[i].set) != 0 ||
+		    pbuf_put_bytes(&b, st->chal[i].salt, SOFTHSM_CHAL_SALT_LEN) != 0 ||
+		    pbuf_put_bytes(&b, st->chal[i].hash, SOFTHSM_CHAL_HASH_LEN) != 0)
+			goto out;
+	if (pbuf_put_u8(&b, st->active) != 0 || pbuf_put_u64(&b, st->active_at) != 0)
+		goto out;
 	r = PED_E_INTERNAL;
 	if (b.len != SOFTHSM_HDR_LEN + SOFTHSM_BODY_LEN)
 		goto out;
@@ -368,6 +416,23 @@ static int commit_state(hsm_t *h, struct softhsm_state *next)
 }
 
 /* ---- open / close / info ------------------------------------------------- */
+
+/* At open: the roles auto-activated (policy 23) within the window stay
+ * activated; anything else was erased by the restart. */
+static void restore_activation(hsm_t *h)
+{
+	const uint64_t now = now_s();
+
+	h->activated = 0;
+	if (!h->st.active || !(h->st.policies & SOFTHSM_P_AUTOACT) ||
+	    !(h->st.policies & SOFTHSM_P_ACTIVATION) || now < h->st.active_at ||
+	    now - h->st.active_at > HSM_AUTOACT_WINDOW_S)
+		return;
+	if (h->st.active & 1u)
+		h->activated |= ROLE_BIT(HSM_ROLE_CO);
+	if (h->st.active & 2u)
+		h->activated |= ROLE_BIT(HSM_ROLE_CU);
+}
 
 static int create_state(const char *path)
 {
@@ -418,6 +483,7 @@ int hsm_open(const char *path, int create_if_missing, hsm_t **out)
 	if ((r = softhsm_state_parse(data, len, &h->st, &h->static_key)) != 0 ||
 	    (r = ecp_export_public(h->static_key, h->static_pub)) != 0)
 		goto out;
+	restore_activation(h);
 	*out = h;
 	h = NULL;
 	r = 0;
@@ -432,8 +498,20 @@ out:
 
 void hsm_close(hsm_t *h)
 {
+	struct softhsm_state next;
+	uint8_t bits;
+
 	if (h == NULL)
 		return;
+	/* auto-activation: the window counts from the HSM going down */
+	bits = (uint8_t)((h->activated & ROLE_BIT(HSM_ROLE_CO) ? 1u : 0u) |
+			 (h->activated & ROLE_BIT(HSM_ROLE_CU) ? 2u : 0u));
+	if (bits != 0 && (h->st.policies & SOFTHSM_P_AUTOACT)) {
+		memcpy(&next, &h->st, sizeof(next));
+		next.active = bits;
+		next.active_at = now_s();
+		(void)commit_state(h, &next); /* best effort: a crash keeps the last stamp */
+	}
 	ecp_free(h->static_key);
 	ecp_free(h->ephem);
 	ecp_free(h->ephem_next);
@@ -460,6 +538,8 @@ int hsm_info(const hsm_t *h, struct hsm_info *out)
 	out->initialized = (h->st.flags & SOFTHSM_F_HSM) != 0;
 	out->partition_initialized = (h->st.flags & SOFTHSM_F_PARTITION) != 0;
 	out->rpv_initialized = (h->st.flags & SOFTHSM_F_RPV) != 0;
+	out->policy_activation = (h->st.policies & SOFTHSM_P_ACTIVATION) != 0;
+	out->policy_autoact = (h->st.policies & SOFTHSM_P_AUTOACT) != 0;
 	for (i = 0; i < HSM_ROLE_COUNT; i++) {
 		rr = &h->st.roles[i];
 		ri = &out->roles[i];
@@ -472,6 +552,9 @@ int hsm_info(const hsm_t *h, struct hsm_info *out)
 		ri->remaining = ri->max_failures > rr->failures ? ri->max_failures - rr->failures : 0;
 		ri->locked = rr->initialized && ri->max_failures > 0 && ri->remaining == 0;
 		ri->logged_in = (h->logged_in & ROLE_BIT(i)) != 0;
+		ri->challenge = chal_of(h, (enum hsm_role)i) != NULL &&
+				chal_of(h, (enum hsm_role)i)->set;
+		ri->activated = (h->activated & ROLE_BIT(i)) != 0;
 	}
 	return 0;
 }
@@ -521,6 +604,7 @@ static int may_init(const hsm_t *h, enum hsm_role role)
 			return PED_E_NOT_INITIALIZED;
 		return logged(h, HSM_ROLE_PO) ? 0 : PED_E_NOT_LOGGED_IN;
 	case HSM_ROLE_CU:
+	case HSM_ROLE_LCO:
 		if (!part)
 			return PED_E_NOT_INITIALIZED;
 		return logged(h, HSM_ROLE_CO) ? 0 : PED_E_NOT_LOGGED_IN;
@@ -633,8 +717,21 @@ static void wipe_shares(shamir_share_t *shares, unsigned n)
 
 /* ---- roles ----------------------------------------------------------------- */
 
-int hsm_role_init_begin(hsm_t *h, enum hsm_role role, unsigned m, unsigned n,
-			shamir_share_t *shares, uint8_t *keyset_id, uint32_t *token)
+/* Who may stage a change of a role's secret: init (may_init) or changepw
+ * (the role itself logged in, after it presented its current keyset). */
+static int may_stage(const hsm_t *h, enum hsm_role role, int change)
+{
+	if (!change)
+		return may_init(h, role);
+	if (role_table[role].max_failures == 0)
+		return PED_E_INVAL;
+	if (!h->st.roles[role].initialized)
+		return PED_E_NOT_INITIALIZED;
+	return logged(h, role) ? 0 : PED_E_NOT_LOGGED_IN;
+}
+
+static int role_begin(hsm_t *h, enum hsm_role role, unsigned m, unsigned n,
+		      shamir_share_t *shares, uint8_t *keyset_id, uint32_t *token, int change)
 {
 	uint8_t secret[HSM_ROLE_SECRET_LEN];
 	int r = PED_E_INVAL;
@@ -647,7 +744,7 @@ int hsm_role_init_begin(hsm_t *h, enum hsm_role role, unsigned m, unsigned n,
 	if (m < 1 || m > n || n > SHAMIR_MAX_N)
 		goto out;
 	wipe_shares(shares, n);
-	if ((r = may_init(h, role)) != 0)
+	if ((r = may_stage(h, role, change)) != 0)
 		goto out;
 	r = PED_E_CRYPTO;
 	if (RAND_priv_bytes(secret, sizeof(secret)) != 1)
@@ -658,6 +755,7 @@ int hsm_role_init_begin(hsm_t *h, enum hsm_role role, unsigned m, unsigned n,
 		wipe_shares(shares, n);
 		goto out;
 	}
+	h->staged[role].change = change;
 	if (keyset_id != NULL)
 		memcpy(keyset_id, h->staged[role].rec.keyset_id, HSM_KEYSET_ID_LEN);
 	r = 0;
@@ -666,8 +764,8 @@ out:
 	return r;
 }
 
-int hsm_role_init_reuse(hsm_t *h, enum hsm_role role, const shamir_share_t *shares,
-			unsigned k, const uint8_t *keyset_id, uint32_t *token)
+static int role_reuse(hsm_t *h, enum hsm_role role, const shamir_share_t *shares, unsigned k,
+		      const uint8_t *keyset_id, uint32_t *token, int change)
 {
 	uint8_t secret[SHAMIR_MAX_SECRET];
 	int r = PED_E_INVAL;
@@ -676,7 +774,7 @@ int hsm_role_init_reuse(hsm_t *h, enum hsm_role role, const shamir_share_t *shar
 		*token = 0;
 	if (h == NULL || !role_ok(role) || shares == NULL || token == NULL || k > SHAMIR_MAX_N)
 		goto out;
-	if ((r = may_init(h, role)) != 0)
+	if ((r = may_stage(h, role, change)) != 0)
 		goto out;
 	r = PED_E_SHARE_FEW;
 	if (k == 0)
@@ -686,9 +784,57 @@ int hsm_role_init_reuse(hsm_t *h, enum hsm_role role, const shamir_share_t *shar
 		goto out;
 	if ((r = shamir_combine(shares, k, secret, sizeof(secret))) != 0)
 		goto out;
-	r = stage_role(h, role, secret, shares[0].m, max_x(shares, k), keyset_id, token);
+	if ((r = stage_role(h, role, secret, shares[0].m, max_x(shares, k), keyset_id, token)) == 0)
+		h->staged[role].change = change;
 out:
 	OPENSSL_cleanse(secret, sizeof(secret));
+	return r;
+}
+
+int hsm_role_init_begin(hsm_t *h, enum hsm_role role, unsigned m, unsigned n,
+			shamir_share_t *shares, uint8_t *keyset_id, uint32_t *token)
+{
+	return role_begin(h, role, m, n, shares, keyset_id, token, 0);
+}
+
+int hsm_role_init_reuse(hsm_t *h, enum hsm_role role, const shamir_share_t *shares,
+			unsigned k, const uint8_t *keyset_id, uint32_t *token)
+{
+	return role_reuse(h, role, shares, k, keyset_id, token, 0);
+}
+
+int hsm_role_change_begin(hsm_t *h, enum hsm_role role, unsigned m, unsigned n,
+			  shamir_share_t *shares, uint8_t *keyset_id, uint32_t *token)
+{
+	return role_begin(h, role, m, n, shares, keyset_id, token, 1);
+}
+
+int hsm_role_change_reuse(hsm_t *h, enum hsm_role role, const shamir_share_t *shares,
+			  unsigned k, const uint8_t *keyset_id, uint32_t *token)
+{
+	return role_reuse(h, role, shares, k, keyset_id, token, 1);
+}
+
+int hsm_role_change_commit(hsm_t *h, enum hsm_role role, uint32_t token)
+{
+	struct softhsm_state next;
+	int r = PED_E_INVAL;
+
+	if (h == NULL || !role_ok(role))
+		goto out;
+	r = PED_E_BAD_REQUEST;
+	if (!staged_ok(h, role, token) || !h->staged[role].change)
+		goto out;
+	if ((r = may_stage(h, role, 1)) != 0)
+		goto out;
+	memcpy(&next, &h->st, sizeof(next));
+	memcpy(&next.roles[role], &h->staged[role].rec, sizeof(next.roles[role]));
+	deactivate(h, &next, role); /* activation caches the old secret */
+	if ((r = commit_state(h, &next)) != 0)
+		goto out;
+	unstage_role(h, role); /* the role stays logged in */
+out:
+	OPENSSL_cleanse(&next, sizeof(next));
 	return r;
 }
 
@@ -697,15 +843,22 @@ int hsm_role_init_commit(hsm_t *h, enum hsm_role role, uint32_t token)
 	struct softhsm_state next;
 	int r = PED_E_INVAL;
 
-	if (h == NULL || (role != HSM_ROLE_CO && role != HSM_ROLE_CU && role != HSM_ROLE_AU))
+	if (h == NULL || (role != HSM_ROLE_CO && role != HSM_ROLE_CU && role != HSM_ROLE_AU &&
+			  role != HSM_ROLE_LCO))
 		goto out;
 	r = PED_E_BAD_REQUEST;
-	if (!staged_ok(h, role, token))
+	if (!staged_ok(h, role, token) || h->staged[role].change)
 		goto out;
 	if ((r = may_init(h, role)) != 0)
 		goto out;
 	memcpy(&next, &h->st, sizeof(next));
 	memcpy(&next.roles[role], &h->staged[role].rec, sizeof(next.roles[role]));
+	/* a new (or reset) role: no challenge, no activation */
+	deactivate(h, &next, role);
+	if (role == HSM_ROLE_CO)
+		OPENSSL_cleanse(&next.chal[0], sizeof(next.chal[0]));
+	else if (role == HSM_ROLE_CU)
+		OPENSSL_cleanse(&next.chal[1], sizeof(next.chal[1]));
 	if ((r = commit_state(h, &next)) != 0)
 		goto out;
 	h->logged_in &= ~ROLE_BIT(role);
@@ -745,16 +898,25 @@ static void zeroize_hsm(struct softhsm_state *st)
 	memset(st->plabel, 0, sizeof(st->plabel));
 	for (i = 0; i < HSM_ROLE_COUNT; i++)
 		clear_role(st, (enum hsm_role)i);
+	st->policies = 0;
+	OPENSSL_cleanse(st->chal, sizeof(st->chal));
+	st->active = 0;
+	st->active_at = 0;
 }
 
 static void zeroize_partition(struct softhsm_state *st)
 {
+	st->policies = 0;
+	OPENSSL_cleanse(st->chal, sizeof(st->chal));
+	st->active = 0;
+	st->active_at = 0;
 	st->flags &= (uint8_t)~SOFTHSM_F_PARTITION;
 	memset(st->plabel, 0, sizeof(st->plabel));
 	clear_role(st, HSM_ROLE_PO);
 	clear_role(st, HSM_ROLE_PDOMAIN);
 	clear_role(st, HSM_ROLE_CO);
 	clear_role(st, HSM_ROLE_CU);
+	clear_role(st, HSM_ROLE_LCO);
 }
 
 int hsm_init(hsm_t *h, const char *label, uint32_t so_token, uint32_t domain_token)
@@ -779,6 +941,7 @@ int hsm_init(hsm_t *h, const char *label, uint32_t so_token, uint32_t domain_tok
 	if ((r = commit_state(h, &next)) != 0)
 		goto out;
 	h->logged_in = 0;
+	h->activated = 0;
 	for (i = 0; i < HSM_ROLE_COUNT; i++)
 		unstage_role(h, (enum hsm_role)i);
 out:
@@ -806,18 +969,20 @@ int hsm_partition_init(hsm_t *h, const char *label, uint32_t po_token, uint32_t 
 	next.roles[HSM_ROLE_PDOMAIN] = h->staged[HSM_ROLE_PDOMAIN].rec;
 	if ((r = commit_state(h, &next)) != 0)
 		goto out;
-	h->logged_in &= ~(ROLE_BIT(HSM_ROLE_CO) | ROLE_BIT(HSM_ROLE_CU));
+	h->logged_in &= ~(ROLE_BIT(HSM_ROLE_CO) | ROLE_BIT(HSM_ROLE_CU) | ROLE_BIT(HSM_ROLE_LCO));
 	h->logged_in |= ROLE_BIT(HSM_ROLE_PO);
+	h->activated = 0;
 	unstage_role(h, HSM_ROLE_PO);
 	unstage_role(h, HSM_ROLE_PDOMAIN);
 	unstage_role(h, HSM_ROLE_CO);
 	unstage_role(h, HSM_ROLE_CU);
+	unstage_role(h, HSM_ROLE_LCO);
 out:
 	return r;
 }
 
 /* The lockout action once a role has used up its attempts: SO zeroizes the
- * HSM, PO the partition; CO, CU and AU stay locked by their counter. */
+ * HSM, PO the partition; CO, CU, LCO and AU stay locked by their counter. */
 static int lockout(hsm_t *h, enum hsm_role role)
 {
 	struct softhsm_state next;
@@ -835,16 +1000,241 @@ static int lockout(hsm_t *h, enum hsm_role role)
 		return r;
 	if (role == HSM_ROLE_SO) {
 		h->logged_in = 0;
+		h->activated = 0;
 		for (i = 0; i < HSM_ROLE_COUNT; i++)
 			unstage_role(h, (enum hsm_role)i);
 		hsm_rpv_init_abort(h);
 	} else {
 		h->logged_in &= ~(ROLE_BIT(HSM_ROLE_PO) | ROLE_BIT(HSM_ROLE_CO) |
-				  ROLE_BIT(HSM_ROLE_CU));
+				  ROLE_BIT(HSM_ROLE_CU) | ROLE_BIT(HSM_ROLE_LCO));
 		unstage_role(h, HSM_ROLE_CO);
 		unstage_role(h, HSM_ROLE_CU);
+		unstage_role(h, HSM_ROLE_LCO);
+		h->activated = 0;
 	}
 	return 0;
+}
+
+/* ---- activation (partition policies 22 and 23) ---------------------------- */
+
+/* 0 for CO, 1 for CU, -1 for the others */
+static int act_idx(enum hsm_role role)
+{
+	return role == HSM_ROLE_CO ? 0 : role == HSM_ROLE_CU ? 1 : -1;
+}
+
+static const struct softhsm_chal *chal_of(const hsm_t *h, enum hsm_role role)
+{
+	int i = act_idx(role);
+
+	return i < 0 ? NULL : &h->st.chal[i];
+}
+
+static uint64_t now_s(void)
+{
+	time_t t = time(NULL);
+
+	return t > 0 ? (uint64_t)t : 0;
+}
+
+/* A PED-key login of role activates it when policy 22 is on and it has a
+ * challenge; with policy 23 the activation goes into next (with the time). */
+static void activate(const hsm_t *h, struct softhsm_state *next, enum hsm_role role)
+{
+	int i = act_idx(role);
+
+	if (i < 0 || !h->st.chal[i].set || !(h->st.policies & SOFTHSM_P_ACTIVATION) ||
+	    !(h->st.policies & SOFTHSM_P_AUTOACT))
+		return;
+	next->active |= (uint8_t)(1u << i);
+	next->active_at = now_s();
+}
+
+/* Drops role's activation from the handle and from next. */
+static void deactivate(hsm_t *h, struct softhsm_state *next, enum hsm_role role)
+{
+	int i = act_idx(role);
+
+	h->activated &= ~ROLE_BIT(role);
+	if (i < 0)
+		return;
+	next->active &= (uint8_t)~(1u << i);
+	if (next->active == 0)
+		next->active_at = 0;
+}
+
+/* Challenge rules: 7 to 255 printable ASCII characters, no space. */
+static int challenge_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	if (s == NULL || len < HSM_CHALLENGE_MIN || len > HSM_CHALLENGE_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (s[i] < 0x21 || s[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+static int challenge_hash(const hsm_t *h, enum hsm_role role, const char *s, size_t len,
+			  const uint8_t salt[SOFTHSM_CHAL_SALT_LEN],
+			  uint8_t out[SOFTHSM_CHAL_HASH_LEN])
+{
+	uint8_t full[SOFTHSM_CHAL_SALT_LEN + 9];
+
+	/* PBKDF2-HMAC-SHA-256 over salt || role || serial, so that one
+	 * challenge on two roles or two HSMs hashes differently */
+	memcpy(full, salt, SOFTHSM_CHAL_SALT_LEN);
+	full[SOFTHSM_CHAL_SALT_LEN] = (uint8_t)role;
+	pbuf_be64(full + SOFTHSM_CHAL_SALT_LEN + 1, h->st.serial);
+	if (PKCS5_PBKDF2_HMAC(s, (int)len, full, sizeof(full), HSM_CHALLENGE_ITER, EVP_sha256(),
+			      SOFTHSM_CHAL_HASH_LEN, out) != 1) {
+		OPENSSL_cleanse(out, SOFTHSM_CHAL_HASH_LEN);
+		return PED_E_CRYPTO;
+	}
+	return 0;
+}
+
+int hsm_policy_set(hsm_t *h, unsigned policy, int value)
+{
+	struct softhsm_state next;
+	uint8_t bit;
+	int r = PED_E_INVAL;
+
+	if (h == NULL || (policy != 22 && policy != 23) || (value != 0 && value != 1))
+		goto out;
+	r = PED_E_NOT_INITIALIZED;
+	if (!(h->st.flags & SOFTHSM_F_PARTITION))
+		goto out;
+	r = PED_E_NOT_LOGGED_IN;
+	if (!logged(h, HSM_ROLE_PO))
+		goto out;
+	bit = policy == 22 ? SOFTHSM_P_ACTIVATION : SOFTHSM_P_AUTOACT;
+	memcpy(&next, &h->st, sizeof(next));
+	if (value)
+		next.policies |= bit;
+	else
+		next.policies &= (uint8_t)~bit;
+	if (!(next.policies & SOFTHSM_P_ACTIVATION)) {
+		deactivate(h, &next, HSM_ROLE_CO);
+		deactivate(h, &next, HSM_ROLE_CU);
+	}
+	if (!(next.policies & SOFTHSM_P_AUTOACT)) {
+		next.active = 0;
+		next.active_at = 0;
+	}
+	r = commit_state(h, &next);
+out:
+	return r;
+}
+
+int hsm_challenge_set(hsm_t *h, enum hsm_role role, const char *secret, size_t len)
+{
+	struct softhsm_state next;
+	struct softhsm_chal c;
+	int r = PED_E_INVAL, i;
+
+	memset(&c, 0, sizeof(c));
+	if (h == NULL || (i = act_idx(role)) < 0)
+		goto out;
+	r = PED_E_CHALLENGE_BAD;
+	if (!challenge_ok(secret, len))
+		goto out;
+	r = PED_E_NOT_INITIALIZED;
+	if (!h->st.roles[role].initialized)
+		goto out;
+	r = PED_E_NOT_LOGGED_IN;
+	if (!logged(h, role == HSM_ROLE_CO ? HSM_ROLE_PO : HSM_ROLE_CO))
+		goto out;
+	r = PED_E_CRYPTO;
+	c.set = 1;
+	if (RAND_bytes(c.salt, sizeof(c.salt)) != 1 ||
+	    (r = challenge_hash(h, role, secret, len, c.salt, c.hash)) != 0)
+		goto out;
+	memcpy(&next, &h->st, sizeof(next));
+	next.chal[i] = c;
+	deactivate(h, &next, role); /* a new challenge needs a new PED login */
+	r = commit_state(h, &next);
+out:
+	OPENSSL_cleanse(&c, sizeof(c));
+	return r;
+}
+
+int hsm_role_deactivate(hsm_t *h, enum hsm_role role)
+{
+	struct softhsm_state next;
+
+	if (h == NULL || act_idx(role) < 0)
+		return PED_E_INVAL;
+	memcpy(&next, &h->st, sizeof(next));
+	deactivate(h, &next, role);
+	if (next.active == h->st.active) {
+		OPENSSL_cleanse(&next, sizeof(next));
+		return 0;
+	}
+	return commit_state(h, &next);
+}
+
+int hsm_role_login_challenge(hsm_t *h, enum hsm_role role, const char *secret, size_t len,
+			     unsigned *remaining)
+{
+	struct softhsm_state next;
+	uint8_t v[SOFTHSM_CHAL_HASH_LEN];
+	const struct softhsm_chal *c;
+	unsigned max;
+	int r = PED_E_INVAL, match;
+
+	if (remaining != NULL)
+		*remaining = 0;
+	if (h == NULL || act_idx(role) < 0 || secret == NULL)
+		goto out;
+	max = role_table[role].max_failures;
+	h->logged_in &= ~ROLE_BIT(role);
+	c = chal_of(h, role);
+	r = PED_E_NOT_INITIALIZED;
+	if (!h->st.roles[role].initialized)
+		goto out;
+	r = PED_E_PIN_LOCKED;
+	if (h->st.roles[role].failures >= max)
+		goto out;
+	r = PED_E_NOT_ACTIVATED;
+	if (!(h->st.policies & SOFTHSM_P_ACTIVATION) || !c->set ||
+	    !(h->activated & ROLE_BIT(role)))
+		goto out;
+	if (remaining != NULL)
+		*remaining = max - h->st.roles[role].failures;
+	/* counted like a PED-key login: the counter is written first */
+	memcpy(&next, &h->st, sizeof(next));
+	next.roles[role].failures++;
+	if ((r = commit_state(h, &next)) != 0)
+		goto out;
+	if ((r = challenge_hash(h, role, secret, len, c->salt, v)) != 0)
+		goto out;
+	match = challenge_ok(secret, len) && CRYPTO_memcmp(v, c->hash, sizeof(v)) == 0;
+	memcpy(&next, &h->st, sizeof(next));
+	if (match) {
+		next.roles[role].failures = 0;
+		if ((r = commit_state(h, &next)) != 0)
+			goto out;
+		h->logged_in |= ROLE_BIT(role);
+		if (remaining != NULL)
+			*remaining = max;
+		r = 0;
+		goto out;
+	}
+	if (remaining != NULL)
+		*remaining = max - h->st.roles[role].failures;
+	if (h->st.roles[role].failures >= max) {
+		deactivate(h, &next, role); /* locked: the activation goes too */
+		if ((r = commit_state(h, &next)) != 0)
+			goto out;
+	} else {
+		OPENSSL_cleanse(&next, sizeof(next));
+	}
+	r = PED_E_PIN_INCORRECT;
+out:
+	OPENSSL_cleanse(v, sizeof(v));
+	return r;
 }
 
 /* The shape checks of a login, before the attempt counts. */
@@ -910,9 +1300,13 @@ int hsm_role_login(hsm_t *h, enum hsm_role role, const shamir_share_t *shares, u
 	if (match) {
 		memcpy(&next, &h->st, sizeof(next));
 		next.roles[role].failures = 0;
+		activate(h, &next, role);
 		if ((r = commit_state(h, &next)) != 0)
 			goto out;
 		h->logged_in |= ROLE_BIT(role);
+		if (chal_of(h, role) != NULL && chal_of(h, role)->set &&
+		    (h->st.policies & SOFTHSM_P_ACTIVATION))
+			h->activated |= ROLE_BIT(role);
 		if (remaining != NULL)
 			*remaining = max;
 		r = 0;

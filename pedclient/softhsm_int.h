@@ -11,17 +11,28 @@
 
 #define SOFTHSM_MAGIC "RPEDSHSM"
 #define SOFTHSM_MAGIC_LEN 8
-#define SOFTHSM_VERSION 1
+#define SOFTHSM_VERSION 2
+/* version 1 had the first 7 roles (no LCO); it is read, never written */
+#define SOFTHSM_ROLES_V1 7
 #define SOFTHSM_SALT_LEN 32
 #define SOFTHSM_VERIFIER_LEN 64
 #define SOFTHSM_SUM_LEN 32 /* SHA-256 */
 /* one role record: id, state, m, n, failures, keyset id, salt, verifier */
 #define SOFTHSM_ROLE_LEN (5 + HSM_KEYSET_ID_LEN + SOFTHSM_SALT_LEN + SOFTHSM_VERIFIER_LEN)
 /* the body: serial, flags, two labels, static scalar, RPV, PED public, roles */
-#define SOFTHSM_BODY_LEN (8 + 1 + 2 * (1 + HSM_LABEL_MAX) + ECP_PRIV_LEN + HSM_RPV_LEN + \
-			  ECP_PUB_LEN + HSM_ROLE_COUNT * SOFTHSM_ROLE_LEN)
+#define SOFTHSM_CHAL_SALT_LEN 16
+#define SOFTHSM_CHAL_HASH_LEN 32
+/* one challenge record: set, salt, hash */
+#define SOFTHSM_CHAL_LEN (1 + SOFTHSM_CHAL_SALT_LEN + SOFTHSM_CHAL_HASH_LEN)
+/* version 2's tail: policies, CO and CU challenges, activation, its time */
+#define SOFTHSM_ACT_LEN (1 + 2 * SOFTHSM_CHAL_LEN + 1 + 8)
+#define SOFTHSM_BODY_LEN_N(roles) (8 + 1 + 2 * (1 + HSM_LABEL_MAX) + ECP_PRIV_LEN + \
+				   HSM_RPV_LEN + ECP_PUB_LEN + (roles) * SOFTHSM_ROLE_LEN)
+#define SOFTHSM_BODY_LEN (SOFTHSM_BODY_LEN_N(HSM_ROLE_COUNT) + SOFTHSM_ACT_LEN)
 #define SOFTHSM_HDR_LEN (SOFTHSM_MAGIC_LEN + 2 + 2)
 #define SOFTHSM_FILE_LEN (SOFTHSM_HDR_LEN + SOFTHSM_BODY_LEN + SOFTHSM_SUM_LEN)
+#define SOFTHSM_FILE_LEN_V1 (SOFTHSM_HDR_LEN + SOFTHSM_BODY_LEN_N(SOFTHSM_ROLES_V1) + \
+			     SOFTHSM_SUM_LEN)
 /* what hsm_open reads at most: a longer file is not ours */
 #define SOFTHSM_FILE_MAX 4096
 
@@ -30,6 +41,12 @@
 #define SOFTHSM_F_RPV 0x04u       /* RPV initialized */
 #define SOFTHSM_F_ALL 0x07u
 
+#define SOFTHSM_P_ACTIVATION 0x01u /* partition policy 22 */
+#define SOFTHSM_P_AUTOACT 0x02u    /* partition policy 23 */
+#define SOFTHSM_P_ALL 0x03u
+/* challenge slots and activation bits: 0 CO, 1 CU */
+#define SOFTHSM_ACT_ROLES 2
+
 struct softhsm_role {
 	uint8_t initialized;
 	uint8_t m, n;
@@ -37,6 +54,12 @@ struct softhsm_role {
 	uint8_t keyset_id[HSM_KEYSET_ID_LEN];
 	uint8_t salt[SOFTHSM_SALT_LEN];
 	uint8_t verifier[SOFTHSM_VERIFIER_LEN];
+};
+
+struct softhsm_chal {
+	uint8_t set;
+	uint8_t salt[SOFTHSM_CHAL_SALT_LEN];
+	uint8_t hash[SOFTHSM_CHAL_HASH_LEN];
 };
 
 struct softhsm_state {
@@ -48,9 +71,14 @@ struct softhsm_state {
 	uint8_t rpv[HSM_RPV_LEN];
 	uint8_t ped_pub[ECP_PUB_LEN];
 	struct softhsm_role roles[HSM_ROLE_COUNT];
+	uint8_t policies;              /* SOFTHSM_P_* */
+	struct softhsm_chal chal[SOFTHSM_ACT_ROLES];
+	uint8_t active;                /* auto-activation: bit 0 CO, bit 1 CU */
+	uint64_t active_at;            /* when they were last known active (unix s) */
 };
 
-/* Parses a whole state file held in memory, strictly (docs/softhsm.md):
+/* Parses a whole state file held in memory, strictly (docs/softhsm.md), of
+ * the current version or version 1 (read as if the LCO were not initialized):
  * 0, PED_E_STATE_CORRUPT (wrong magic, length, checksum or any field out of
  * range or inconsistent) or PED_E_VERSION. *st is wiped first and on failure.
  * When key is not NULL it receives the static key pair (caller frees). */

@@ -10,11 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "common/atomic.h"
 #include "common/err.h"
@@ -524,6 +526,433 @@ static void test_partition_roles(void **state)
 	hsm_close(h);
 }
 
+/* role changepw: staged until committed (old secret valid meanwhile, and
+ * after an abort, a close or a crash); init and change tokens do not mix; the
+ * role must be logged in; the commit keeps it logged in with a fresh
+ * counter; a reused keyset becomes the role's. */
+static void test_changepw(void **state)
+{
+	shamir_share_t so[1], so2[16], co[2], co2[3], dom[1];
+	uint8_t ksid[HSM_KEYSET_ID_LEN];
+	struct hsm_info info;
+	uint32_t t, t2;
+	unsigned rem;
+	hsm_t *h;
+
+	(void)state;
+	h = open_new();
+	do_hsm_init(h, 1, 1, so);
+	/* not logged in: refused, nothing staged */
+	assert_int_equal(hsm_role_change_begin(h, HSM_ROLE_SO, 2, 3, so2, NULL, &t),
+			 PED_E_NOT_LOGGED_IN);
+	assert_int_equal(t, 0);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_SO, so, 1, &rem), 0);
+	/* the domains and the uninitialized roles have no changepw */
+	assert_int_equal(hsm_role_change_begin(h, HSM_ROLE_DOMAIN, 1, 1, dom, NULL, &t),
+			 PED_E_INVAL);
+	assert_int_equal(hsm_role_change_begin(h, HSM_ROLE_AU, 1, 1, dom, NULL, &t),
+			 PED_E_NOT_INITIALIZED);
+	assert_int_equal(hsm_role_change_begin(h, HSM_ROLE_SO, 0, 3, so2, NULL, &t), PED_E_RANGE);
+	assert_int_equal(hsm_role_change_begin(h, HSM_ROLE_SO, 4, 3, so2, NULL, &t), PED_E_RANGE);
+
+	/* staged, then the handle closes (a crash): the old secret stays */
+	assert_int_equal(hsm_role_change_begin(h, HSM_ROLE_SO, 16, 16, so2, ksid, &t), 0);
+	reopen(&h);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_SO, so2, 16, &rem), PED_E_SHARE_BAD);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_SO, so, 1, &rem), 0);
+	/* staged, then aborted */
+	assert_int_equal(hsm_role_change_begin(h, HSM_ROLE_SO, 16, 16, so2, ksid, &t), 0);
+	hsm_role_init_abort(h, HSM_ROLE_SO);
+	assert_int_equal(hsm_role_change_commit(h, HSM_ROLE_SO, t), PED_E_BAD_REQUEST);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_SO, so, 1, &rem), 0);
+	/* a change token does not commit an init, a wrong token nothing */
+	assert_int_equal(hsm_role_change_begin(h, HSM_ROLE_SO, 16, 16, so2, ksid, &t), 0);
+	assert_int_equal(hsm_role_change_commit(h, HSM_ROLE_SO, t ^ 1u), PED_E_BAD_REQUEST);
+	assert_int_equal(hsm_role_change_commit(h, HSM_ROLE_SO, 0), PED_E_BAD_REQUEST);
+	/* logged out before the commit: refused, the old secret stays */
+	hsm_role_logout(h);
+	assert_int_equal(hsm_role_change_commit(h, HSM_ROLE_SO, t), PED_E_NOT_LOGGED_IN);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_SO, so, 1, &rem), 0);
+	assert_int_equal(hsm_role_change_commit(h, HSM_ROLE_SO, t), 0);
+	assert_int_equal(hsm_role_change_commit(h, HSM_ROLE_SO, t), PED_E_BAD_REQUEST);
+	assert_int_equal(hsm_info(h, &info), 0);
+	assert_true(info.roles[HSM_ROLE_SO].logged_in);
+	assert_int_equal(info.roles[HSM_ROLE_SO].m, 16);
+	assert_int_equal(info.roles[HSM_ROLE_SO].n, 16);
+	assert_memory_equal(info.roles[HSM_ROLE_SO].keyset_id, ksid, sizeof(ksid));
+	assert_true(info.initialized);
+	reopen(&h);
+	/* the old keyset no longer fits (its M differs: refused before counting) */
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_SO, so, 1, &rem), PED_E_SHARE_BAD);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_SO, so2, 15, &rem), PED_E_SHARE_FEW);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_SO, so2, 16, &rem), 0);
+	assert_int_equal(rem, 3);
+
+	/* partition, CO 1 of 2; changepw CO reusing a 2-of-3 keyset */
+	{
+		shamir_share_t po[1], pd[1];
+		uint32_t t_po, t_pd;
+
+		assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_PO, 1, 1, po, NULL, &t_po), 0);
+		assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_PDOMAIN, 1, 1, pd, NULL, &t_pd),
+				 0);
+		assert_int_equal(hsm_partition_init(h, "p", t_po, t_pd), 0);
+		assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_CO, 1, 2, co, NULL, &t), 0);
+		/* an init token does not commit a change */
+		assert_int_equal(hsm_role_change_commit(h, HSM_ROLE_CO, t), PED_E_BAD_REQUEST);
+		assert_int_equal(hsm_role_init_commit(h, HSM_ROLE_CO, t), 0);
+		wipe_all(po, 1);
+		wipe_all(pd, 1);
+	}
+	assert_int_equal(hsm_role_change_begin(h, HSM_ROLE_CO, 1, 1, dom, NULL, &t),
+			 PED_E_NOT_LOGGED_IN);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CO, &co[1], 1, &rem), 0);
+	/* a change token does not commit an init */
+	assert_int_equal(hsm_role_change_begin(h, HSM_ROLE_CO, 1, 1, dom, NULL, &t), 0);
+	assert_int_equal(hsm_role_init_commit(h, HSM_ROLE_CO, t), PED_E_BAD_REQUEST);
+	/* reuse replaces the staged change; too few shares refused */
+	assert_int_equal(shamir_split((const uint8_t *)"0123456789abcdef0123456789abcdef", 32,
+				      2, 3, co2),
+			 0);
+	assert_int_equal(hsm_role_change_reuse(h, HSM_ROLE_CO, co2, 0, NULL, &t2),
+			 PED_E_SHARE_FEW);
+	assert_int_equal(hsm_role_change_reuse(h, HSM_ROLE_CO, &co2[1], 2, ksid, &t2), 0);
+	assert_int_equal(hsm_role_change_commit(h, HSM_ROLE_CO, t), PED_E_BAD_REQUEST);
+	assert_int_equal(hsm_role_change_commit(h, HSM_ROLE_CO, t2), 0);
+	assert_int_equal(hsm_info(h, &info), 0);
+	assert_int_equal(info.roles[HSM_ROLE_CO].m, 2);
+	assert_int_equal(info.roles[HSM_ROLE_CO].n, 3);
+	assert_int_equal(info.roles[HSM_ROLE_CO].failures, 0);
+	assert_true(info.roles[HSM_ROLE_CO].logged_in);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CO, co, 1, &rem), PED_E_SHARE_BAD);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CO, co2, 2, &rem), 0);
+	assert_int_equal(rem, 10);
+
+	wipe_all(so, 1);
+	wipe_all(so2, 16);
+	wipe_all(co, 2);
+	wipe_all(co2, 3);
+	wipe_all(dom, 1);
+	hsm_close(h);
+}
+
+/* ---- the Limited Crypto Officer and the version 1 file -------------------- */
+
+/* A version 1 file made from a current one: the 7 roles before the LCO, the
+ * version and body length of version 1, its checksum. */
+static size_t to_v1(const uint8_t *v2, uint8_t *out)
+{
+	const size_t body = SOFTHSM_BODY_LEN_N(SOFTHSM_ROLES_V1);
+	size_t n = 0;
+
+	memcpy(out, v2, SOFTHSM_HDR_LEN + body);
+	out[8] = 0;
+	out[9] = 1;
+	out[10] = (uint8_t)(body >> 8);
+	out[11] = (uint8_t)body;
+	assert_true(EVP_Q_digest(NULL, "SHA256", NULL, out, SOFTHSM_HDR_LEN + body,
+				 out + SOFTHSM_HDR_LEN + body, &n));
+	assert_int_equal(n, SOFTHSM_SUM_LEN);
+	return SOFTHSM_FILE_LEN_V1;
+}
+
+static void test_lco_and_v1_file(void **state)
+{
+	shamir_share_t so[1], po[1], pd[1], co[1], cu[1], lco[2], lco2[1];
+	uint8_t *data, v1[SOFTHSM_FILE_MAX];
+	struct softhsm_state st;
+	struct hsm_info info;
+	uint32_t t, t2;
+	unsigned rem, i;
+	size_t len, n;
+	hsm_t *h;
+
+	(void)state;
+	h = open_new();
+	do_hsm_init(h, 1, 1, so);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_SO, so, 1, &rem), 0);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_LCO, 1, 1, lco, NULL, &t),
+			 PED_E_NOT_INITIALIZED);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_PO, 1, 1, po, NULL, &t), 0);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_PDOMAIN, 1, 1, pd, NULL, &t2), 0);
+	assert_int_equal(hsm_partition_init(h, "p", t, t2), 0);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_CO, 1, 1, co, NULL, &t), 0);
+	assert_int_equal(hsm_role_init_commit(h, HSM_ROLE_CO, t), 0);
+	/* the PO alone may not make an LCO: the CO does */
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_LCO, 1, 1, lco, NULL, &t),
+			 PED_E_NOT_LOGGED_IN);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CO, co, 1, &rem), 0);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_CU, 1, 1, cu, NULL, &t), 0);
+	assert_int_equal(hsm_role_init_commit(h, HSM_ROLE_CU, t), 0);
+
+	/* a version 1 file (no LCO) opens; every role in it works */
+	hsm_close(h);
+	read_file(path, &data, &len);
+	assert_int_equal(len, SOFTHSM_FILE_LEN);
+	n = to_v1(data, v1);
+	free(data);
+	write_file(path, v1, n);
+	assert_int_equal(softhsm_state_parse(v1, n, &st, NULL), 0);
+	assert_false(st.roles[HSM_ROLE_LCO].initialized);
+	assert_int_equal(hsm_open(path, 0, &h), 0);
+	assert_int_equal(hsm_info(h, &info), 0);
+	assert_true(info.partition_initialized);
+	assert_false(info.roles[HSM_ROLE_LCO].initialized);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_SO, so, 1, &rem), 0);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_PO, po, 1, &rem), 0);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CU, cu, 1, &rem), 0);
+	/* the login counter's write made it a current file */
+	read_file(path, &data, &len);
+	assert_int_equal(len, SOFTHSM_FILE_LEN);
+	assert_int_equal(data[9], SOFTHSM_VERSION);
+	free(data);
+	/* a version 1 header on a current body, or the reverse: corrupt */
+	v1[11] = (uint8_t)(SOFTHSM_BODY_LEN & 0xff);
+	v1[10] = (uint8_t)(SOFTHSM_BODY_LEN >> 8);
+	assert_int_equal(softhsm_state_parse(v1, n, &st, NULL), PED_E_STATE_CORRUPT);
+	read_file(path, &data, &len);
+	data[9] = 1;
+	assert_int_equal(softhsm_state_parse(data, len, &st, NULL), PED_E_STATE_CORRUPT);
+	free(data);
+
+	/* the LCO, 1 of 2, by the CO; its login; what it may not do */
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CO, co, 1, &rem), 0);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_LCO, 1, 2, lco, NULL, &t), 0);
+	assert_int_equal(hsm_role_init_commit(h, HSM_ROLE_LCO, t), 0);
+	hsm_role_logout(h);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_LCO, &lco[1], 1, &rem), 0);
+	assert_int_equal(rem, 10);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_CU, 1, 1, lco2, NULL, &t),
+			 PED_E_NOT_LOGGED_IN);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_LCO, 1, 1, lco2, NULL, &t),
+			 PED_E_NOT_LOGGED_IN);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CO, lco, 1, &rem), PED_E_PIN_INCORRECT);
+	/* it changes its own secret */
+	assert_int_equal(hsm_role_change_begin(h, HSM_ROLE_LCO, 1, 1, lco2, NULL, &t), 0);
+	assert_int_equal(hsm_role_change_commit(h, HSM_ROLE_LCO, t), 0);
+	reopen(&h);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_LCO, lco, 1, &rem), PED_E_PIN_INCORRECT);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_LCO, lco2, 1, &rem), 0);
+	assert_int_equal(hsm_info(h, &info), 0);
+	assert_string_equal(hsm_role_name(HSM_ROLE_LCO), "lco");
+	assert_int_equal(hsm_role_key_type(HSM_ROLE_LCO), 4);
+	/* 10 failures lock it */
+	lco[0] = lco2[0];
+	lco[0].y[0] ^= 1;
+	for (i = 1; i <= 10; i++)
+		assert_int_equal(hsm_role_login(h, HSM_ROLE_LCO, lco, 1, &rem),
+				 PED_E_PIN_INCORRECT);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_LCO, lco2, 1, &rem), PED_E_PIN_LOCKED);
+	/* partition init erases it */
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_SO, so, 1, &rem), 0);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_PO, 1, 1, po, NULL, &t), 0);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_PDOMAIN, 1, 1, pd, NULL, &t2), 0);
+	assert_int_equal(hsm_partition_init(h, "q", t, t2), 0);
+	assert_int_equal(hsm_info(h, &info), 0);
+	assert_false(info.roles[HSM_ROLE_LCO].initialized);
+
+	OPENSSL_cleanse(&st, sizeof(st));
+	OPENSSL_cleanse(v1, sizeof(v1));
+	wipe_all(so, 1);
+	wipe_all(po, 1);
+	wipe_all(pd, 1);
+	wipe_all(co, 1);
+	wipe_all(cu, 1);
+	wipe_all(lco, 2);
+	wipe_all(lco2, 1);
+	hsm_close(h);
+}
+
+/* ---- activation (partition policies 22 and 23) ----------------------------- */
+
+static int activated(const hsm_t *h, enum hsm_role role)
+{
+	struct hsm_info info;
+
+	assert_int_equal(hsm_info(h, &info), 0);
+	return info.roles[role].activated;
+}
+
+/* Rewrites the state file with its auto-activation time moved to t. */
+static void set_active_at(uint64_t t)
+{
+	uint8_t *data, buf[SOFTHSM_FILE_LEN];
+	struct softhsm_state st;
+	size_t len, n;
+
+	read_file(path, &data, &len);
+	assert_int_equal(softhsm_state_parse(data, len, &st, NULL), 0);
+	assert_true(st.active != 0);
+	st.active_at = t;
+	assert_int_equal(softhsm_state_encode(&st, buf, sizeof(buf), &n), 0);
+	write_file(path, buf, n);
+	OPENSSL_cleanse(&st, sizeof(st));
+	OPENSSL_cleanse(data, len);
+	free(data);
+}
+
+static void test_activation(void **state)
+{
+	static const char ch[] = "Chal-0001x", cu_ch[] = "cu-secret!";
+	char longch[HSM_CHALLENGE_MAX + 2];
+	shamir_share_t so[1], po[1], pd[1], co[1], cu[1], co2[1];
+	uint32_t t, t2;
+	unsigned rem, i;
+	hsm_t *h;
+
+	(void)state;
+	h = open_new();
+	do_hsm_init(h, 1, 1, so);
+	assert_int_equal(hsm_policy_set(h, 22, 1), PED_E_NOT_INITIALIZED);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_SO, so, 1, &rem), 0);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_PO, 1, 1, po, NULL, &t), 0);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_PDOMAIN, 1, 1, pd, NULL, &t2), 0);
+	assert_int_equal(hsm_partition_init(h, "p", t, t2), 0);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_CO, 1, 1, co, NULL, &t), 0);
+	assert_int_equal(hsm_role_init_commit(h, HSM_ROLE_CO, t), 0);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CO, co, 1, &rem), 0);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_CU, 1, 1, cu, NULL, &t), 0);
+	assert_int_equal(hsm_role_init_commit(h, HSM_ROLE_CU, t), 0);
+
+	/* the challenge rules and who sets them */
+	memset(longch, 'x', sizeof(longch));
+	assert_int_equal(hsm_challenge_set(h, HSM_ROLE_CO, "abcdef", 6), PED_E_CHALLENGE_BAD);
+	assert_int_equal(hsm_challenge_set(h, HSM_ROLE_CO, longch, HSM_CHALLENGE_MAX + 1),
+			 PED_E_CHALLENGE_BAD);
+	assert_int_equal(hsm_challenge_set(h, HSM_ROLE_CO, "abc defg", 8), PED_E_CHALLENGE_BAD);
+	assert_int_equal(hsm_challenge_set(h, HSM_ROLE_AU, ch, strlen(ch)), PED_E_INVAL);
+	assert_int_equal(hsm_challenge_set(h, HSM_ROLE_CU, cu_ch, strlen(cu_ch)), 0); /* by the CO */
+	hsm_role_logout(h);
+	assert_int_equal(hsm_challenge_set(h, HSM_ROLE_CO, ch, strlen(ch)), PED_E_NOT_LOGGED_IN);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_PO, po, 1, &rem), 0);
+	assert_int_equal(hsm_challenge_set(h, HSM_ROLE_CO, longch, HSM_CHALLENGE_MAX), 0);
+	assert_int_equal(hsm_challenge_set(h, HSM_ROLE_CO, ch, strlen(ch)), 0);
+
+	/* policy 22 off: no activation, not counted */
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CO, co, 1, &rem), 0);
+	assert_false(activated(h, HSM_ROLE_CO));
+	assert_int_equal(hsm_role_login_challenge(h, HSM_ROLE_CO, ch, strlen(ch), &rem),
+			 PED_E_NOT_ACTIVATED);
+	assert_int_equal(remaining_of(h, HSM_ROLE_CO), 10);
+	assert_int_equal(hsm_policy_set(h, 24, 1), PED_E_INVAL);
+	assert_int_equal(hsm_policy_set(h, 22, 2), PED_E_INVAL);
+	assert_int_equal(hsm_policy_set(h, 22, 1), 0);
+	assert_int_equal(hsm_role_login_challenge(h, HSM_ROLE_CO, ch, strlen(ch), &rem),
+			 PED_E_NOT_ACTIVATED);
+	/* a PED-key login activates; logout keeps it */
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CO, co, 1, &rem), 0);
+	assert_true(activated(h, HSM_ROLE_CO));
+	assert_false(activated(h, HSM_ROLE_CU));
+	hsm_role_logout(h);
+	assert_int_equal(hsm_role_login_challenge(h, HSM_ROLE_CO, ch, strlen(ch), &rem), 0);
+	assert_int_equal(rem, 10);
+	/* a wrong challenge counts like a wrong PIN */
+	assert_int_equal(hsm_role_login_challenge(h, HSM_ROLE_CO, "Chal-0001y", 10, &rem),
+			 PED_E_PIN_INCORRECT);
+	assert_int_equal(rem, 9);
+	assert_int_equal(hsm_role_login_challenge(h, HSM_ROLE_CO, "short", 5, &rem),
+			 PED_E_PIN_INCORRECT);
+	assert_int_equal(rem, 8);
+	assert_int_equal(hsm_role_login_challenge(h, HSM_ROLE_CO, ch, strlen(ch), &rem), 0);
+	assert_int_equal(remaining_of(h, HSM_ROLE_CO), 10);
+	/* deactivate */
+	assert_int_equal(hsm_role_deactivate(h, HSM_ROLE_CO), 0);
+	assert_int_equal(hsm_role_login_challenge(h, HSM_ROLE_CO, ch, strlen(ch), &rem),
+			 PED_E_NOT_ACTIVATED);
+	assert_int_equal(hsm_role_deactivate(h, HSM_ROLE_PO), PED_E_INVAL);
+	/* a restart without policy 23 erases it */
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CO, co, 1, &rem), 0);
+	assert_true(activated(h, HSM_ROLE_CO));
+	reopen(&h);
+	assert_false(activated(h, HSM_ROLE_CO));
+	assert_int_equal(hsm_role_login_challenge(h, HSM_ROLE_CO, ch, strlen(ch), &rem),
+			 PED_E_NOT_ACTIVATED);
+
+	/* policy 23: a restart within the window keeps it, CO and CU */
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_PO, po, 1, &rem), 0);
+	assert_int_equal(hsm_policy_set(h, 23, 1), 0);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CO, co, 1, &rem), 0);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CU, cu, 1, &rem), 0);
+	assert_true(activated(h, HSM_ROLE_CU));
+	reopen(&h);
+	assert_true(activated(h, HSM_ROLE_CO));
+	assert_true(activated(h, HSM_ROLE_CU));
+	assert_int_equal(hsm_role_login_challenge(h, HSM_ROLE_CU, cu_ch, strlen(cu_ch), &rem), 0);
+	assert_int_equal(hsm_role_login_challenge(h, HSM_ROLE_CO, cu_ch, strlen(cu_ch), &rem),
+			 PED_E_PIN_INCORRECT); /* the CU's challenge is not the CO's */
+	/* ... but not past the window (down for more than 2 h), nor from the future */
+	hsm_close(h);
+	h = NULL;
+	set_active_at((uint64_t)time(NULL) - HSM_AUTOACT_WINDOW_S - 5);
+	assert_int_equal(hsm_open(path, 0, &h), 0);
+	assert_false(activated(h, HSM_ROLE_CO));
+	assert_false(activated(h, HSM_ROLE_CU));
+	hsm_close(h);
+	h = NULL;
+	set_active_at((uint64_t)time(NULL) + 3600);
+	assert_int_equal(hsm_open(path, 0, &h), 0);
+	assert_false(activated(h, HSM_ROLE_CO));
+	hsm_close(h);
+	h = NULL;
+	set_active_at((uint64_t)time(NULL) - HSM_AUTOACT_WINDOW_S + 60);
+	assert_int_equal(hsm_open(path, 0, &h), 0);
+	assert_true(activated(h, HSM_ROLE_CO));
+
+	/* a changepw of the CO ends its activation; the challenge stays */
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CO, co, 1, &rem), 0);
+	assert_int_equal(hsm_role_change_begin(h, HSM_ROLE_CO, 1, 1, co2, NULL, &t), 0);
+	assert_int_equal(hsm_role_change_commit(h, HSM_ROLE_CO, t), 0);
+	assert_false(activated(h, HSM_ROLE_CO));
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CO, co2, 1, &rem), 0);
+	assert_true(activated(h, HSM_ROLE_CO));
+	/* locked by wrong challenges: the activation goes */
+	for (i = 1; i <= 10; i++)
+		assert_int_equal(hsm_role_login_challenge(h, HSM_ROLE_CO, "Wrong-0001", 10, &rem),
+				 PED_E_PIN_INCORRECT);
+	assert_false(activated(h, HSM_ROLE_CO));
+	assert_int_equal(hsm_role_login_challenge(h, HSM_ROLE_CO, ch, strlen(ch), &rem),
+			 PED_E_PIN_LOCKED);
+	/* resetpw (init again) by the PO: unlocked, no challenge left */
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_PO, po, 1, &rem), 0);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_CO, 1, 1, co, NULL, &t), 0);
+	assert_int_equal(hsm_role_init_commit(h, HSM_ROLE_CO, t), 0);
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_CO, co, 1, &rem), 0);
+	assert_false(activated(h, HSM_ROLE_CO));
+	{
+		struct hsm_info info;
+		assert_int_equal(hsm_info(h, &info), 0);
+		assert_false(info.roles[HSM_ROLE_CO].challenge);
+		assert_true(info.roles[HSM_ROLE_CU].challenge);
+		assert_true(info.policy_activation);
+		assert_true(info.policy_autoact);
+	}
+	/* policy 22 off ends every activation */
+	assert_true(activated(h, HSM_ROLE_CU));
+	assert_int_equal(hsm_policy_set(h, 22, 0), 0);
+	assert_false(activated(h, HSM_ROLE_CU));
+	/* partition init erases policies and challenges */
+	assert_int_equal(hsm_role_login(h, HSM_ROLE_SO, so, 1, &rem), 0);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_PO, 1, 1, po, NULL, &t), 0);
+	assert_int_equal(hsm_role_init_begin(h, HSM_ROLE_PDOMAIN, 1, 1, pd, NULL, &t2), 0);
+	assert_int_equal(hsm_partition_init(h, "q", t, t2), 0);
+	{
+		struct hsm_info info;
+		assert_int_equal(hsm_info(h, &info), 0);
+		assert_false(info.policy_activation);
+		assert_false(info.policy_autoact);
+		assert_false(info.roles[HSM_ROLE_CU].challenge);
+	}
+	reopen(&h);
+
+	wipe_all(so, 1);
+	wipe_all(po, 1);
+	wipe_all(pd, 1);
+	wipe_all(co, 1);
+	wipe_all(cu, 1);
+	wipe_all(co2, 1);
+	hsm_close(h);
+}
+
 /* ---- RPV and channel keys -------------------------------------------------- */
 
 static const uint8_t ctx[] = "transcript hash";
@@ -917,10 +1346,30 @@ static void test_corrupt_files(void **state)
 	st.roles[HSM_ROLE_SO].m = 2; /* m > n */
 	assert_int_equal(softhsm_state_encode(&st, buf, sizeof(buf), &n), 0);
 	expect_open_fails(buf, n, PED_E_STATE_CORRUPT);
+	/* version 2's tail: a challenge of a role that does not exist, an
+	 * activation without a challenge, a time without an activation, an
+	 * unknown policy bit */
+	assert_int_equal(softhsm_state_parse(good, len, &st, NULL), 0);
+	st.chal[0].set = 1;
+	assert_int_equal(softhsm_state_encode(&st, buf, sizeof(buf), &n), 0);
+	expect_open_fails(buf, n, PED_E_STATE_CORRUPT);
+	assert_int_equal(softhsm_state_parse(good, len, &st, NULL), 0);
+	st.active = 1;
+	st.active_at = 1;
+	assert_int_equal(softhsm_state_encode(&st, buf, sizeof(buf), &n), 0);
+	expect_open_fails(buf, n, PED_E_STATE_CORRUPT);
+	assert_int_equal(softhsm_state_parse(good, len, &st, NULL), 0);
+	st.active_at = 1;
+	assert_int_equal(softhsm_state_encode(&st, buf, sizeof(buf), &n), 0);
+	expect_open_fails(buf, n, PED_E_STATE_CORRUPT);
+	assert_int_equal(softhsm_state_parse(good, len, &st, NULL), 0);
+	st.policies = 4;
+	assert_int_equal(softhsm_state_encode(&st, buf, sizeof(buf), &n), 0);
+	expect_open_fails(buf, n, PED_E_STATE_CORRUPT);
 	/* a later version, checksum and all */
 	assert_int_equal(softhsm_state_parse(good, len, &st, NULL), 0);
 	assert_int_equal(softhsm_state_encode(&st, buf, sizeof(buf), &n), 0);
-	buf[9] = 2;
+	buf[9] = SOFTHSM_VERSION + 1;
 	expect_open_fails(buf, n, PED_E_VERSION);
 
 	/* the good file still opens */
@@ -1010,6 +1459,9 @@ int main(void)
 		T(test_so_lockout_recovery),
 		T(test_two_phase),
 		T(test_partition_roles),
+		T(test_changepw),
+		T(test_lco_and_v1_file),
+		T(test_activation),
 		T(test_rpv_channel),
 		T(test_one_pass),
 		T(test_rpv_verify_and_pake),
