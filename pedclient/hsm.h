@@ -141,8 +141,8 @@ struct hsm_chan_params {
 	 * stored at RPV initialization. Must be NULL for One-Pass. */
 	const uint8_t *peer_static;
 	/* SuppPrivInfo: use_rpv = the stored RPV (PED_E_NOT_INITIALIZED
-	 * without one); otherwise secret/secret_len (e.g. a password-derived
-	 * value; may be empty). */
+	 * without one); otherwise secret/secret_len (may be empty: the Local
+	 * PED's One-Pass). The password mode does not come here: hsm_pake_*. */
 	int use_rpv;
 	const uint8_t *secret;
 	size_t secret_len;
