@@ -45,6 +45,10 @@ A=$PC_DIR
 SA=$(timeout 10 "$PH" -statedir "$A" slot list | sed -n 's/^Slot 0: serial \([0-9]*\),.*/\1/p')
 [ -n "$SA" ] || fail "no serial"
 
+# log_has FILE TEXT: until FILE has a line with TEXT, at most 5 s
+log_has() {
+	timeout 5 sh -c 'tail -n +1 -F "$1" 2>/dev/null | grep -q -m 1 -F -- "$2"' _ "$1" "$2"
+}
 # The PED forgets a cached orange key when it leaves Remote mode.
 forget_rpk() {
 	ctl mode local >/dev/null
@@ -61,7 +65,7 @@ hsm_bg t1 ped connect -ip 127.0.0.1 -port "$SPORT" -password
 ctl_wait "Enter PED Password" 5000
 hsm_done t1 && fail "a timed-out password prompt opened a session: $OUT"
 assert_contains "Command Result : PED_TIMEOUT" "$OUT"
-grep -q "PED_TIMEOUT" "$T/srv/pedserver.log" || fail "pedserver log lacks PED_TIMEOUT"
+log_has "$T/srv/pedserver.log" "PED_TIMEOUT" || fail "pedserver log lacks PED_TIMEOUT"
 grep -q "PED_TIMEOUT" "$A/pedclient.log" || fail "pedclient log lacks PED_TIMEOUT"
 ctl_wait "Awaiting command" 5000
 "$PS" -mode stop -statedir "$T/srv" >/dev/null 2>&1 || fail "pedserver stop"
@@ -92,7 +96,8 @@ ctl press ENTER >/dev/null
 hsm_done w1 && fail "a wrong password opened a session: $OUT"
 assert_contains "Command Result : PASSWORD_INCORRECT" "$OUT"
 assert_contains "burned" "$OUT"
-grep -q "PASSWORD_INCORRECT" "$T/srv/pedserver.log" || fail "pedserver log lacks PASSWORD_INCORRECT"
+# pedserver learns it from pedclient's ERROR: wait for its line (bounded)
+log_has "$T/srv/pedserver.log" "PASSWORD_INCORRECT" || fail "pedserver log lacks PASSWORD_INCORRECT"
 grep -q "PASSWORD_INCORRECT" "$A/pedclient.log" || fail "pedclient log lacks PASSWORD_INCORRECT"
 ctl_wait "Awaiting command" 5000
 hsm_run hsm show
