@@ -23,6 +23,7 @@
 #include "atomic.h"
 #include "hex.h"
 #include "log.h"
+#include "common/sys.h"
 
 #define BUSY_HARD_EXTRA 8 /* connections beyond max_conns that still get "ERR BUSY" */
 #define FINAL_RESERVE 600 /* bytes kept free in a response for the final line */
@@ -227,7 +228,7 @@ static void append(struct admin_conn *c, const char *line, size_t n, int final)
 }
 
 static void vline(struct admin_conn *c, const char *fmt, va_list ap)
-	__attribute__((format(printf, 2, 0)));
+	PED_PRINTF(2, 0);
 static void vline(struct admin_conn *c, const char *fmt, va_list ap)
 {
 	char raw[ADMIN_LINE_MAX], esc[ADMIN_LINE_MAX];
@@ -299,7 +300,7 @@ static void finish(struct admin_conn *c)
 }
 
 static void end_error(struct admin_conn *c, const char *name, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+	PED_PRINTF(3, 0);
 static void end_error(struct admin_conn *c, const char *name, const char *fmt, va_list ap)
 {
 	char msg[512], line[600];
@@ -333,7 +334,7 @@ void admin_reply_error(admin_reply_t *r, const char *name, const char *fmt, ...)
 }
 
 static void reply_error(struct admin_conn *c, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+	PED_PRINTF(3, 4);
 static void reply_error(struct admin_conn *c, const char *name, const char *fmt, ...)
 {
 	va_list ap;
@@ -737,7 +738,7 @@ static int left_ms(long long deadline)
 }
 
 static void set_msg(struct admin_result *res, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+	PED_PRINTF(2, 3);
 static void set_msg(struct admin_result *res, const char *fmt, ...)
 {
 	va_list ap;

@@ -1,5 +1,6 @@
 /* daemon.c - process lifecycle of the daemons (see daemon.h). */
 #include "daemon.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -110,16 +111,6 @@ static void remove_runtime_files(void)
 	 * `-mode stop` returns only then */
 	if (D.pidfd >= 0)
 		(void)unlink(D.pidpath);
-}
-
-void daemon_harden(void)
-{
-	struct rlimit rl = {0, 0};
-
-	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	(void)setrlimit(RLIMIT_CORE, &rl);
-	umask(077);
-	signal(SIGPIPE, SIG_IGN);
 }
 
 /* ------------------------------------------------------------------ */
@@ -500,7 +491,7 @@ static int run_daemon(const struct daemon_opts *o)
 {
 	int st;
 
-	daemon_harden();
+	sys_harden();
 	write_pid();
 	clock_gettime(CLOCK_MONOTONIC, &D.started);
 	st = o->run(o->arg);

@@ -30,6 +30,7 @@
 #define PED_LOG_H
 
 #include <stddef.h>
+#include "common/sys.h"
 
 enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARNING, LOG_LVL_INFO, LOG_LVL_TRACE };
 
@@ -78,7 +79,7 @@ void log_close_file(void);
 const char *log_file_path(void);
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+	PED_PRINTF(2, 3);
 /* Logs msg followed by the drained OpenSSL error queue, once, at error level. */
 void log_openssl(const char *msg);
 

@@ -53,6 +53,7 @@
 #include "common/log.h"
 #include "session/pake.h"
 #include "session/wire.h"
+#include "common/sys.h"
 
 #define MAX_LISTEN 3
 #define ADDR_MAX 64
@@ -239,7 +240,7 @@ static void send_and_close(struct conn *c)
 
 /* Answers ERROR code/message (logged with the reason) and closes. */
 static void refuse(struct conn *c, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+	PED_PRINTF(3, 4);
 static void refuse(struct conn *c, int code, const char *fmt, ...)
 {
 	struct wire_error e = {0};

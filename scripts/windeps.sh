@@ -18,6 +18,8 @@ inih_tgz=${INIH_TARBALL:-$here/../shared/third_party/inih-r62.tar.gz}
 inih_sha=35c2488687f9b8a3335f588d936eaf5a2b40f2a284b7b0d939157c9d3ec4db00
 host=x86_64-w64-mingw32
 srcpkgs="openssl libuv1 libusb-1.0 cmocka"
+# bump when the recipe below changes: the cache key includes it
+recipe=2
 
 apt_dir=$cache/win-apt
 apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
@@ -61,7 +63,7 @@ for p in $srcpkgs; do
 	ver[$p]=$v
 	key="$key-$p-${v//[:~+]/_}"
 done
-root="$cache/win$key-inih-r62"
+root="$cache/win$key-inih-r62-r$recipe"
 pfx=$root/prefix
 if [ -f "$root/done" ]; then
 	echo "$pfx"
@@ -109,7 +111,7 @@ EOF
 (cd cmocka-*/ && run cmake -S . -B b -DCMAKE_TOOLCHAIN_FILE="$toolchain" \
 	-DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$pfx" -DWITH_STATIC_LIB=ON \
 	-DWITH_EXAMPLES=OFF -DUNIT_TESTING=OFF && run cmake --build b -j"$jobs" &&
-	lib=$(find b -name 'libcmocka*.a' | head -1) && [ -n "$lib" ] &&
+	lib=$(find b -name 'libcmocka-static.a' | head -1) && [ -n "$lib" ] &&
 	install -m 0644 "$lib" "$pfx/lib/libcmocka.a" && install -m 0644 include/cmocka.h "$pfx/include/")
 
 # inih: one file, Debian's defaults (INI_MAX_LINE 200).

@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "common/sys.h"
 #include "common/atomic.h"
 #include "common/buf.h"
 #include "common/err.h"
@@ -33,7 +34,7 @@ static int setup(void **state)
 {
 	(void)state;
 	strcpy(dir, "/tmp/pedkey_test.XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (sys_mkdtemp(dir) == NULL)
 		return -1;
 	snprintf(path, sizeof(path), "%s/key1", dir);
 	return 0;

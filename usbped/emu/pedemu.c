@@ -26,9 +26,9 @@
 
 #include <uv.h>
 
-#include "common/daemon.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/sys.h"
 #include "usbped/emu/ctl.h"
 #include "usbped/emu/emu.h"
 #include "usbped/emu/ped.h"
@@ -328,7 +328,7 @@ int main(int argc, char **argv)
 	/* Log lines on the terminal would tear the TUI's screen apart. */
 	if (e->want_tui && !e->level_set && isatty(2))
 		log_set_level(LOG_LVL_ERROR);
-	daemon_harden(); /* PINs pass through this process */
+	sys_harden(); /* PINs pass through this process */
 	if (stat(e->keydir, &st) != 0 && make_dirs(e->keydir) != 0) {
 		log_error("key directory %s: %s", e->keydir, strerror(errno));
 		return 1;

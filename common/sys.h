@@ -1,0 +1,75 @@
+/* sys.h - what differs between POSIX and Windows, behind one interface:
+ * sys_posix.c and sys_win.c implement it (the Makefile builds one of them),
+ * callers never test _WIN32. Kept narrow, like chrony's sys.h:
+ *   - printf format checking of our own varargs functions (mingw's "printf"
+ *     archetype is Microsoft's; we print through mingw's ANSI stdio, whose
+ *     archetype is gnu_printf): the one #ifdef, in this header;
+ *   - process hardening (undumpable, no core file / crash dump);
+ *   - files: exclusive private creation, binary reads, durable writes and
+ *     atomic replacement (rename + directory fsync; MoveFileExW with
+ *     MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH);
+ *   - process liveness and an abrupt death (crash tests of atomic.c);
+ *   - private temporary directories (tests). */
+#ifndef PED_SYS_H
+#define PED_SYS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifdef __MINGW32__
+#define PED_PRINTF(f, a) __attribute__((format(gnu_printf, f, a)))
+#else
+#define PED_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#endif
+
+/* Undumpable, no core file, umask 077, SIGPIPE ignored (POSIX); no Windows
+ * Error Reporting dumps or crash dialogs (Windows). Best effort. */
+void sys_harden(void);
+
+/* Creates path exclusively (it must not exist, a symlink is not followed)
+ * for writing, binary, close-on-exec, with exactly mode's permission bits
+ * (POSIX; on Windows the file inherits its directory's DACL, which for the
+ * state dir admits the owner, Administrators and SYSTEM only). Returns an
+ * fd, or -1 with errno set (EEXIST when it exists). */
+int sys_create_excl(const char *path, unsigned mode);
+/* Opens (creating it 0600 if needed) path for appending: the log file.
+ * A symlink is not followed (POSIX). An fd or -1 with errno set. */
+int sys_open_append(const char *path);
+/* Opens path for binary reading: an fd or -1 with errno set. */
+int sys_open_read(const char *path);
+/* Flushes fd's data to stable storage: 0 or -1. */
+int sys_fsync(int fd);
+/* Replaces dst by src in one step and makes the change durable (POSIX:
+ * rename(2), then fsync of dst's directory dir unless dir is NULL; Windows:
+ * MoveFileExW with MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH).
+ * 0 or -1. */
+int sys_replace(const char *src, const char *dst, const char *dir);
+
+/* If path is a symbolic link: 1 and its target's real path in out; 0 if
+ * it is not a link (always on Windows); -1 with errno on failure. */
+int sys_resolve_link(const char *path, char *out, size_t outlen);
+
+/* Default places (0, PED_E_TOO_LONG, PED_E_NOT_FOUND without a home):
+ * the state dir of prog -- POSIX: /var/lib/PROG as root, else
+ * $XDG_STATE_HOME/PROG or ~/.local/state/PROG; Windows:
+ * %ProgramData%\RemotePED\PROG -- and its config file when no state dir
+ * was given -- POSIX: /etc/PROG/PROG.conf as root, else
+ * $XDG_CONFIG_HOME/PROG/PROG.conf or ~/.config/PROG/PROG.conf; Windows:
+ * %ProgramData%\RemotePED\PROG\PROG.conf. */
+int sys_default_statedir(char *out, size_t outlen, const char *prog);
+int sys_default_config(char *out, size_t outlen, const char *prog);
+
+/* This process's id, and whether process pid still exists. */
+long sys_pid(void);
+bool sys_pid_alive(long pid);
+/* Ends this process at once, as a crash would (SIGKILL; TerminateProcess). */
+void sys_die_now(void);
+
+/* mkdir(2) with mode (Windows: the parent's DACL; mode is not used). */
+int sys_mkdir(const char *path, unsigned mode);
+/* Creates a fresh directory from a template that ends in XXXXXX: only its
+ * owner may use it (mkdtemp, mode 0700; Windows: the parent's DACL, under
+ * %TEMP% the user's own). Returns tmpl or NULL. */
+char *sys_mkdtemp(char *tmpl);
+
+#endif
