@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <uv.h>
+
 #ifdef __MINGW32__
 #define PED_PRINTF(f, a) __attribute__((format(gnu_printf, f, a)))
 #else
@@ -58,6 +60,17 @@ int sys_resolve_link(const char *path, char *out, size_t outlen);
  * %ProgramData%\RemotePED\PROG\PROG.conf. */
 int sys_default_statedir(char *out, size_t outlen, const char *prog);
 int sys_default_config(char *out, size_t outlen, const char *prog);
+
+/* Local (Unix domain) sockets for the admin channel beside loopback TCP:
+ * POSIX yes, the peer's uid checked with SO_PEERCRED; Windows no (loopback
+ * TCP with the token file, which only the owner, Administrators and SYSTEM
+ * may read). prepare: removes a stale socket at path, -1 if path is too
+ * long; private: mode 0600 after the bind; peer_is_us: the connected peer
+ * runs as our effective user. */
+bool sys_local_socket_ok(void);
+int sys_local_socket_prepare(const char *path);
+int sys_local_socket_private(const char *path);
+bool sys_peer_is_us(uv_stream_t *s);
 
 /* This process's id, and whether process pid still exists. */
 long sys_pid(void);

@@ -11,7 +11,9 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/err.h"
@@ -157,4 +159,35 @@ int sys_default_config(char *out, size_t outlen, const char *prog)
 	if ((home = home_dir()) == NULL)
 		return PED_E_NOT_FOUND;
 	return fit(snprintf(out, outlen, "%s/.config/%s/%s.conf", home, prog, prog), outlen);
+}
+
+bool sys_local_socket_ok(void)
+{
+	return true;
+}
+
+int sys_local_socket_prepare(const char *path)
+{
+	struct stat st;
+
+	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return -1;
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		(void)unlink(path);
+	return 0;
+}
+
+int sys_local_socket_private(const char *path)
+{
+	return chmod(path, 0600);
+}
+
+bool sys_peer_is_us(uv_stream_t *s)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	uv_os_fd_t fd;
+
+	return uv_fileno((uv_handle_t *)s, &fd) == 0 &&
+	       getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0 && cr.uid == geteuid();
 }

@@ -172,3 +172,26 @@ int sys_default_config(char *out, size_t outlen, const char *prog)
 {
 	return program_data(out, outlen, prog, true);
 }
+
+bool sys_local_socket_ok(void)
+{
+	return false;
+}
+
+int sys_local_socket_prepare(const char *path)
+{
+	(void)path;
+	return -1;
+}
+
+int sys_local_socket_private(const char *path)
+{
+	(void)path;
+	return -1;
+}
+
+bool sys_peer_is_us(uv_stream_t *s)
+{
+	(void)s;
+	return false;
+}
