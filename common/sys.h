@@ -72,6 +72,50 @@ int sys_local_socket_prepare(const char *path);
 int sys_local_socket_private(const char *path);
 bool sys_peer_is_us(uv_stream_t *s);
 
+/* ---- daemon life cycle (daemon.c) ---- */
+
+/* The state dir: created if missing, then refused unless it is a directory
+ * that only we may change (POSIX: owned by our euid, not writable by group
+ * or others; Windows: a protected DACL granting the owner, Administrators
+ * and SYSTEM only, set when the directory is made). 0, or PED_E_IO with the
+ * reason logged. */
+int sys_private_dir(const char *dir);
+/* An absolute path (POSIX "/..."; Windows "C:\...", "\\server\..."). */
+bool sys_path_absolute(const char *path);
+
+/* The single-instance lock on path (the pid file): taken and held through
+ * *fd for the life of the process (POSIX flock; Windows LockFileEx on a
+ * byte past the end, so the pid stays readable). 0, PED_E_EXISTS (another
+ * process holds it), or PED_E_IO (errno set). */
+int sys_lock_take(const char *path, int *fd);
+/* 1 if a live process holds the lock on path, and *fd open on it for
+ * sys_lock_wait (the holder may unlink path before it exits); else 0. */
+int sys_lock_peek(const char *path, int *fd);
+/* Waits until the holder of the lock behind fd (from sys_lock_peek) is
+ * gone, at most timeout_s: 0 when free, -1 on timeout. Closes fd. */
+int sys_lock_wait(int fd, unsigned timeout_s);
+
+/* Background start (POSIX: pipe, fork, setsid, fork; the daemon's stdin and
+ * stdout on /dev/null). Returns, in the CLI process: 1 and *rfd (read end
+ * of the readiness pipe), *child; in the daemon: 0 and *wfd (write end);
+ * on failure PED_E_IO in the CLI process (errno set). Windows: PED_E_INVAL
+ * (no background start: use -foreground or -winservice). */
+int sys_daemonize(int *rfd, int *wfd, long *child);
+/* The CLI process of a background start: waits for the daemon's first line
+ * on rfd ("READY" or the reason it failed), at most timeout_s; out gets it
+ * (NUL-terminated, "" if the daemon exited first). 0, or -1 on timeout. */
+int sys_wait_line(int rfd, long child, unsigned timeout_s, char *out, size_t cap);
+/* A background daemon's stderr after start-up: /dev/null, or a file in
+ * $PED_DEBUG_STDERR_DIR (sanitizer builds). */
+void sys_stderr_to_null(const char *prog);
+/* systemd's NOTIFY_SOCKET (POSIX): 0 (also without one) or PED_E_IO. */
+int sys_notify(const char *msg);
+/* Asks process pid to terminate (SIGTERM): 0 or -1 (Windows: always -1,
+ * the admin channel's stop is the way). */
+int sys_terminate(long pid);
+/* What show reports: dumpable flag and soft core limit (Windows: 0, 0). */
+void sys_hygiene(int *dumpable, unsigned long long *core_limit);
+
 /* This process's id, and whether process pid still exists. */
 long sys_pid(void);
 bool sys_pid_alive(long pid);
