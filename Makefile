@@ -39,8 +39,7 @@ WIN_SYSLIBS := -lws2_32 -liphlpapi -luserenv -lpsapi -ldbghelp -lole32 -lshell32
 # Not ported yet: the daemon life cycle, the admin channel, config and
 # logging files, the tty and libusb transports, pedclient's HSM socket and
 # ID store, and the tests that need them or fork.
-WIN_TODO := common/admin.c common/daemon.c common/prog.c \
-	usbped/usbped_tty.c usbped/usbped_libusb.c pedclient/hsmsock.c pedclient/ids.c \
+WIN_TODO := usbped/usbped_tty.c usbped/usbped_libusb.c pedclient/hsmsock.c pedclient/ids.c \
 	$(addprefix tests/unit/,admin_test.c atomic_test.c cfg_test.c cli_test.c log_test.c \
 	pedclient_hsmsock_test.c \
 	pedclient_conf_test.c pedclient_ids_test.c pedhost_kex_test.c pedhost_test.c \
@@ -56,10 +55,10 @@ msg = @printf '  %-6s %s\n' $(1) $(2)
 endif
 
 # The system layer (common/sys.h): one implementation per platform.
-SYS_OTHER := $(if $(WINDOWS),common/sys_posix.c,common/sys_win.c)
+SYS_OTHER := $(if $(WINDOWS),common/sys_posix.c,common/sys_win.c usbped/usbped_win.c)
 COMMON_SRC := $(filter-out $(SYS_OTHER) $(WIN_TODO),$(sort $(wildcard common/*.c)))
 CRYPTO_SRC := $(sort $(wildcard crypto/*.c))
-USBPED_SRC := $(filter-out $(WIN_TODO),$(sort $(wildcard usbped/*.c)))
+USBPED_SRC := $(filter-out $(SYS_OTHER) $(WIN_TODO),$(sort $(wildcard usbped/*.c)))
 SESSION_SRC := $(sort $(wildcard session/*.c))
 EMU_SRC := $(sort $(wildcard usbped/emu/*.c))
 LIB_COMMON := $(BUILD)/libpedcommon.a
@@ -80,9 +79,9 @@ LIBFUZZ_BIN := $(FUZZ_NAMES:%=$(BUILD)/fuzz/%_fuzz)
 VECTORS_BIN := $(BUILD)/tests/vectors/vectors
 BENCH_BIN := $(BUILD)/tests/bench/bench
 DEMO_BIN := $(BUILD)/tests/demo/chandemo
-PEDEMU_BIN := $(if $(EMU_SRC),$(BUILD)/pedemu)
+PEDEMU_BIN := $(if $(EMU_SRC),$(BUILD)/pedemu$(EXE))
 PEDSERVER_SRC := $(sort $(wildcard pedserver/*.c))
-PEDSERVER_BIN := $(if $(PEDSERVER_SRC),$(BUILD)/pedserver)
+PEDSERVER_BIN := $(if $(PEDSERVER_SRC),$(BUILD)/pedserver$(EXE))
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 TOOL_BIN := $(TOOL_SRC:%.c=$(BUILD)/%)
 SCENARIOS := $(sort $(filter-out tests/scenario/lib%,$(wildcard tests/scenario/*.sh)))
@@ -95,8 +94,8 @@ PROGS += $(PEDSERVER_BIN)
 PEDCLIENT_SRC := $(sort $(wildcard pedclient/*.c))
 PEDCLIENT_MAINS := pedclient/main.c pedclient/pedhsm.c
 PEDCLIENT_LIB_SRC := $(filter-out $(PEDCLIENT_MAINS) $(WIN_TODO),$(PEDCLIENT_SRC))
-PEDCLIENT_BIN := $(if $(wildcard pedclient/main.c),$(BUILD)/pedclient)
-PEDHSM_BIN := $(if $(wildcard pedclient/pedhsm.c),$(BUILD)/pedhsm)
+PEDCLIENT_BIN := $(if $(wildcard pedclient/main.c),$(BUILD)/pedclient$(EXE))
+PEDHSM_BIN := $(if $(wildcard pedclient/pedhsm.c),$(BUILD)/pedhsm$(EXE))
 LIB_PEDCLIENT := $(BUILD)/libpedclient.a
 # Test programs may use pedclient's modules (software HSM, mappings).
 TEST_LIBS := $(LIB_PEDCLIENT) $(LIBS)
@@ -136,7 +135,7 @@ $(BUILD)/tests/fuzz/%_replay: $(BUILD)/tests/fuzz/%_fuzz.o $(BUILD)/tests/fuzz/r
 UMOCKDEV_CFLAGS = $(shell pkg-config --cflags umockdev-1.0)
 UMOCKDEV_LIBS = $(shell pkg-config --libs umockdev-1.0) -lpthread
 $(BUILD)/usbped/emu/usbdev.o: CPPFLAGS += $(UMOCKDEV_CFLAGS)
-$(BUILD)/pedemu: $(EMU_SRC:%.c=$(BUILD)/%.o) $(LIBS)
+$(BUILD)/pedemu$(EXE): $(EMU_SRC:%.c=$(BUILD)/%.o) $(LIBS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(LDLIBS_ALL) $(UMOCKDEV_LIBS)
 
@@ -145,7 +144,7 @@ $(BUILD)/obj/pedserver/%.o: pedserver/%.c
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
-$(BUILD)/pedserver: $(PEDSERVER_SRC:%.c=$(BUILD)/obj/%.o) $(LIBS)
+$(BUILD)/pedserver$(EXE): $(PEDSERVER_SRC:%.c=$(BUILD)/obj/%.o) $(LIBS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(LDLIBS_ALL)
 
@@ -157,10 +156,10 @@ $(BUILD)/obj/pedclient/%.o: pedclient/%.c
 $(LIB_PEDCLIENT): $(PEDCLIENT_LIB_SRC:%.c=$(BUILD)/obj/%.o)
 	$(call msg,AR,$@)
 	$(Q)mkdir -p $(@D) && rm -f $@ && $(AR) rcs $@ $^
-$(BUILD)/pedclient: $(BUILD)/obj/pedclient/main.o $(LIB_PEDCLIENT) $(LIBS)
+$(BUILD)/pedclient$(EXE): $(BUILD)/obj/pedclient/main.o $(LIB_PEDCLIENT) $(LIBS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(LDLIBS_ALL)
-$(BUILD)/pedhsm: $(BUILD)/obj/pedclient/pedhsm.o $(LIB_PEDCLIENT) $(LIBS)
+$(BUILD)/pedhsm$(EXE): $(BUILD)/obj/pedclient/pedhsm.o $(LIB_PEDCLIENT) $(LIBS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(LDLIBS_ALL)
 
@@ -264,7 +263,8 @@ WIN_MAKE = $(MAKE) --no-print-directory WINDOWS=1 BUILD=$(WIN_BUILD) CC=$(WIN_HO
 windows:
 	$(Q)scripts/deps.sh windows
 	$(Q)$(WIN_MAKE) win-all
-win-all: $(LIBS) $(UNIT_BIN)
+WIN_PROGS := $(PEDSERVER_BIN)
+win-all: $(LIBS) $(UNIT_BIN) $(WIN_PROGS)
 
 # Wine runs headless in its own prefix, made once and kept in the cache.
 WINEPREFIX ?= /var/cache/remoteped/wine-$(shell wine --version 2>/dev/null | tr -c 'a-zA-Z0-9.\n-' _)

@@ -72,6 +72,11 @@ int sys_local_socket_prepare(const char *path);
 int sys_local_socket_private(const char *path);
 bool sys_peer_is_us(uv_stream_t *s);
 
+/* What a device path names now (pedserver follows a PED's path): the
+ * inode of the name itself and the device number it leads to. 0, or -1 if
+ * it does not exist (Windows: always -1, no tty PEDs there yet). */
+int sys_node_identity(const char *path, unsigned long long *ino, unsigned long long *rdev);
+
 /* ---- daemon life cycle (daemon.c) ---- */
 
 /* The state dir: created if missing, then refused unless it is a directory
@@ -124,9 +129,16 @@ void sys_die_now(void);
 
 /* mkdir(2) with mode (Windows: the parent's DACL; mode is not used). */
 int sys_mkdir(const char *path, unsigned mode);
+/* True if path is a file or directory only its owner may read or change
+ * (POSIX: no group/other permission bits; Windows: every entry of its DACL
+ * grants the owner, Administrators or SYSTEM). */
+bool sys_is_private(const char *path);
+/* Removes dir and everything below it (symbolic links are removed, never
+ * followed): 0 or -1. For tests. */
+int sys_remove_tree(const char *dir);
 /* Creates a fresh directory from a template that ends in XXXXXX: only its
- * owner may use it (mkdtemp, mode 0700; Windows: the parent's DACL, under
- * %TEMP% the user's own). Returns tmpl or NULL. */
+ * owner may use it (mkdtemp, mode 0700; Windows: the protected DACL of
+ * sys_private_dir). Returns tmpl or NULL. */
 char *sys_mkdtemp(char *tmpl);
 
 #endif

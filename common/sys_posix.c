@@ -1,6 +1,7 @@
 /* sys_posix.c - sys.h for Linux and other POSIX systems. */
 #include "common/sys.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -100,6 +101,51 @@ void sys_die_now(void)
 int sys_mkdir(const char *path, unsigned mode)
 {
 	return mkdir(path, (mode_t)mode);
+}
+
+int sys_node_identity(const char *path, unsigned long long *ino, unsigned long long *rdev)
+{
+	struct stat l, t;
+
+	if (lstat(path, &l) != 0 || stat(path, &t) != 0)
+		return -1;
+	*ino = (unsigned long long)l.st_ino;
+	*rdev = (unsigned long long)t.st_rdev;
+	return 0;
+}
+
+bool sys_is_private(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0 || st.st_uid != geteuid())
+		return false;
+	return S_ISDIR(st.st_mode) ? (st.st_mode & 077) == 0 : (st.st_mode & 07777) == 0600;
+}
+
+int sys_remove_tree(const char *dir)
+{
+	char p[PATH_MAX];
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+	int r = 0;
+
+	if (lstat(dir, &st) != 0)
+		return -1;
+	if (!S_ISDIR(st.st_mode))
+		return unlink(dir);
+	if ((d = opendir(dir)) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (snprintf(p, sizeof(p), "%s/%s", dir, e->d_name) >= (int)sizeof(p) ||
+		    sys_remove_tree(p) != 0)
+			r = -1;
+	}
+	closedir(d);
+	return rmdir(dir) != 0 ? -1 : r;
 }
 
 char *sys_mkdtemp(char *tmpl)

@@ -24,6 +24,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/sys.h"
 #include "usbped/usbped.h"
 
 #define PEDATT_USB_RETRY_MS 5000u
@@ -38,13 +39,12 @@ struct pedatt {
 	pedhost_opts_t hopts;
 	char spec[PATH_MAX];
 	usbped_spec_t parsed;
-	char dir[PATH_MAX], base[NAME_MAX + 1];
+	char dir[PATH_MAX], base[PATH_MAX];
 	pedhost_t *h;
 	pedhost_info_t info;
 	bool up;
 	/* identity of what the path named when it was last opened */
-	ino_t link_ino;
-	dev_t rdev;
+	unsigned long long link_ino, rdev;
 	uv_fs_event_t watch;
 	uv_timer_t retry;
 	bool watching, timer;
@@ -90,15 +90,9 @@ static void on_up(void *arg, const pedhost_info_t *info)
 }
 
 /* What the path names now: 0 and its identity, or -1 (does not exist). */
-static int identity(const pedatt_t *a, ino_t *ino, dev_t *rdev)
+static int identity(const pedatt_t *a, unsigned long long *ino, unsigned long long *rdev)
 {
-	struct stat l, t;
-
-	if (lstat(a->spec, &l) != 0 || stat(a->spec, &t) != 0)
-		return -1;
-	*ino = l.st_ino;
-	*rdev = t.st_rdev;
-	return 0;
+	return sys_node_identity(a->spec, ino, rdev);
 }
 
 static bool try_open(pedatt_t *a);
@@ -108,8 +102,7 @@ static void on_down(void *arg, int err)
 {
 	pedatt_t *a = arg;
 	bool was_up = a->up;
-	ino_t ino;
-	dev_t rdev;
+	unsigned long long ino, rdev;
 
 	if (was_up)
 		log_warning("PED on %s disconnected: %s", a->spec, ped_strerror(err));
@@ -173,8 +166,7 @@ static const pedhost_cbs_t cbs = {.on_up = on_up, .on_down = on_down, .on_status
  * True if a HELLO is now under way. */
 static bool try_open(pedatt_t *a)
 {
-	ino_t ino;
-	dev_t rdev;
+	unsigned long long ino, rdev;
 	int r;
 
 	if (a->closing || (a->h != NULL && (a->up || pedhost_is_up(a->h))))
