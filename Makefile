@@ -269,8 +269,11 @@ win-all: $(LIBS) $(UNIT_BIN) $(WIN_PROGS)
 # Wine runs headless in its own prefix, made once and kept in the cache.
 WINEPREFIX ?= /var/cache/remoteped/wine-$(shell wine --version 2>/dev/null | tr -c 'a-zA-Z0-9.\n-' _)
 export WINEPREFIX
-wintest: windows
-	$(Q)WINEDEBUG=-all scripts/wine-run.sh $(sort $(wildcard $(WIN_BUILD)/tests/unit/*_test.exe))
+# The unit tests under wine, then the ceremony across the two worlds
+# (tests/windows/*.sh: Linux programs from $(BUILD), .exe from $(WIN_BUILD)).
+wintest: windows all
+	$(Q)scripts/wine-run.sh $(sort $(wildcard $(WIN_BUILD)/tests/unit/*_test.exe))
+	$(Q)WIN_BUILD=$(WIN_BUILD) scripts/wine-run.sh -s $(sort $(wildcard tests/windows/*.sh))
 
 clean:
 	rm -rf $(BUILD) build-asan $(WIN_BUILD)

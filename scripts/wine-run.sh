@@ -3,7 +3,9 @@
 # deadline, through run-tests.sh. The wine prefix ($WINEPREFIX, default under
 # /var/cache/remoteped) is created once with wineboot and reused: the first
 # boot takes a while, later runs start at once.
-#   scripts/wine-run.sh PROG.exe...
+#   scripts/wine-run.sh PROG.exe...       each under wine
+#   scripts/wine-run.sh -s SCRIPT.sh...   each with bash (scripts that start
+#                                         .exe programs under wine themselves)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 : "${WINEPREFIX:=/var/cache/remoteped/wine-$(wine --version | tr -c 'a-zA-Z0-9.\n-' _)}"
@@ -18,7 +20,12 @@ if [ ! -f "$WINEPREFIX/.ready" ]; then
 	wineserver -w
 	touch "$WINEPREFIX/.ready"
 fi
-"$here/run-tests.sh" -w wine "$@"
-status=$?
+wrap=wine
+if [ "${1:-}" = -s ]; then
+	wrap=bash
+	shift
+fi
+status=0
+"$here/run-tests.sh" -w $wrap "$@" || status=$?
 wineserver -k 2>/dev/null || true
 exit $status
