@@ -266,9 +266,8 @@ windows:
 WIN_PROGS := $(PEDSERVER_BIN)
 win-all: $(LIBS) $(UNIT_BIN) $(WIN_PROGS)
 
-# Wine runs headless in its own prefix, made once and kept in the cache.
-WINEPREFIX ?= /var/cache/remoteped/wine-$(shell wine --version 2>/dev/null | tr -c 'a-zA-Z0-9.\n-' _)
-export WINEPREFIX
+# Wine runs headless in its own prefix, made once and kept in the cache
+# (scripts/wine-run.sh; WINEPREFIX overrides).
 # The unit tests under wine, then the ceremony across the two worlds
 # (tests/windows/*.sh: Linux programs from $(BUILD), .exe from $(WIN_BUILD)).
 wintest: windows all
