@@ -1026,14 +1026,13 @@ static bool setgid_parent(const char *path)
 {
 	char dir[PATH_MAX];
 	const char *slash = strrchr(path, '/');
-	struct stat st;
 	int n;
 
 	if (slash == NULL)
 		n = snprintf(dir, sizeof(dir), ".");
 	else
 		n = snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path) + (slash == path), path);
-	return n > 0 && (size_t)n < sizeof(dir) && stat(dir, &st) == 0 && (st.st_mode & S_ISGID);
+	return n > 0 && (size_t)n < sizeof(dir) && sys_setgid_dir(dir);
 }
 
 int cfg_set(const struct cfg_table *t, const char *path, const struct cfg_assign *a,

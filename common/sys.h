@@ -136,6 +136,9 @@ bool sys_is_private(const char *path);
 /* Removes dir and everything below it (symbolic links are removed, never
  * followed): 0 or -1. For tests. */
 int sys_remove_tree(const char *dir);
+/* dir has the set-group-ID bit (a packaged service's config directory);
+ * Windows: false. */
+bool sys_setgid_dir(const char *dir);
 /* Creates a fresh directory from a template that ends in XXXXXX: only its
  * owner may use it (mkdtemp, mode 0700; Windows: the protected DACL of
  * sys_private_dir). Returns tmpl or NULL. */

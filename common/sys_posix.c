@@ -114,6 +114,13 @@ int sys_node_identity(const char *path, unsigned long long *ino, unsigned long l
 	return 0;
 }
 
+bool sys_setgid_dir(const char *dir)
+{
+	struct stat st;
+
+	return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & S_ISGID);
+}
+
 bool sys_is_private(const char *path)
 {
 	struct stat st;

@@ -313,6 +313,12 @@ int sys_node_identity(const char *path, unsigned long long *ino, unsigned long l
 	return -1;
 }
 
+bool sys_setgid_dir(const char *dir)
+{
+	(void)dir;
+	return false;
+}
+
 bool sys_is_private(const char *path)
 {
 	PSECURITY_DESCRIPTOR sd = NULL;
