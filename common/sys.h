@@ -30,9 +30,9 @@ void sys_harden(void);
 
 /* Creates path exclusively (it must not exist, a symlink is not followed)
  * for writing, binary, close-on-exec, with exactly mode's permission bits
- * (POSIX; on Windows the file inherits its directory's DACL, which for the
- * state dir admits the owner, Administrators and SYSTEM only). Returns an
- * fd, or -1 with errno set (EEXIST when it exists). */
+ * (POSIX; on Windows always the protected DACL of sys_private_dir: the
+ * owner, Administrators and SYSTEM). Returns an fd, or -1 with errno set
+ * (EEXIST when it exists). */
 int sys_create_excl(const char *path, unsigned mode);
 /* Opens (creating it 0600 if needed) path for appending: the log file.
  * A symlink is not followed (POSIX). An fd or -1 with errno set. */

@@ -23,6 +23,7 @@
 #include "common/log.h"
 
 static int make_private_dir(const wchar_t *w, bool must_be_new);
+static PSECURITY_DESCRIPTOR private_sd(void);
 
 /* UTF-8 to UTF-16 in a caller's buffer: 0 or -1 (errno ENAMETOOLONG/EINVAL). */
 static int wide(const char *s, wchar_t *w, int cap)
@@ -43,12 +44,29 @@ void sys_harden(void)
 
 int sys_create_excl(const char *path, unsigned mode)
 {
+	PSECURITY_DESCRIPTOR sd;
+	SECURITY_ATTRIBUTES sa = {sizeof(sa), NULL, FALSE};
 	wchar_t w[MAX_PATH];
+	HANDLE h;
+	int fd;
 
+	(void)mode; /* every file we create is private: the DACL says so */
 	if (wide(path, w, MAX_PATH) != 0)
 		return -1;
-	return _wopen(w, _O_WRONLY | _O_CREAT | _O_EXCL | _O_BINARY | _O_NOINHERIT,
-		      (mode & 0200) ? _S_IREAD | _S_IWRITE : _S_IREAD);
+	if ((sd = private_sd()) == NULL) {
+		errno = EACCES;
+		return -1;
+	}
+	sa.lpSecurityDescriptor = sd;
+	h = CreateFileW(w, GENERIC_WRITE, 0, &sa, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, NULL);
+	LocalFree(sd);
+	if (h == INVALID_HANDLE_VALUE) {
+		errno = GetLastError() == ERROR_FILE_EXISTS ? EEXIST : EACCES;
+		return -1;
+	}
+	if ((fd = _open_osfhandle((intptr_t)h, _O_WRONLY | _O_BINARY)) < 0)
+		CloseHandle(h);
+	return fd;
 }
 
 int sys_open_append(const char *path)
