@@ -17,7 +17,7 @@ sc_rpv ra "$T/a.state" rpvA 13579
 
 ps_start s -ped "$EMU_LINK"
 D=$PS_DIR
-ms=$(ps_show_until "$D" "Connection status:          Connected" 2000) || fail "PED not connected"
+ms=$(ps_show_until "$D" "Ped2 Connection Status:    Connected" 2000) || fail "PED not connected"
 note "  PED connected after $ms ms"
 ans=$(probe "$PS_PORT")
 assert_contains "ped_attached=1 firmware=pedemu 1.0" "$ans"
@@ -37,25 +37,25 @@ note "orange key over TCP: the session opens"
 sc_hold h1 "$T/a.state" -serial 1111
 sc_key rpvA1 13579
 sc_wait_line h1 '^open$'
-ps_show_until "$D" "Connected HSM:              1111" 2000 >/dev/null || fail "client not in show"
+ps_show_until "$D" "HSM Serial Number:         1111" 2000 >/dev/null || fail "client not in show"
 sc_release h1
 wait_bg h1 10 || true
 
 note "unplug / plug: pedserver reconnects"
 ctl unplug >/dev/null
-ms=$(ps_show_until "$D" "Connection status:          Disconnected" 2000) || fail "unplug not seen"
+ms=$(ps_show_until "$D" "Ped2 Connection Status:    Disconnected" 2000) || fail "unplug not seen"
 note "  unplug seen after $ms ms"
 ctl plug >/dev/null
-ms=$(ps_show_until "$D" "Connection status:          Connected" 2000) || fail "plug not seen"
+ms=$(ps_show_until "$D" "Ped2 Connection Status:    Connected" 2000) || fail "plug not seen"
 note "  plug seen after $ms ms"
 
 note "a PED that starts listening after pedserver is picked up"
 LP2=$(free_port)
 ps_start late -ped "tcp:127.0.0.1:$LP2"
 ps_run -mode show -statedir "$PS_late_DIR"
-assert_contains "Connection status:          Disconnected" "$OUT"
+assert_contains "Ped2 Connection Status:    Disconnected" "$OUT"
 start_pedemu late -link "tcp:127.0.0.1:$LP2"
-ms=$(ps_show_until "$PS_late_DIR" "Connection status:          Connected" 2000) ||
+ms=$(ps_show_until "$PS_late_DIR" "Ped2 Connection Status:    Connected" 2000) ||
 	fail "late PED not picked up"
 note "  late PED seen after $ms ms"
 ps_run -mode stop -statedir "$PS_late_DIR"
@@ -83,7 +83,7 @@ note "IPv6 loopback"
 LP3=$(free_port)
 start_pedemu v6 -link "tcp:[::1]:$LP3"
 ps_start v6 -ped "tcp:[::1]:$LP3"
-ps_show_until "$PS_v6_DIR" "Connection status:          Connected" 2000 >/dev/null ||
+ps_show_until "$PS_v6_DIR" "Ped2 Connection Status:    Connected" 2000 >/dev/null ||
 	fail "IPv6 link not connected"
 
 ps_run -mode stop -statedir "$D"

@@ -55,11 +55,12 @@ note "the Windows daemon's state dir is private; its show is read from both worl
 RC=0
 OUT=$("$PS" -mode show -statedir "$T/srv" 2>&1) || RC=$?
 [ "$RC" -eq 0 ] || fail "Linux show of the Windows daemon: $OUT"
-assert_contains "Connection status:          Connected" "$OUT"
-assert_contains "Device:                     tcp:127.0.0.1:$LP" "$OUT"
+assert_contains "Ped2 Connection Status:    Connected" "$OUT"
+assert_contains "PED Device:" "$OUT"
+assert_contains "tcp:127.0.0.1:$LP" "$OUT"
 psx -mode show -statedir "$SRV"
 [ "$RC" -eq 0 ] || fail "pedserver.exe show: $OUT"
-assert_contains "Connection status:          Connected" "$OUT"
+assert_contains "Ped2 Connection Status:    Connected" "$OUT"
 
 note "a second instance is refused, naming the first"
 psx -mode start -foreground -statedir "$SRV" -port "$(free_port)" -admin "$(free_port)" \
