@@ -27,3 +27,21 @@ const usbped_backend_t usbped_tty_backend = {
 	.name = "tty", .open = refuse, .kick = never, .close = never};
 const usbped_backend_t usbped_libusb_backend = {
 	.name = "usb", .open = refuse, .kick = never, .close = never};
+
+/* No hot-plug watch without a USB backend: pedserver falls back to its
+ * slow retry, which the refusing backend above answers. */
+int usbped_watch_open(uv_loop_t *loop, const usbped_spec_t *spec, void (*on_arrival)(void *arg),
+		      void *arg, usbped_watch_t **out)
+{
+	(void)loop;
+	(void)spec;
+	(void)on_arrival;
+	(void)arg;
+	*out = NULL;
+	return PED_E_INVAL;
+}
+
+void usbped_watch_close(usbped_watch_t *w)
+{
+	(void)w;
+}
