@@ -40,7 +40,7 @@ WIN_SYSLIBS := -lws2_32 -liphlpapi -luserenv -lpsapi -ldbghelp -lole32 -lshell32
 # logging files, the tty and libusb transports, pedclient's HSM socket and
 # ID store, and the tests that need them or fork.
 WIN_TODO := usbped/usbped_tty.c usbped/usbped_libusb.c pedclient/hsmsock.c pedclient/ids.c \
-	$(addprefix tests/unit/,admin_test.c admit_test.c atomic_test.c cfg_test.c cli_test.c log_test.c \
+	$(addprefix tests/unit/,admin_test.c admit_test.c atomic_test.c audit_test.c cfg_test.c cli_test.c log_test.c \
 	pedclient_hsmsock_test.c \
 	pedclient_conf_test.c pedclient_ids_test.c pedhost_kex_test.c pedhost_test.c \
 	prog_test.c usbped_test.c)

@@ -357,7 +357,7 @@ static void emit(enum log_level lvl, const char *msg, size_t mlen, int cut)
 }
 
 static void vlog(enum log_level lvl, enum keep_group keep, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+	PED_PRINTF(3, 0);
 static void vlog(enum log_level lvl, enum keep_group keep, const char *fmt, va_list ap)
 {
 	char msg[LOG_LINE_MAX];

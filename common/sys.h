@@ -121,6 +121,9 @@ int sys_terminate(long pid);
 /* What show reports: dumpable flag and soft core limit (Windows: 0, 0). */
 void sys_hygiene(int *dumpable, unsigned long long *core_limit);
 
+/* A connected TCP handle has received bytes not read yet (FIONREAD). */
+bool sys_socket_unread(uv_handle_t *h);
+
 /* This process's id, and whether process pid still exists. */
 long sys_pid(void);
 bool sys_pid_alive(long pid);

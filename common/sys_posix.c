@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <stddef.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -508,4 +509,12 @@ void sys_hygiene(int *dumpable, unsigned long long *core_limit)
 	*dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
 	*core_limit = getrlimit(RLIMIT_CORE, &rl) == 0 ? (unsigned long long)rl.rlim_cur
 						       : ~0ULL;
+}
+
+bool sys_socket_unread(uv_handle_t *h)
+{
+	uv_os_fd_t fd;
+	int n = 0;
+
+	return uv_fileno(h, &fd) == 0 && ioctl(fd, FIONREAD, &n) == 0 && n > 0;
 }

@@ -542,3 +542,11 @@ void sys_hygiene(int *dumpable, unsigned long long *core_limit)
 	*dumpable = 0;
 	*core_limit = 0;
 }
+
+bool sys_socket_unread(uv_handle_t *h)
+{
+	uv_os_fd_t fd;
+	u_long n = 0;
+
+	return uv_fileno(h, &fd) == 0 && ioctlsocket((SOCKET)fd, FIONREAD, &n) == 0 && n > 0;
+}
