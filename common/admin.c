@@ -4,17 +4,10 @@
 #include "admin.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -23,6 +16,7 @@
 #include "atomic.h"
 #include "hex.h"
 #include "log.h"
+#include "common/sys.h"
 
 #define BUSY_HARD_EXTRA 8 /* connections beyond max_conns that still get "ERR BUSY" */
 #define FINAL_RESERVE 600 /* bytes kept free in a response for the final line */
@@ -227,7 +221,7 @@ static void append(struct admin_conn *c, const char *line, size_t n, int final)
 }
 
 static void vline(struct admin_conn *c, const char *fmt, va_list ap)
-	__attribute__((format(printf, 2, 0)));
+	PED_PRINTF(2, 0);
 static void vline(struct admin_conn *c, const char *fmt, va_list ap)
 {
 	char raw[ADMIN_LINE_MAX], esc[ADMIN_LINE_MAX];
@@ -299,7 +293,7 @@ static void finish(struct admin_conn *c)
 }
 
 static void end_error(struct admin_conn *c, const char *name, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+	PED_PRINTF(3, 0);
 static void end_error(struct admin_conn *c, const char *name, const char *fmt, va_list ap)
 {
 	char msg[512], line[600];
@@ -333,7 +327,7 @@ void admin_reply_error(admin_reply_t *r, const char *name, const char *fmt, ...)
 }
 
 static void reply_error(struct admin_conn *c, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+	PED_PRINTF(3, 4);
 static void reply_error(struct admin_conn *c, const char *name, const char *fmt, ...)
 {
 	va_list ap;
@@ -494,12 +488,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 
 static void peer_uid_check(struct admin_conn *c)
 {
-	struct ucred cr;
-	socklen_t len = sizeof(cr);
-	uv_os_fd_t fd;
-
-	if (uv_fileno(&c->io.h, &fd) == 0 &&
-	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0 && cr.uid == geteuid())
+	if (sys_peer_is_us(&c->io.s))
 		c->uid_ok = 1;
 }
 
@@ -624,22 +613,22 @@ static int start_tcp(admin_server_t *s, int port, int external)
 static int start_unix(admin_server_t *s)
 {
 	char path[4096];
-	struct stat st;
 	int r;
 
 	statefile(s, ADMIN_SOCK_FILE, path, sizeof(path));
-	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+	if (!sys_local_socket_ok())
+		return 0; /* loopback TCP and the token only */
+	/* a stale socket is removed: our pid lock proves no one else uses it */
+	if (sys_local_socket_prepare(path) != 0) {
 		log_warning("admin: socket path too long, no Unix socket: %s", path);
 		return 0;
 	}
-	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-		(void)unlink(path); /* stale: our pid lock proves no one else uses it */
 	uv_pipe_init(s->loop, &s->pipe, 0);
 	s->pipe.data = s;
 	s->pipe_used = 1;
 	s->open_handles++;
 	r = uv_pipe_bind(&s->pipe, path);
-	if (r == 0 && chmod(path, 0600) != 0)
+	if (r == 0 && sys_local_socket_private(path) != 0)
 		r = UV_EPERM;
 	if (r == 0)
 		r = uv_listen((uv_stream_t *)&s->pipe, 16, on_connection);
@@ -722,22 +711,35 @@ out:
 /* ------------------------------------------------------------------ */
 /* client */
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int left_ms(long long deadline)
-{
-	long long l = deadline - now_ms();
-	return l < 0 ? 0 : l > 0x7fffffff ? 0x7fffffff : (int)l;
-}
+/* The client runs its exchange on a private loop (it may be called from a
+ * CLI process only, never from a loop callback): connect, send the request,
+ * read lines until OK or ERR, all bounded by one deadline timer. The same
+ * code serves TCP and the local socket on every platform. */
+struct call {
+	uv_loop_t loop;
+	union {
+		uv_handle_t h;
+		uv_stream_t s;
+		uv_tcp_t tcp;
+		uv_pipe_t pipe;
+	} io;
+	uv_timer_t timer;
+	uv_connect_t creq;
+	uv_write_t wreq;
+	int status;  /* first failure (a uv error), or 1 when the answer ended */
+	int connected;
+	int r;       /* the result: 0, ADMIN_REMOTE_ERR or PED_E_IO */
+	const char *req;
+	size_t reqlen;
+	admin_line_fn cb;
+	void *cbarg;
+	struct admin_result *res;
+	size_t len, total;
+	char buf[ADMIN_LINE_MAX + 1];
+};
 
 static void set_msg(struct admin_result *res, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+	PED_PRINTF(2, 3);
 static void set_msg(struct admin_result *res, const char *fmt, ...)
 {
 	va_list ap;
@@ -749,111 +751,134 @@ static void set_msg(struct admin_result *res, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Connects fd (non-blocking) to sa within the deadline; returns 0 or an errno. */
-static int connect_wait(int fd, const struct sockaddr *sa, socklen_t len, long long deadline)
+static void call_end(struct call *k, int status)
 {
-	struct pollfd p = {.fd = fd, .events = POLLOUT};
-	int err = 0;
-	socklen_t elen = sizeof(err);
-
-	if (connect(fd, sa, len) == 0)
-		return 0;
-	if (errno != EINPROGRESS && errno != EAGAIN)
-		return errno;
-	for (;;) {
-		int n = poll(&p, 1, left_ms(deadline));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return ETIMEDOUT;
-		break;
-	}
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0)
-		return errno;
-	return err;
+	if (k->status != 0)
+		return;
+	k->status = status;
+	uv_timer_stop(&k->timer);
+	if (!uv_is_closing(&k->io.h))
+		uv_close(&k->io.h, NULL);
+	uv_close((uv_handle_t *)&k->timer, NULL);
 }
 
-static int connect_unix(const char *path, long long deadline, int *fdout)
+static void call_timeout(uv_timer_t *t)
 {
-	struct sockaddr_un sun;
-	int fd, e;
-
-	*fdout = -1;
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return ENAMETOOLONG;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, strlen(path));
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return errno;
-	if ((e = connect_wait(fd, (struct sockaddr *)&sun, sizeof(sun), deadline)) != 0) {
-		close(fd);
-		return e;
-	}
-	*fdout = fd;
-	return 0;
+	call_end(t->data, UV_ETIMEDOUT);
 }
 
-/* Returns 0, or ECONNREFUSED if every address refused, or another errno. */
-static int connect_tcp(const char *host, int port, long long deadline, int *fdout)
-{
-	struct addrinfo hints, *ai = NULL, *a;
-	char ps[16];
-	int fd, e = EHOSTUNREACH, refused = 1, g;
+static int answer_lines(struct call *k);
 
-	*fdout = -1;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	snprintf(ps, sizeof(ps), "%d", port);
-	if ((g = getaddrinfo(host, ps, &hints, &ai)) != 0)
-		return g == EAI_SYSTEM ? errno : EHOSTUNREACH;
-	for (a = ai; a != NULL; a = a->ai_next) {
-		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-			    a->ai_protocol);
-		if (fd < 0) {
-			e = errno;
-			refused = 0;
-			continue;
-		}
-		e = connect_wait(fd, a->ai_addr, a->ai_addrlen, deadline);
-		if (e == 0) {
-			*fdout = fd;
-			break;
-		}
-		close(fd);
-		if (e != ECONNREFUSED)
-			refused = 0;
-	}
-	freeaddrinfo(ai);
-	if (*fdout >= 0)
-		return 0;
-	return refused ? ECONNREFUSED : e;
+static void call_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+	struct call *k = h->data;
+
+	(void)hint;
+	*b = uv_buf_init(k->buf + k->len, (unsigned)(ADMIN_LINE_MAX - k->len));
 }
 
-static int send_all(int fd, const char *p, size_t n, long long deadline)
+static void call_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 {
-	struct pollfd pf = {.fd = fd, .events = POLLOUT};
+	struct call *k = st->data;
 
-	while (n > 0) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w > 0) {
-			p += w;
-			n -= (size_t)w;
-			continue;
-		}
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int r = poll(&pf, 1, left_ms(deadline));
-			if (r > 0 || (r < 0 && errno == EINTR))
-				continue;
-			errno = ETIMEDOUT;
-		}
-		return -1;
+	(void)b;
+	if (n == 0)
+		return;
+	if (n < 0) {
+		set_msg(k->res, n == UV_EOF ? "connection closed without an answer" : "read: %s",
+			uv_strerror((int)n));
+		call_end(k, (int)n);
+		return;
 	}
-	return 0;
+	k->len += (size_t)n;
+	k->total += (size_t)n;
+	if (k->total > ADMIN_RESPONSE_MAX + ADMIN_LINE_MAX) {
+		set_msg(k->res, "answer too long");
+		call_end(k, UV_E2BIG);
+		return;
+	}
+	if (answer_lines(k) != 0)
+		call_end(k, 1);
+	else if (k->len == ADMIN_LINE_MAX) {
+		set_msg(k->res, "answer line too long");
+		call_end(k, UV_E2BIG);
+	}
+}
+
+static void call_written(uv_write_t *w, int status)
+{
+	struct call *k = w->data;
+
+	if (status < 0) {
+		set_msg(k->res, "send: %s", uv_strerror(status));
+		call_end(k, status);
+	}
+}
+
+static void call_connected(uv_connect_t *c, int status)
+{
+	struct call *k = c->data;
+	uv_buf_t b = uv_buf_init((char *)k->req, (unsigned)k->reqlen);
+	int e;
+
+	if (status < 0) {
+		call_end(k, status);
+		return;
+	}
+	k->connected = 1;
+	if ((e = uv_write(&k->wreq, &k->io.s, &b, 1, call_written)) < 0 ||
+	    (e = uv_read_start(&k->io.s, call_alloc, call_read)) < 0) {
+		set_msg(k->res, "send: %s", uv_strerror(e));
+		call_end(k, e);
+	}
+}
+
+/* One exchange with the daemon at addr (TCP) or path (local socket).
+ * Returns 0, ADMIN_REMOTE_ERR, or PED_E_IO; *uverr is the uv error of a
+ * failed connect (UV_ECONNREFUSED: nothing listens), else 0. */
+static int call_run(const struct sockaddr *addr, const char *path, const char *req, size_t reqlen,
+		    unsigned timeout_ms, admin_line_fn cb, void *cbarg,
+		    struct admin_result *res, int *uverr)
+{
+	struct call *k;
+	int r = PED_E_NOMEM;
+
+	*uverr = 0;
+	if ((k = calloc(1, sizeof(*k))) == NULL)
+		return r;
+	k->req = req;
+	k->reqlen = reqlen;
+	k->cb = cb;
+	k->cbarg = cbarg;
+	k->res = res;
+	k->r = PED_E_IO;
+	r = PED_E_IO;
+	if (uv_loop_init(&k->loop) != 0)
+		goto out;
+	if (path != NULL)
+		uv_pipe_init(&k->loop, &k->io.pipe, 0);
+	else
+		uv_tcp_init(&k->loop, &k->io.tcp);
+	uv_timer_init(&k->loop, &k->timer);
+	k->io.h.data = k->timer.data = k->creq.data = k->wreq.data = k;
+	uv_timer_start(&k->timer, call_timeout, timeout_ms, 0);
+	if (path != NULL)
+		uv_pipe_connect(&k->creq, &k->io.pipe, path, call_connected);
+	else if ((r = uv_tcp_connect(&k->creq, &k->io.tcp, addr, call_connected)) != 0)
+		call_end(k, r);
+	uv_run(&k->loop, UV_RUN_DEFAULT);
+	uv_loop_close(&k->loop);
+	r = PED_E_IO;
+	if (k->status == 1)
+		r = k->r;
+	else if (!k->connected)
+		*uverr = k->status;
+	else if (k->status == UV_ETIMEDOUT)
+		set_msg(res, "timed out waiting for the answer");
+out:
+	OPENSSL_cleanse(k->buf, sizeof(k->buf));
+	free(k);
+	return r;
 }
 
 /* Copies src into dst, cut to cap - 1 bytes. */
@@ -867,69 +892,39 @@ static void copy_str(char *dst, size_t cap, const char *src)
 	dst[n] = '\0';
 }
 
-/* Reads the answer; 0 on OK, ADMIN_REMOTE_ERR or PED_E_IO. */
-static int read_answer(int fd, long long deadline, admin_line_fn cb, void *cbarg,
-		       struct admin_result *res)
+/* Hands over the complete lines in k->buf; 1 once OK or ERR ended the
+ * answer (k->r says which), else 0. */
+static int answer_lines(struct call *k)
 {
-	char buf[ADMIN_LINE_MAX + 1];
-	size_t len = 0, total = 0;
-	struct pollfd pf = {.fd = fd, .events = POLLIN};
-	char *nl, *sp;
+	struct admin_result *res = k->res;
+	char *nl, *sp, *buf = k->buf;
 
-	for (;;) {
-		ssize_t n;
-		int pr = poll(&pf, 1, left_ms(deadline));
-		if (pr < 0 && errno == EINTR)
-			continue;
-		if (pr == 0) {
-			set_msg(res, "timed out waiting for the answer");
-			return PED_E_IO;
+	while ((nl = memchr(buf, '\n', k->len)) != NULL) {
+		size_t used = (size_t)(nl - buf) + 1;
+		*nl = '\0';
+		if (nl > buf && nl[-1] == '\r')
+			nl[-1] = '\0';
+		if (strcmp(buf, "OK") == 0) {
+			k->r = 0;
+			return 1;
 		}
-		n = recv(fd, buf + len, ADMIN_LINE_MAX - len, 0);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n < 0) {
-			set_msg(res, "read: %s", strerror(errno));
-			return PED_E_IO;
-		}
-		if (n == 0) {
-			set_msg(res, "connection closed without an answer");
-			return PED_E_IO;
-		}
-		len += (size_t)n;
-		total += (size_t)n;
-		if (total > ADMIN_RESPONSE_MAX + ADMIN_LINE_MAX) {
-			set_msg(res, "answer too long");
-			return PED_E_IO;
-		}
-		while ((nl = memchr(buf, '\n', len)) != NULL) {
-			size_t used = (size_t)(nl - buf) + 1;
-			*nl = '\0';
-			if (nl > buf && nl[-1] == '\r')
-				nl[-1] = '\0';
-			if (strcmp(buf, "OK") == 0)
-				return 0;
-			if (strncmp(buf, "ERR ", 4) == 0) {
-				if (res != NULL) {
-					sp = strchr(buf + 4, ' ');
-					if (sp != NULL)
-						*sp++ = '\0';
-					copy_str(res->name, sizeof(res->name), buf + 4);
-					copy_str(res->message, sizeof(res->message),
-						 sp != NULL ? sp : "");
-				}
-				return ADMIN_REMOTE_ERR;
+		if (strncmp(buf, "ERR ", 4) == 0) {
+			if (res != NULL) {
+				sp = strchr(buf + 4, ' ');
+				if (sp != NULL)
+					*sp++ = '\0';
+				copy_str(res->name, sizeof(res->name), buf + 4);
+				copy_str(res->message, sizeof(res->message), sp != NULL ? sp : "");
 			}
-			if (cb != NULL)
-				cb(cbarg, buf);
-			memmove(buf, buf + used, len - used);
-			len -= used;
+			k->r = ADMIN_REMOTE_ERR;
+			return 1;
 		}
-		if (len == ADMIN_LINE_MAX) {
-			set_msg(res, "answer line too long");
-			return PED_E_IO;
-		}
+		if (k->cb != NULL)
+			k->cb(k->cbarg, buf);
+		memmove(buf, buf + used, k->len - used);
+		k->len -= used;
 	}
+	return 0;
 }
 
 static int read_small(const char *dir, const char *name, char *out, size_t cap)
@@ -969,14 +964,17 @@ int admin_call(const char *statedir, const char *host, int port, const char *ver
 {
 	char token[2 * ADMIN_TOKEN_BYTES + 8], portbuf[16], path[4096];
 	char req[ADMIN_LINE_MAX * 2];
-	long long deadline;
+	struct sockaddr_storage sa;
+	uv_getaddrinfo_t gai;
 	size_t rl;
-	int fd = -1, e, r = PED_E_INVAL, i, have_token = 0;
+	int e = 0, r = PED_E_INVAL, i, have_token = 0, done = 0;
 	char *end;
 	long pv;
 
 	if (res != NULL)
 		memset(res, 0, sizeof(*res));
+	if (timeout_ms == 0)
+		timeout_ms = ADMIN_DEFAULT_TIMEOUT_MS;
 	if (statedir == NULL || !word_ok(verb) || port < 0 || port > 65535) {
 		set_msg(res, "invalid arguments");
 		goto out;
@@ -987,7 +985,6 @@ int admin_call(const char *statedir, const char *host, int port, const char *ver
 			goto out;
 		}
 	}
-	deadline = now_ms() + (timeout_ms ? timeout_ms : ADMIN_DEFAULT_TIMEOUT_MS);
 
 	r = read_small(statedir, ADMIN_TOKEN_FILE, token, sizeof(token));
 	if (r == 0)
@@ -997,46 +994,6 @@ int admin_call(const char *statedir, const char *host, int port, const char *ver
 			r == PED_E_IO ? strerror(errno) : ped_strerror(r));
 		r = PED_E_IO;
 		goto out;
-	}
-
-	if (host == NULL && port == 0) {
-		snprintf(path, sizeof(path), "%s/%s", statedir, ADMIN_SOCK_FILE);
-		if (access(path, F_OK) == 0 && connect_unix(path, deadline, &fd) != 0)
-			fd = -1;
-	}
-	if (fd < 0) {
-		if (!have_token) {
-			set_msg(res, "not running (no %s in %s)", ADMIN_TOKEN_FILE, statedir);
-			r = ADMIN_NOT_RUNNING;
-			goto out;
-		}
-		if (port == 0) {
-			r = read_small(statedir, ADMIN_PORT_FILE, portbuf, sizeof(portbuf));
-			if (r == PED_E_NOT_FOUND) {
-				set_msg(res, "not running (no %s in %s)", ADMIN_PORT_FILE, statedir);
-				r = ADMIN_NOT_RUNNING;
-				goto out;
-			}
-			errno = 0;
-			pv = r == 0 ? strtol(portbuf, &end, 10) : 0;
-			if (r != 0 || errno != 0 || *end != '\0' || pv <= 0 || pv > 65535) {
-				set_msg(res, "bad %s/%s", statedir, ADMIN_PORT_FILE);
-				r = PED_E_IO;
-				goto out;
-			}
-			port = (int)pv;
-		}
-		e = connect_tcp(host != NULL ? host : "127.0.0.1", port, deadline, &fd);
-		if (e == ECONNREFUSED) {
-			set_msg(res, "not running (nothing listens on admin port %d)", port);
-			r = ADMIN_NOT_RUNNING;
-			goto out;
-		}
-		if (e != 0) {
-			set_msg(res, "cannot connect to admin port %d: %s", port, strerror(e));
-			r = PED_E_IO;
-			goto out;
-		}
 	}
 
 	rl = 0;
@@ -1052,16 +1009,70 @@ int admin_call(const char *statedir, const char *host, int port, const char *ver
 		rl += (size_t)snprintf(req + rl, sizeof(req) - rl, " %s", args[i]);
 	}
 	rl += (size_t)snprintf(req + rl, sizeof(req) - rl, "\n");
-	if (send_all(fd, req, rl, deadline) != 0) {
-		set_msg(res, "send: %s", strerror(errno));
-		r = PED_E_IO;
+
+	if (host == NULL && port == 0 && sys_local_socket_ok()) {
+		snprintf(path, sizeof(path), "%s/%s", statedir, ADMIN_SOCK_FILE);
+		if (access(path, F_OK) == 0) {
+			r = call_run(NULL, path, req, rl, timeout_ms, cb, cbarg, res, &e);
+			done = e == 0; /* a failed connect falls back to TCP */
+			if (res != NULL && !done)
+				memset(res, 0, sizeof(*res));
+		}
+	}
+	if (done)
+		goto out;
+	if (!have_token) {
+		set_msg(res, "not running (no %s in %s)", ADMIN_TOKEN_FILE, statedir);
+		r = ADMIN_NOT_RUNNING;
 		goto out;
 	}
-	r = read_answer(fd, deadline, cb, cbarg, res);
+	if (port == 0) {
+		r = read_small(statedir, ADMIN_PORT_FILE, portbuf, sizeof(portbuf));
+		if (r == PED_E_NOT_FOUND) {
+			set_msg(res, "not running (no %s in %s)", ADMIN_PORT_FILE, statedir);
+			r = ADMIN_NOT_RUNNING;
+			goto out;
+		}
+		errno = 0;
+		pv = r == 0 ? strtol(portbuf, &end, 10) : 0;
+		if (r != 0 || errno != 0 || *end != '\0' || pv <= 0 || pv > 65535) {
+			set_msg(res, "bad %s/%s", statedir, ADMIN_PORT_FILE);
+			r = PED_E_IO;
+			goto out;
+		}
+		port = (int)pv;
+	}
+	/* a literal address, else a name looked up here (no loop: blocking) */
+	if (uv_ip4_addr(host != NULL ? host : "127.0.0.1", port, (struct sockaddr_in *)&sa) != 0 &&
+	    uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa) != 0) {
+		uv_loop_t l;
+		struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
+		r = PED_E_IO;
+		if (uv_loop_init(&l) != 0)
+			goto out;
+		e = uv_getaddrinfo(&l, &gai, NULL, host, NULL, &hints);
+		if (e == 0) {
+			memcpy(&sa, gai.addrinfo->ai_addr, gai.addrinfo->ai_addrlen);
+			((struct sockaddr_in *)&sa)->sin_port = htons((uint16_t)port);
+			uv_freeaddrinfo(gai.addrinfo);
+		}
+		uv_loop_close(&l);
+		if (e != 0) {
+			set_msg(res, "cannot connect to admin port %d: %s: %s", port, host,
+				uv_strerror(e));
+			goto out;
+		}
+	}
+	r = call_run((const struct sockaddr *)&sa, NULL, req, rl, timeout_ms, cb, cbarg, res, &e);
+	if (e == UV_ECONNREFUSED) {
+		set_msg(res, "not running (nothing listens on admin port %d)", port);
+		r = ADMIN_NOT_RUNNING;
+	} else if (e != 0) {
+		set_msg(res, "cannot connect to admin port %d: %s", port, uv_strerror(e));
+		r = PED_E_IO;
+	}
 out:
 	OPENSSL_cleanse(token, sizeof(token));
 	OPENSSL_cleanse(req, sizeof(req));
-	if (fd >= 0)
-		close(fd);
 	return r;
 }

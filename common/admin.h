@@ -43,6 +43,7 @@
 #include <uv.h>
 
 #include "err.h"
+#include "common/sys.h"
 
 #define ADMIN_PORT_PEDSERVER 1502
 #define ADMIN_LINE_MAX 4096
@@ -109,13 +110,13 @@ void admin_server_close(admin_server_t *s, void (*done)(void *arg), void *arg);
 
 /* Appends one reply line (printf format, escaped, cut to ADMIN_LINE_MAX). */
 void admin_reply_line(admin_reply_t *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+	PED_PRINTF(2, 3);
 /* Ends the reply: code 0 sends "OK", a negative PED_E_* code sends
  * "ERR <ped_errname(code)> <ped_strerror(code)>". r is invalid afterwards. */
 void admin_reply_end(admin_reply_t *r, int code);
 /* Ends the reply with "ERR <name> <message>" (name: [A-Z0-9_]+). */
 void admin_reply_error(admin_reply_t *r, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+	PED_PRINTF(3, 4);
 
 /* ---- client (blocking, for CLI invocations outside any event loop) ---- */
 

@@ -4,15 +4,14 @@
  * so after a crash the target holds the old bytes or the new ones, never a
  * mix. Temporaries are named "<dir>/.<base>.tmp-<pid>-<n>" (atomic_int.h):
  * a crash may leave one behind, and the next successful write of the same
- * target removes those whose process no longer exists. */
+ * target removes those whose process no longer exists. What differs on
+ * Windows (creation, fsync, the replacing move) is in sys.h. */
 #include "atomic.h"
 #include "atomic_int.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +23,7 @@
 #include <openssl/crypto.h>
 
 #include "err.h"
+#include "sys.h"
 
 int atomic_crash_step = -1;
 
@@ -32,7 +32,7 @@ static atomic_uint tmp_counter;
 static void crash_point(int step)
 {
 	if (atomic_crash_step == step)
-		raise(SIGKILL);
+		sys_die_now();
 }
 
 /* Splits path into its directory (dir, "." when none) and base name. */
@@ -94,33 +94,27 @@ static int parse_tmp_suffix(const char *s, long *pid)
 
 /* Removes temporaries of base left by processes that no longer exist.
  * Best effort: a failure here never fails the write. */
-static void remove_stale(int dfd, const char *base)
+static void remove_stale(const char *dir, const char *base)
 {
-	char prefix[NAME_MAX + 1];
+	char prefix[PATH_MAX], stale[PATH_MAX];
 	size_t plen;
 	DIR *d = NULL;
 	struct dirent *e;
-	int fd2;
 	long pid;
 
 	if (snprintf(prefix, sizeof(prefix), ".%s%s", base, ATOMIC_TMP_TAG) >=
 	    (int)sizeof(prefix))
 		return;
 	plen = strlen(prefix);
-	fd2 = dup(dfd);
-	if (fd2 < 0)
+	if ((d = opendir(dir)) == NULL)
 		return;
-	d = fdopendir(fd2);
-	if (d == NULL) {
-		close(fd2);
-		return;
-	}
 	while ((e = readdir(d)) != NULL) {
 		if (strncmp(e->d_name, prefix, plen) != 0 ||
-		    parse_tmp_suffix(e->d_name + plen, &pid) != 0 || pid == (long)getpid())
+		    parse_tmp_suffix(e->d_name + plen, &pid) != 0 || pid == sys_pid())
 			continue;
-		if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
-			(void)unlinkat(dfd, e->d_name, 0);
+		if (!sys_pid_alive(pid) &&
+		    snprintf(stale, sizeof(stale), "%s/%s", dir, e->d_name) < (int)sizeof(stale))
+			(void)unlink(stale);
 	}
 	closedir(d);
 }
@@ -131,7 +125,7 @@ int atomic_write_file(const char *path, const void *data, size_t len, mode_t mod
 	const char *base;
 	const uint8_t *p = data;
 	size_t half = len / 2;
-	int fd = -1, dfd = -1, tmp_made = 0, i;
+	int fd = -1, tmp_made = 0, i;
 	int r = PED_E_INVAL;
 
 	if (path == NULL || (data == NULL && len > 0))
@@ -145,11 +139,11 @@ int atomic_write_file(const char *path, const void *data, size_t len, mode_t mod
 	for (i = 0; i < 100 && fd < 0; i++) {
 		unsigned n = atomic_fetch_add(&tmp_counter, 1);
 		if (snprintf(tmp, sizeof(tmp), "%s/.%s%s%ld-%u", dir, base, ATOMIC_TMP_TAG,
-			     (long)getpid(), n) >= (int)sizeof(tmp)) {
+			     sys_pid(), n) >= (int)sizeof(tmp)) {
 			r = PED_E_TOO_LONG;
 			goto out;
 		}
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+		fd = sys_create_excl(tmp, (unsigned)mode);
 		if (fd < 0 && errno != EEXIST && errno != EINTR)
 			goto out;
 	}
@@ -157,16 +151,13 @@ int atomic_write_file(const char *path, const void *data, size_t len, mode_t mod
 		goto out;
 	tmp_made = 1;
 	crash_point(ATOMIC_CRASH_CREATED);
-	/* the mode asked for, whatever the umask */
-	if (fchmod(fd, mode) != 0)
-		goto out;
 	if (write_all(fd, p, half) != 0)
 		goto out;
 	crash_point(ATOMIC_CRASH_HALF);
 	if (write_all(fd, p + half, len - half) != 0)
 		goto out;
 	crash_point(ATOMIC_CRASH_WRITTEN);
-	if (fsync(fd) != 0)
+	if (sys_fsync(fd) != 0)
 		goto out;
 	crash_point(ATOMIC_CRASH_SYNCED);
 	if (close(fd) != 0) {
@@ -174,21 +165,18 @@ int atomic_write_file(const char *path, const void *data, size_t len, mode_t mod
 		goto out;
 	}
 	fd = -1;
-	if (rename(tmp, path) != 0)
+	if (sys_replace(tmp, path, dir) != 0) {
+		tmp_made = access(tmp, F_OK) == 0;
 		goto out;
+	}
 	tmp_made = 0;
-	crash_point(ATOMIC_CRASH_RENAMED);
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) != 0)
-		goto out;
+	crash_point(ATOMIC_CRASH_RENAMED); /* sys_replace synced the directory too */
 	crash_point(ATOMIC_CRASH_DIR_SYNCED);
-	remove_stale(dfd, base);
+	remove_stale(dir, base);
 	r = 0;
 out:
 	if (fd >= 0)
 		close(fd);
-	if (dfd >= 0)
-		close(dfd);
 	if (tmp_made)
 		(void)unlink(tmp);
 	return r;
@@ -209,7 +197,7 @@ int atomic_read_file(const char *path, size_t max, void **data, size_t *len)
 		*len = 0;
 	if (path == NULL || data == NULL || len == NULL || max >= SIZE_MAX / 2)
 		goto out;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = sys_open_read(path);
 	if (fd < 0) {
 		r = errno == ENOENT ? PED_E_NOT_FOUND : PED_E_IO;
 		goto out;

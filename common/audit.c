@@ -18,6 +18,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "sys.h"
 
 #define HASH_LEN 32
 #define HEX_LEN (2 * HASH_LEN)
@@ -145,7 +146,7 @@ static bool put_json_str(char *dst, size_t cap, size_t *o, const char *s)
 }
 
 static bool put_raw(char *dst, size_t cap, size_t *o, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+	PED_PRINTF(4, 5);
 static bool put_raw(char *dst, size_t cap, size_t *o, const char *fmt, ...)
 {
 	va_list ap;
@@ -186,7 +187,7 @@ static int write_line(const char *line, size_t n)
 			return PED_E_IO;
 		off += (size_t)w;
 	}
-	return fdatasync(A.fd) == 0 ? 0 : PED_E_IO;
+	return sys_fsync(A.fd) == 0 ? 0 : PED_E_IO;
 }
 
 /* audit.log -> audit.log.<highest+1>; a new audit.log */
@@ -209,7 +210,7 @@ static int rotate(void)
 	snprintf(to, sizeof(to), "%s.%lu", A.path, hi + 1);
 	if (rename(A.path, to) != 0)
 		return PED_E_IO;
-	fd = open(A.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = sys_open_append(A.path);
 	if (fd < 0)
 		return PED_E_IO;
 	close(A.fd);
@@ -385,7 +386,7 @@ int audit_open(const char *dir, const char *prog)
 		}
 		audit_files_free(files, nf);
 	}
-	A.fd = open(A.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	A.fd = sys_open_append(A.path);
 	if (A.fd < 0) {
 		log_error("audit: cannot open %s: %s; no audit trail", A.path, strerror(errno));
 		goto out;

@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,6 +25,7 @@
 #include "atomic.h"
 #include "buf.h"
 #include "err.h"
+#include "common/sys.h"
 
 _Static_assert(CFG_LINE_MAX + 3 <= INI_MAX_LINE,
 	       "inih's line buffer must hold CFG_LINE_MAX characters, \\r\\n and NUL");
@@ -47,7 +47,7 @@ static int is_ctrl(unsigned char c)
 }
 
 static void fmt(char *err, size_t errlen, const char *f, ...)
-	__attribute__((format(printf, 3, 4)));
+	PED_PRINTF(3, 4);
 static void fmt(char *err, size_t errlen, const char *f, ...)
 {
 	va_list ap;
@@ -300,7 +300,7 @@ struct parse_ctx {
 	unsigned nwarn;
 };
 
-static void warnf(struct parse_ctx *c, const char *f, ...) __attribute__((format(printf, 2, 3)));
+static void warnf(struct parse_ctx *c, const char *f, ...) PED_PRINTF(2, 3);
 static void warnf(struct parse_ctx *c, const char *f, ...)
 {
 	char msg[CFG_ERR_MAX];
@@ -929,7 +929,7 @@ static int make_parents(const char *path, char *err, size_t errlen)
 		if (dir[i] != '/')
 			continue;
 		dir[i] = '\0';
-		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		if (sys_mkdir(dir, 0700) != 0 && errno != EEXIST) {
 			fmt(err, errlen, "%s: cannot create directory: %s", dir, strerror(errno));
 			return PED_E_IO;
 		}
@@ -1026,14 +1026,13 @@ static bool setgid_parent(const char *path)
 {
 	char dir[PATH_MAX];
 	const char *slash = strrchr(path, '/');
-	struct stat st;
 	int n;
 
 	if (slash == NULL)
 		n = snprintf(dir, sizeof(dir), ".");
 	else
 		n = snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path) + (slash == path), path);
-	return n > 0 && (size_t)n < sizeof(dir) && stat(dir, &st) == 0 && (st.st_mode & S_ISGID);
+	return n > 0 && (size_t)n < sizeof(dir) && sys_setgid_dir(dir);
 }
 
 int cfg_set(const struct cfg_table *t, const char *path, const struct cfg_assign *a,
@@ -1050,13 +1049,14 @@ int cfg_set(const struct cfg_table *t, const char *path, const struct cfg_assign
 
 	if (t == NULL || path == NULL)
 		goto out;
-	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
-		if (realpath(path, real) == NULL) {
-			fmt(err, errlen, "%s: %s", path, strerror(errno));
-			r = PED_E_IO;
-			goto out;
-		}
+	switch (sys_resolve_link(path, real, sizeof(real))) {
+	case 1:
 		target = real;
+		break;
+	case -1:
+		fmt(err, errlen, "%s: %s", path, strerror(errno));
+		r = PED_E_IO;
+		goto out;
 	}
 	if ((r = read_file(target, &data, &len, &missing, err, errlen)) != 0 ||
 	    (r = cfg_set_mem(t, path, data, len, a, n, warn, ctx, &text, &tlen, err, errlen)) != 0)
@@ -1085,34 +1085,20 @@ out:
 int cfg_path(char *out, size_t outlen, const char *prog, const char *configfile,
 	     const char *statedir)
 {
-	const char *home, *xdg;
-	struct passwd *pw;
-	int n;
+	int n, r;
 
 	if (out == NULL || outlen == 0 || prog == NULL)
 		return PED_E_INVAL;
 	out[0] = '\0';
-	if (configfile != NULL)
-		n = snprintf(out, outlen, "%s", configfile);
-	else if (statedir != NULL)
-		n = snprintf(out, outlen, "%s/%s.conf", statedir, prog);
-	else if (geteuid() == 0)
-		n = snprintf(out, outlen, "/etc/%s/%s.conf", prog, prog);
-	else if ((xdg = getenv("XDG_CONFIG_HOME")) != NULL && xdg[0] == '/')
-		n = snprintf(out, outlen, "%s/%s/%s.conf", xdg, prog, prog);
-	else {
-		home = getenv("HOME");
-		if (home == NULL || home[0] == '\0') {
-			pw = getpwuid(getuid());
-			home = pw != NULL ? pw->pw_dir : NULL;
-		}
-		if (home == NULL || home[0] == '\0')
-			return PED_E_NOT_FOUND;
-		n = snprintf(out, outlen, "%s/.config/%s/%s.conf", home, prog, prog);
-	}
-	if (n < 0 || (size_t)n >= outlen) {
+	if (configfile == NULL && statedir == NULL)
+		r = sys_default_config(out, outlen, prog);
+	else if ((n = configfile != NULL ? snprintf(out, outlen, "%s", configfile)
+					  : snprintf(out, outlen, "%s/%s.conf", statedir, prog)) < 0 ||
+		 (size_t)n >= outlen)
+		r = PED_E_TOO_LONG;
+	else
+		r = 0;
+	if (r != 0)
 		out[0] = '\0';
-		return PED_E_TOO_LONG;
-	}
-	return 0;
+	return r;
 }

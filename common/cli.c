@@ -11,13 +11,14 @@
 #include <strings.h>
 
 #include "err.h"
+#include "common/sys.h"
 
 #define QUOTE_MAX 40
 #define MODE_OPT (-2)  /* index for the built-in -mode */
 #define HELP_OPT (-3)  /* index for the built-in -help */
 
 static void fmt(char *err, size_t errlen, const char *f, ...)
-	__attribute__((format(printf, 3, 4)));
+	PED_PRINTF(3, 4);
 static void fmt(char *err, size_t errlen, const char *f, ...)
 {
 	va_list ap;

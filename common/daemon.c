@@ -1,24 +1,16 @@
 /* daemon.c - process lifecycle of the daemons (see daemon.h). */
 #include "daemon.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/time.h>
-#include <sys/un.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,7 +43,13 @@ static struct {
 } D = {.pidfd = -1, .readyfd = -1};
 
 /* ------------------------------------------------------------------ */
-/* helpers */
+/* helpers (what differs between POSIX and Windows is in sys.h) */
+
+/* strsignal() is not everywhere; these are the ones we watch */
+static const char *signame(int signum)
+{
+	return signum == SIGINT ? "Interrupt" : signum == SIGHUP ? "Hangup" : "Terminated";
+}
 
 static int path_join(char *out, size_t cap, const char *dir, const char *name)
 {
@@ -78,7 +76,7 @@ static void write_str(int fd, const char *s)
 static int read_text(const char *path, char *out, size_t cap)
 {
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = sys_open_read(path);
 
 	out[0] = '\0';
 	if (fd < 0)
@@ -112,50 +110,16 @@ static void remove_runtime_files(void)
 		(void)unlink(D.pidpath);
 }
 
-void daemon_harden(void)
-{
-	struct rlimit rl = {0, 0};
-
-	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	(void)setrlimit(RLIMIT_CORE, &rl);
-	umask(077);
-	signal(SIGPIPE, SIG_IGN);
-}
-
 /* ------------------------------------------------------------------ */
 /* state dir and pid lock */
 
 int daemon_statedir_check(const char *dir)
 {
-	struct stat st;
-
 	if (dir == NULL || dir[0] == '\0') {
 		log_error("no state directory given");
 		return PED_E_INVAL;
 	}
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		log_error("cannot create state directory %s: %s", dir, strerror(errno));
-		return PED_E_IO;
-	}
-	if (stat(dir, &st) != 0) {
-		log_error("state directory %s: %s", dir, strerror(errno));
-		return PED_E_IO;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		log_error("state directory %s is not a directory", dir);
-		return PED_E_IO;
-	}
-	if (st.st_uid != geteuid()) {
-		log_error("state directory %s is owned by uid %ld, not by us (uid %ld); refusing",
-			  dir, (long)st.st_uid, (long)geteuid());
-		return PED_E_IO;
-	}
-	if ((st.st_mode & 022) != 0) {
-		log_error("state directory %s is writable by group or others (mode %04o); refusing",
-			  dir, (unsigned)(st.st_mode & 07777));
-		return PED_E_IO;
-	}
-	return 0;
+	return sys_private_dir(dir);
 }
 
 static void describe_running(const char *dir, const char *pidpath, char *out, size_t cap)
@@ -172,44 +136,23 @@ static void describe_running(const char *dir, const char *pidpath, char *out, si
 /* Takes the single-instance lock; on failure logs why. */
 static int lock_pidfile(void)
 {
-	struct stat a, b;
 	char why[128];
-	int fd, tries;
+	int r = sys_lock_take(D.pidpath, &D.pidfd);
 
-	for (tries = 0; tries < 5; tries++) {
-		fd = open(D.pidpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (fd < 0) {
-			log_error("cannot open %s: %s", D.pidpath, strerror(errno));
-			return PED_E_IO;
-		}
-		if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-			int e = errno;
-			close(fd);
-			if (e == EWOULDBLOCK) {
-				describe_running(D.statedir, D.pidpath, why, sizeof(why));
-				log_error("%s", why);
-				return PED_E_EXISTS;
-			}
-			log_error("cannot lock %s: %s", D.pidpath, strerror(e));
-			return PED_E_IO;
-		}
-		/* the previous holder may have unlinked the file meanwhile */
-		if (fstat(fd, &a) == 0 && stat(D.pidpath, &b) == 0 && a.st_ino == b.st_ino &&
-		    a.st_dev == b.st_dev) {
-			D.pidfd = fd;
-			return 0;
-		}
-		close(fd);
+	if (r == PED_E_EXISTS) {
+		describe_running(D.statedir, D.pidpath, why, sizeof(why));
+		log_error("%s", why);
+	} else if (r != 0) {
+		log_error("cannot lock %s: %s", D.pidpath, strerror(errno));
 	}
-	log_error("cannot lock %s: it keeps changing", D.pidpath);
-	return PED_E_IO;
+	return r;
 }
 
 static void write_pid(void)
 {
 	char buf[32];
 
-	snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	snprintf(buf, sizeof(buf), "%ld\n", sys_pid());
 	if (ftruncate(D.pidfd, 0) == 0 && lseek(D.pidfd, 0, SEEK_SET) == 0)
 		write_str(D.pidfd, buf);
 }
@@ -217,23 +160,19 @@ static void write_pid(void)
 int daemon_running_pid(const char *dir, const char *prog, pid_t *pid)
 {
 	char path[PATH_MAX], name[PATH_MAX], txt[32];
-	int fd, r = ADMIN_NOT_RUNNING;
 	long v;
+	int fd;
 
 	*pid = 0;
 	snprintf(name, sizeof(name), "%s.pid", prog);
 	if (path_join(path, sizeof(path), dir, name) != 0)
 		return PED_E_TOO_LONG;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
+	if (!sys_lock_peek(path, &fd))
 		return ADMIN_NOT_RUNNING;
-	if (flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
-		if (read_text(path, txt, sizeof(txt)) == 0 && (v = strtol(txt, NULL, 10)) > 0)
-			*pid = (pid_t)v;
-		r = 0;
-	}
 	close(fd);
-	return r;
+	if (read_text(path, txt, sizeof(txt)) == 0 && (v = strtol(txt, NULL, 10)) > 0)
+		*pid = (pid_t)v;
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -241,53 +180,7 @@ int daemon_running_pid(const char *dir, const char *prog, pid_t *pid)
 
 int daemon_notify(const char *msg)
 {
-	const char *e = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sun;
-	socklen_t len;
-	size_t n;
-	int fd, r = PED_E_IO;
-
-	if (e == NULL || e[0] == '\0')
-		return 0;
-	n = strlen(e);
-	if ((e[0] != '/' && e[0] != '@') || n >= sizeof(sun.sun_path))
-		return PED_E_IO;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, e, n);
-	if (e[0] == '@')
-		sun.sun_path[0] = '\0'; /* abstract namespace */
-	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (e[0] == '@' ? 0 : 1));
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return PED_E_IO;
-	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sun, len) >= 0)
-		r = 0;
-	close(fd);
-	return r;
-}
-
-/* After start-up a background daemon's stderr goes to /dev/null, or, for
- * sanitizer builds (make asan), to a file in $PED_DEBUG_STDERR_DIR, so that
- * a sanitizer report (always written to stderr) is not lost. */
-static void stderr_to_null(void)
-{
-	const char *dir = getenv("PED_DEBUG_STDERR_DIR");
-	char path[PATH_MAX];
-	int fd = -1;
-
-	if (dir != NULL && dir[0] == '/' &&
-	    snprintf(path, sizeof(path), "%s/%s.%ld.stderr", dir, D.prog, (long)getpid()) <
-		    (int)sizeof(path))
-		fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (fd < 0)
-		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		dup2(fd, STDERR_FILENO);
-		close(fd);
-	}
-	log_stderr_changed();
+	return sys_notify(msg);
 }
 
 void daemon_ready(void)
@@ -295,7 +188,7 @@ void daemon_ready(void)
 	if (D.ready)
 		return;
 	D.ready = 1;
-	log_info("ready (pid %ld)", (long)getpid());
+	log_info("ready (pid %ld)", sys_pid());
 	log_keep_startup(0);
 	if (D.background) {
 		if (D.readyfd >= 0) {
@@ -310,7 +203,8 @@ void daemon_ready(void)
 			close(D.readyfd);
 			D.readyfd = -1;
 		}
-		stderr_to_null();
+		sys_stderr_to_null(D.prog);
+		log_stderr_changed();
 	} else if (D.status[0] != '\0') {
 		char st[sizeof(D.status) + 32];
 
@@ -400,10 +294,10 @@ static void on_term(uv_signal_t *h, int signum)
 {
 	(void)h;
 	if (D.shutting) {
-		log_info("%s: already shutting down", strsignal(signum));
+		log_info("%s: already shutting down", signame(signum));
 		return;
 	}
-	daemon_request_shutdown(strsignal(signum));
+	daemon_request_shutdown(signame(signum));
 }
 
 static void on_hup(uv_signal_t *h, int signum)
@@ -472,11 +366,7 @@ void daemon_loop_detach(void)
 
 void daemon_hygiene_status(int *dumpable, unsigned long long *core_limit)
 {
-	struct rlimit rl;
-
-	*dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
-	*core_limit = getrlimit(RLIMIT_CORE, &rl) == 0 ? (unsigned long long)rl.rlim_cur
-						       : ~0ULL;
+	sys_hygiene(dumpable, core_limit);
 }
 
 unsigned long daemon_uptime(void)
@@ -500,7 +390,7 @@ static int run_daemon(const struct daemon_opts *o)
 {
 	int st;
 
-	daemon_harden();
+	sys_harden();
 	write_pid();
 	clock_gettime(CLOCK_MONOTONIC, &D.started);
 	st = o->run(o->arg);
@@ -517,81 +407,35 @@ static int run_daemon(const struct daemon_opts *o)
 }
 
 /* The CLI process: waits for READY or the reason of a failure. */
-static int wait_ready(int rfd, pid_t child, unsigned timeout_s)
+static int wait_ready(int rfd, long child, unsigned timeout_s)
 {
 	char msg[600];
-	size_t len = 0;
-	struct pollfd p = {.fd = rfd, .events = POLLIN};
-	struct timespec t0, t;
-	long long left;
 	pid_t pid;
-	int status;
 
-	/* the first child exits as soon as it has forked the daemon */
-	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-		;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		ssize_t n;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		left = (long long)timeout_s * 1000 - ((t.tv_sec - t0.tv_sec) * 1000LL +
-						      (t.tv_nsec - t0.tv_nsec) / 1000000);
-		if (left <= 0) {
-			if (daemon_running_pid(D.statedir, D.prog, &pid) == 0 && pid > 0)
-				kill(pid, SIGTERM);
-			log_error("the background process did not become ready within %u s",
-				  timeout_s);
-			return 1;
-		}
-		n = poll(&p, 1, (int)left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n == 0)
-			continue;
-		n = read(rfd, msg + len, sizeof(msg) - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n > 0) {
-			len += (size_t)n;
-			if (len < sizeof(msg) - 1 && memchr(msg, '\n', len) == NULL)
-				continue;
-		}
-		break;
+	if (sys_wait_line(rfd, child, timeout_s, msg, sizeof(msg)) != 0) {
+		if (daemon_running_pid(D.statedir, D.prog, &pid) == 0 && pid > 0)
+			(void)sys_terminate((long)pid);
+		log_error("the background process did not become ready within %u s", timeout_s);
+		return 1;
 	}
-	msg[len] = '\0';
-	if (len > 0 && msg[len - 1] == '\n')
-		msg[--len] = '\0';
 	if (strncmp(msg, READY_MSG, strlen(READY_MSG)) == 0 &&
 	    (msg[strlen(READY_MSG)] == '\0' || msg[strlen(READY_MSG)] == ' ')) {
 		if (msg[strlen(READY_MSG)] == ' ')
 			printf("%s: %s\n", D.prog, msg + strlen(READY_MSG) + 1);
 		return 0;
 	}
-	if (len == 0)
+	if (msg[0] == '\0')
 		log_error("the background process exited before it was ready");
 	else
 		log_error("%s", msg);
 	return 1;
 }
 
-static int redirect_std(void)
-{
-	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-	if (fd < 0)
-		return -1;
-	dup2(fd, STDIN_FILENO);
-	dup2(fd, STDOUT_FILENO);
-	close(fd);
-	return 0;
-}
-
 int daemon_start(const struct daemon_opts *o)
 {
-	int pfd[2] = {-1, -1};
-	pid_t child;
 	char cwd[PATH_MAX];
-	int n;
+	long child;
+	int n, rfd, r;
 
 	if (o == NULL || o->prog == NULL || o->statedir == NULL || o->run == NULL)
 		return 1;
@@ -599,7 +443,7 @@ int daemon_start(const struct daemon_opts *o)
 	log_set_ident(o->prog);
 	if (daemon_statedir_check(o->statedir) != 0)
 		return 1;
-	if (o->statedir[0] == '/')
+	if (sys_path_absolute(o->statedir))
 		n = snprintf(D.statedir, sizeof(D.statedir), "%s", o->statedir);
 	else if (getcwd(cwd, sizeof(cwd)) != NULL)
 		n = snprintf(D.statedir, sizeof(D.statedir), "%s/%s", cwd, o->statedir);
@@ -625,41 +469,24 @@ int daemon_start(const struct daemon_opts *o)
 		return run_daemon(o);
 	}
 
-	fflush(NULL);
-	if (pipe2(pfd, O_CLOEXEC) != 0 || (child = fork()) < 0) {
-		log_error("cannot start the background process: %s", strerror(errno));
-		if (pfd[0] >= 0) {
-			close(pfd[0]);
-			close(pfd[1]);
-		}
+	r = sys_daemonize(&rfd, &D.readyfd, &child);
+	if (r < 0) {
+		log_error(r == PED_E_INVAL ? "no background start on this system: use -foreground "
+					     "or run it as a service"
+					   : "cannot start the background process: %s",
+			  strerror(errno));
 		remove_runtime_files();
 		return 1;
 	}
-	if (child > 0) {
+	if (r == 1) {
 		int st;
-		close(pfd[1]);
 		/* the daemon keeps the lock through its own descriptor */
 		close(D.pidfd);
 		D.pidfd = -1;
-		st = wait_ready(pfd[0], child, o->startup_timeout_s ? o->startup_timeout_s
-								    : DAEMON_DEFAULT_STARTUP_TIMEOUT);
-		close(pfd[0]);
+		st = wait_ready(rfd, child, o->startup_timeout_s ? o->startup_timeout_s
+								 : DAEMON_DEFAULT_STARTUP_TIMEOUT);
+		close(rfd);
 		return st;
-	}
-	/* first child: new session, then the daemon as its child */
-	close(pfd[0]);
-	if (setsid() < 0)
-		_exit(1);
-	child = fork();
-	if (child < 0)
-		_exit(1);
-	if (child > 0)
-		_exit(0);
-	D.readyfd = pfd[1];
-	if (redirect_std() != 0) {
-		daemon_fail("cannot open /dev/null: %s", strerror(errno));
-		remove_runtime_files();
-		return 1;
 	}
 	return run_daemon(o);
 }
@@ -667,40 +494,12 @@ int daemon_start(const struct daemon_opts *o)
 /* ------------------------------------------------------------------ */
 /* stop */
 
-static void on_alarm(int sig)
-{
-	(void)sig;
-}
-
-/* Blocks until the pid lock is free or timeout_s passed; 0 when free. */
-static int wait_unlocked(int fd, unsigned timeout_s)
-{
-	struct sigaction sa, old;
-	struct itimerval it, itold;
-	int r;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_alarm; /* no SA_RESTART: flock returns EINTR */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGALRM, &sa, &old);
-	memset(&it, 0, sizeof(it));
-	it.it_value.tv_sec = timeout_s;
-	/* repeats, in case the first expiry came before flock() started */
-	it.it_interval.tv_usec = 100000;
-	setitimer(ITIMER_REAL, &it, &itold);
-	r = flock(fd, LOCK_SH);
-	memset(&it, 0, sizeof(it));
-	setitimer(ITIMER_REAL, &it, NULL);
-	sigaction(SIGALRM, &old, NULL);
-	return r;
-}
-
 int daemon_stop(const char *statedir, const char *prog, unsigned timeout_s)
 {
 	char path[PATH_MAX], name[PATH_MAX], txt[32];
 	struct admin_result res;
 	pid_t pid = 0;
-	int fd, r, st = 1;
+	int fd, r;
 
 	if (timeout_s == 0)
 		timeout_s = DAEMON_DEFAULT_SHUTDOWN_TIMEOUT;
@@ -708,10 +507,7 @@ int daemon_stop(const char *statedir, const char *prog, unsigned timeout_s)
 	snprintf(name, sizeof(name), "%s.pid", prog);
 	if (path_join(path, sizeof(path), statedir, name) != 0)
 		return 1;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 || flock(fd, LOCK_SH | LOCK_NB) == 0) {
-		if (fd >= 0)
-			close(fd);
+	if (!sys_lock_peek(path, &fd)) {
 		printf("%s is not running\n", prog);
 		return DAEMON_EXIT_NOT_RUNNING;
 	}
@@ -724,18 +520,16 @@ int daemon_stop(const char *statedir, const char *prog, unsigned timeout_s)
 	if (r != 0) {
 		log_warning("admin channel: %s%s%s; sending SIGTERM to pid %ld", res.name,
 			    res.name[0] ? " " : "", res.message, (long)pid);
-		if (pid <= 0 || kill(pid, SIGTERM) != 0) {
+		if (sys_terminate((long)pid) != 0) {
 			log_error("cannot signal pid %ld: %s", (long)pid, strerror(errno));
-			goto out;
+			close(fd);
+			return 1;
 		}
 	}
-	if (wait_unlocked(fd, timeout_s) != 0) {
+	if (sys_lock_wait(fd, timeout_s) != 0) {
 		log_error("%s (pid %ld) did not stop within %u s", prog, (long)pid, timeout_s);
-		goto out;
+		return 1;
 	}
 	printf("%s stopped\n", prog);
-	st = 0;
-out:
-	close(fd);
-	return st;
+	return 0;
 }

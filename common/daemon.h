@@ -55,8 +55,8 @@
  * (a path, or an abstract socket when it starts with '@'); stderr lines get
  * timestamps unless they go to the journal (log.h).
  *
- * Hygiene, at daemon_start in the daemon process: prctl(PR_SET_DUMPABLE, 0),
- * RLIMIT_CORE = {0, 0}, umask 077, SIGPIPE ignored.
+ * Hygiene, at daemon_start in the daemon process: sys_harden() (sys.h):
+ * prctl(PR_SET_DUMPABLE, 0), RLIMIT_CORE = {0, 0}, umask 077, SIGPIPE ignored.
  *
  * One daemon per process: this module keeps process-wide state. */
 #ifndef PED_DAEMON_H
@@ -65,6 +65,7 @@
 #include <sys/types.h>
 
 #include <uv.h>
+#include "common/sys.h"
 
 /* Defaults for the Luna-style options (seconds). */
 #define DAEMON_DEFAULT_STARTUP_TIMEOUT 10  /* -bgprocessstartuptimeout */
@@ -102,11 +103,11 @@ void daemon_ready(void);
  * the CLI process prints it and exits 1). run() should then return non-zero.
  * If run() returns non-zero before daemon_ready() without it, a generic
  * reason is sent. */
-void daemon_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void daemon_fail(const char *fmt, ...) PED_PRINTF(1, 2);
 /* STATUS=<text> to NOTIFY_SOCKET (no-op without one) and an info log line.
  * Before daemon_ready() it is only kept: daemon_ready() sends it with
  * READY=1 in one datagram (foreground) or start prints it (background). */
-void daemon_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void daemon_status(const char *fmt, ...) PED_PRINTF(1, 2);
 
 struct daemon_hooks {
 	/* Begin an orderly shutdown: close listeners and sessions, then call
@@ -136,9 +137,6 @@ unsigned long daemon_uptime(void);
 /* What `show` reports of the hygiene: prctl(PR_GET_DUMPABLE) and the soft
  * RLIMIT_CORE (both 0 in a started daemon). */
 void daemon_hygiene_status(int *dumpable, unsigned long long *core_limit);
-/* What every start does first, for other programs that hold secrets (the
- * PED emulator): not dumpable, no core file, umask 077, SIGPIPE ignored. */
-void daemon_harden(void);
 const char *daemon_statedir(void);
 
 /* Creates dir (0700) if missing and checks it (see above). 0, or PED_E_IO

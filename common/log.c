@@ -3,7 +3,6 @@
 #include "log.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include <openssl/err.h>
 
 #include "err.h"
+#include "sys.h"
 
 static unsigned log_mask = LOG_MASK(LOG_LVL_ERROR) | LOG_MASK(LOG_LVL_WARNING) |
 			   LOG_MASK(LOG_LVL_INFO);
@@ -209,8 +209,7 @@ static void write_all(int fd, const char *p, size_t n)
 static int open_fd(const char *path, int *regular, size_t *size)
 {
 	struct stat st;
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW,
-		      0600);
+	int fd = sys_open_append(path);
 
 	if (fd < 0)
 		return -1;
@@ -307,10 +306,10 @@ static void rotate(void)
 	for (i = LOG_KEEP_FILES - 1; i >= 1; i--) {
 		snprintf(from, sizeof(from), "%s.%d", file_path, i);
 		snprintf(to, sizeof(to), "%s.%d", file_path, i + 1);
-		(void)rename(from, to);
+		(void)sys_replace(from, to, NULL);
 	}
 	snprintf(to, sizeof(to), "%s.1", file_path);
-	(void)rename(file_path, to);
+	(void)sys_replace(file_path, to, NULL);
 	head_size = 0;
 	file_fd = open_fd(file_path, &file_regular, &file_size);
 	if (file_fd < 0) {
@@ -330,7 +329,7 @@ static void emit(enum log_level lvl, const char *msg, size_t mlen, int cut)
 	if (file_fd >= 0) {
 		timestamp(ts, sizeof(ts));
 		snprintf(prefix, sizeof(prefix), "%s %s[%ld] %s: ", ts, log_ident,
-			 (long)getpid(), level_names[lvl]);
+			 sys_pid(), level_names[lvl]);
 		n = compose(line, prefix, msg, mlen, cut);
 		if (keep_next != KEEP_NONE)
 			keep_line(line, n);
@@ -358,7 +357,7 @@ static void emit(enum log_level lvl, const char *msg, size_t mlen, int cut)
 }
 
 static void vlog(enum log_level lvl, enum keep_group keep, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+	PED_PRINTF(3, 0);
 static void vlog(enum log_level lvl, enum keep_group keep, const char *fmt, va_list ap)
 {
 	char msg[LOG_LINE_MAX];

@@ -30,6 +30,7 @@
 #define PED_LOG_H
 
 #include <stddef.h>
+#include "common/sys.h"
 
 enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARNING, LOG_LVL_INFO, LOG_LVL_TRACE };
 
@@ -78,7 +79,7 @@ void log_close_file(void);
 const char *log_file_path(void);
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+	PED_PRINTF(2, 3);
 /* Logs msg followed by the drained OpenSSL error queue, once, at error level. */
 void log_openssl(const char *msg);
 
@@ -104,7 +105,7 @@ size_t log_escape(char *dst, size_t cap, const char *src, size_t n);
 #define LOG_LIMIT_PER_SOURCE 5
 #define LOG_LIMIT_PER_KIND 10
 void log_limited(enum log_level lvl, const char *kind, const char *source, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+	PED_PRINTF(4, 5);
 /* Writes the summaries of every window that is over (all windows if force).
  * Returns the seconds until the next pending summary is due, or -1 if none. */
 int log_flush_limited(int force);
@@ -126,9 +127,9 @@ void log_set_pending_hook(void (*hook)(void));
 #define LOG_KEEP_SESSION_MAX 16
 void log_keep_startup(int on);
 void log_session_open(enum log_level lvl, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+	PED_PRINTF(2, 3);
 void log_session(enum log_level lvl, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+	PED_PRINTF(2, 3);
 
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warning(...) log_msg(LOG_LVL_WARNING, __VA_ARGS__)

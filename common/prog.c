@@ -4,7 +4,6 @@
 #include "common/prog.h"
 
 #include <errno.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include "common/daemon.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/sys.h"
 
 #define MAX_ASSIGN CLI_MAX_OPTS
 
@@ -281,23 +281,7 @@ int prog_admin_start(const prog_t *p, uv_loop_t *loop, void *ctx, admin_server_t
 
 int prog_default_statedir(char *out, size_t outlen, const char *prog)
 {
-	const char *x = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-	int n;
-
-	if (geteuid() == 0)
-		n = snprintf(out, outlen, "/var/lib/%s", prog);
-	else if (x != NULL && x[0] == '/')
-		n = snprintf(out, outlen, "%s/%s", x, prog);
-	else {
-		if (home == NULL || home[0] != '/') {
-			struct passwd *pw = getpwuid(geteuid());
-			home = pw != NULL ? pw->pw_dir : NULL;
-		}
-		if (home == NULL)
-			return PED_E_NOT_FOUND;
-		n = snprintf(out, outlen, "%s/.local/state/%s", home, prog);
-	}
-	return n < 0 || (size_t)n >= outlen ? PED_E_TOO_LONG : 0;
+	return sys_default_statedir(out, outlen, prog);
 }
 
 bool prog_argv_has(int argc, char *const argv[], const char *name)

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "pedclient/remote.h"
 #include "session/pake.h"
+#include "common/sys.h"
 
 enum op_kind {
 	OP_VECTOR,
@@ -254,7 +255,7 @@ static void op_abort_staged(struct op *o)
 }
 
 static void op_end(struct op *o, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+	PED_PRINTF(3, 4);
 
 static void op_end(struct op *o, int err, const char *fmt, ...)
 {

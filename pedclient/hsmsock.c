@@ -11,6 +11,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/sys.h"
 
 struct hsmsock {
 	uv_loop_t *loop;
@@ -163,7 +164,7 @@ static void send_text(struct hsmsock_conn *c, const char *text, size_t len)
 }
 
 static void vline(struct hsmsock_conn *c, const char *prefix, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+	PED_PRINTF(3, 0);
 static void vline(struct hsmsock_conn *c, const char *prefix, const char *fmt, va_list ap)
 {
 	char line[HSMSOCK_LINE_MAX + 2];

@@ -20,6 +20,7 @@
 #include <stddef.h>
 
 #include <uv.h>
+#include "common/sys.h"
 
 #define HSMSOCK_FILE "hsm.sock"
 #define HSMSOCK_LINE_MAX 1024
@@ -50,12 +51,12 @@ void hsmsock_close(hsmsock_t *s, void (*closed)(void *arg), void *arg);
 /* One answer line: kind is "attend", "ped" or "out"; control characters in
  * the text become '?'. Ignored once the client is gone. */
 void hsmsock_line(hsmsock_conn_t *c, const char *kind, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+	PED_PRINTF(3, 4);
 /* The last line: OK for err == 0, else "ERR <ped_errname(err)> <message>"
  * (message: fmt, or ped_strerror(err) when fmt is NULL). The connection
  * closes after it; c is invalid afterwards. */
 void hsmsock_end(hsmsock_conn_t *c, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+	PED_PRINTF(3, 4);
 /* Registers fn(arg), called once if the client hangs up before the end. */
 void hsmsock_on_gone(hsmsock_conn_t *c, void (*fn)(void *arg), void *arg);
 

@@ -14,11 +14,12 @@
 
 #include "common/atomic.h"
 #include "common/err.h"
+#include "common/sys.h"
 
 #define FIELDS 4
 
 static int fail(int code, char *err, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+	PED_PRINTF(4, 5);
 
 static int fail(int code, char *err, size_t len, const char *fmt, ...)
 {

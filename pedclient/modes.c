@@ -20,10 +20,11 @@
 #include "pedclient/ids.h"
 #include "pedclient/options.h"
 #include "pedclient/probe.h"
+#include "common/sys.h"
 
 #define PROG "pedclient"
 
-static int usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_err(const char *fmt, ...) PED_PRINTF(1, 2);
 
 static int usage_err(const char *fmt, ...)
 {

@@ -8,6 +8,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/sys.h"
 
 struct probe {
 	uv_loop_t *loop;
@@ -50,7 +51,7 @@ static void on_closed(uv_handle_t *h)
 	maybe_done(p);
 }
 
-static void finish(probe_t *p, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void finish(probe_t *p, int rc, const char *fmt, ...) PED_PRINTF(3, 4);
 
 static void finish(probe_t *p, int rc, const char *fmt, ...)
 {

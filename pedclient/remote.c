@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "session/pake.h"
 #include "session/session.h"
+#include "common/sys.h"
 
 #define WRAP_MAX (SHAMIR_ENCODED_MAX + 16)
 #define MARGIN_MS 5000u
@@ -65,7 +66,7 @@ struct remote {
 };
 
 static void flush(remote_t *r);
-static void finish(remote_t *r, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void finish(remote_t *r, int err, const char *fmt, ...) PED_PRINTF(3, 4);
 
 /* ---- teardown ---- */
 

@@ -1,7 +1,6 @@
 /* admit.c - per-source admission (see admit.h). */
 #include "pedserver/admit.h"
 
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -20,7 +20,7 @@
 #define PEDSERVER_ADMIT_H
 
 #include <stdint.h>
-#include <sys/socket.h>
+#include <uv.h> /* struct sockaddr, on POSIX and Windows */
 
 #define ADMIT_KEY_LEN 16
 #define ADMIT_SOURCES 1024

@@ -101,7 +101,7 @@ static const struct cli_opt opts[] = {
 	{.name = "pedoperationtimeout", SECS(1, 3600), .def = "200", .modes = START | CONFIG,
 	 .help = "seconds a PED operation may take", .cfgkey = "PedOperationTimeout"},
 	{.name = "ped", .type = CLI_STRING, .max = 255, .metavar = "<device>", .def = "usb",
-	 .modes = START | CONFIG, .help = "the PED: tty/pty path, usb, usb:VVVV:PPPP or usb:VVVV:PPPP:SERIAL",
+	 .modes = START | CONFIG, .help = "the PED: tty/pty path, usb, usb:VVVV:PPPP[:SERIAL] or tcp:HOST:PORT",
 	 .cfgkey = "Device"},
 	{.name = "configfile", .type = CLI_PATH, .metavar = "<file>",
 	 .help = "config file (default: <statedir>/pedserver.conf if -statedir, else "

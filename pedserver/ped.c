@@ -9,7 +9,9 @@
  * USB: after the first open the transport's libusb hot-plug brings the PED
  * back by itself; while no USB PED was ever found, a hot-plug watch
  * (usbped_watch_open) opens it when it arrives. Only where libusb has no
- * hot-plug does one slow retry timer (PEDATT_USB_RETRY_MS) look for it. */
+ * hot-plug does one slow retry timer (PEDATT_USB_RETRY_MS) look for it.
+ * TCP (a PED that listens): while the PED is down, one connect attempt every
+ * PEDATT_TCP_RETRY_MS; nothing runs while it is up. */
 #include "pedserver/pedserver.h"
 
 #include <errno.h>
@@ -22,6 +24,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/sys.h"
 #include "usbped/usbped.h"
 
 #define PEDATT_USB_RETRY_MS 5000u
@@ -29,19 +32,19 @@
  * still setting its pty up) is tried again this many times, this far apart. */
 #define PEDATT_TTY_RETRIES 3
 #define PEDATT_TTY_RETRY_MS 250u
+#define PEDATT_TCP_RETRY_MS 500u
 
 struct pedatt {
 	uv_loop_t *loop;
 	pedhost_opts_t hopts;
 	char spec[PATH_MAX];
 	usbped_spec_t parsed;
-	char dir[PATH_MAX], base[NAME_MAX + 1];
+	char dir[PATH_MAX], base[PATH_MAX];
 	pedhost_t *h;
 	pedhost_info_t info;
 	bool up;
 	/* identity of what the path named when it was last opened */
-	ino_t link_ino;
-	dev_t rdev;
+	unsigned long long link_ino, rdev;
 	uv_fs_event_t watch;
 	uv_timer_t retry;
 	bool watching, timer;
@@ -87,15 +90,9 @@ static void on_up(void *arg, const pedhost_info_t *info)
 }
 
 /* What the path names now: 0 and its identity, or -1 (does not exist). */
-static int identity(const pedatt_t *a, ino_t *ino, dev_t *rdev)
+static int identity(const pedatt_t *a, unsigned long long *ino, unsigned long long *rdev)
 {
-	struct stat l, t;
-
-	if (lstat(a->spec, &l) != 0 || stat(a->spec, &t) != 0)
-		return -1;
-	*ino = l.st_ino;
-	*rdev = t.st_rdev;
-	return 0;
+	return sys_node_identity(a->spec, ino, rdev);
 }
 
 static bool try_open(pedatt_t *a);
@@ -105,11 +102,12 @@ static void on_down(void *arg, int err)
 {
 	pedatt_t *a = arg;
 	bool was_up = a->up;
-	ino_t ino;
-	dev_t rdev;
+	unsigned long long ino, rdev;
 
 	if (was_up)
 		log_warning("PED on %s disconnected: %s", a->spec, ped_strerror(err));
+	else if (a->parsed.kind == USBPED_KIND_TCP && err == PED_E_NOT_FOUND)
+		log_trace("no PED listening at %s yet", a->spec);
 	else
 		log_warning("PED on %s does not answer: %s", a->spec, ped_strerror(err));
 	a->up = false;
@@ -125,6 +123,8 @@ static void on_down(void *arg, int err)
 			uv_timer_start(&a->retry, on_retry, PEDATT_TTY_RETRY_MS, 0);
 		}
 	}
+	if (a->parsed.kind == USBPED_KIND_TCP && !a->closing)
+		uv_timer_start(&a->retry, on_retry, PEDATT_TCP_RETRY_MS, 0);
 	/* the first attempt is over either way; retries go on after ready */
 	settle(a);
 }
@@ -166,8 +166,7 @@ static const pedhost_cbs_t cbs = {.on_up = on_up, .on_down = on_down, .on_status
  * True if a HELLO is now under way. */
 static bool try_open(pedatt_t *a)
 {
-	ino_t ino;
-	dev_t rdev;
+	unsigned long long ino, rdev;
 	int r;
 
 	if (a->closing || (a->h != NULL && (a->up || pedhost_is_up(a->h))))
@@ -217,7 +216,7 @@ static void on_retry(uv_timer_t *t)
 {
 	pedatt_t *a = t->data;
 
-	if (a->parsed.kind == USBPED_KIND_TTY) {
+	if (a->parsed.kind != USBPED_KIND_USB) {
 		try_open(a);
 		return;
 	}
@@ -279,7 +278,7 @@ int pedatt_open(uv_loop_t *loop, const char *spec, unsigned write_delay_us,
 	a->hopts.write_delay_us = write_delay_us;
 	a->hopts.host_name = host_name;
 	if ((r = usbped_parse_spec(spec, &a->parsed)) != 0) {
-		snprintf(err, errlen, "-ped %s: %s (a tty path, usb, usb:VVVV:PPPP or usb:VVVV:PPPP:SERIAL)", spec,
+		snprintf(err, errlen, "-ped %s: %s (a tty path, usb, usb:VVVV:PPPP[:SERIAL] or tcp:HOST:PORT)", spec,
 			 ped_strerror(r));
 		free(a);
 		return -1;
@@ -314,10 +313,10 @@ int pedatt_open(uv_loop_t *loop, const char *spec, unsigned write_delay_us,
 	}
 	if (a->h == NULL && a->parsed.kind == USBPED_KIND_TTY)
 		log_info("no PED at %s yet; it is picked up when it appears", a->spec);
-	if (a->h == NULL && a->parsed.kind != USBPED_KIND_TTY &&
+	if (a->h == NULL && a->parsed.kind == USBPED_KIND_USB &&
 	    usbped_watch_open(loop, &a->parsed, on_usb_arrival, a, &a->usbwatch) == 0) {
 		log_info("no USB PED found yet; it is opened when it is plugged in");
-	} else if (a->h == NULL && a->parsed.kind != USBPED_KIND_TTY) {
+	} else if (a->h == NULL && a->parsed.kind == USBPED_KIND_USB) {
 		log_info("no USB PED found yet (no hot-plug here); looking again every %u s",
 			 PEDATT_USB_RETRY_MS / 1000);
 		uv_timer_start(&a->retry, on_retry, PEDATT_USB_RETRY_MS, PEDATT_USB_RETRY_MS);

@@ -39,7 +39,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -53,6 +52,7 @@
 #include "common/log.h"
 #include "session/pake.h"
 #include "session/wire.h"
+#include "common/sys.h"
 
 #define MAX_LISTEN 3
 #define ADDR_MAX 64
@@ -239,7 +239,7 @@ static void send_and_close(struct conn *c)
 
 /* Answers ERROR code/message (logged with the reason) and closes. */
 static void refuse(struct conn *c, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+	PED_PRINTF(3, 4);
 static void refuse(struct conn *c, int code, const char *fmt, ...)
 {
 	struct wire_error e = {0};
@@ -1163,10 +1163,7 @@ static void peer_name(uv_tcp_t *t, char *out, size_t cap, char *ip, size_t ipcap
  * while a burst of accepts runs first. */
 static bool has_unread(struct conn *c)
 {
-	uv_os_fd_t fd;
-	int n = 0;
-
-	return uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 && ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+	return sys_socket_unread((uv_handle_t *)&c->tcp);
 }
 
 static struct conn *eviction_victim(server_t *s, const struct conn *newcomer)

@@ -66,7 +66,7 @@ static const char *yes_no(bool b)
 /* "  Label:                    value": the reference's column (label and
  * value as in its status block; labels longer than the column get one
  * space). */
-__attribute__((format(printf, 3, 4))) static void item(admin_reply_t *r, const char *label,
+PED_PRINTF(3, 4) static void item(admin_reply_t *r, const char *label,
 							const char *fmt, ...)
 {
 	char v[1024];

@@ -2,7 +2,7 @@
 # deps.sh - make sure the Debian build and test dependencies are installed.
 # As root, installs what is missing (non-interactive); otherwise prints the
 # exact apt-get line and fails.
-# Usage: scripts/deps.sh [build|test|fuzz|deb|rpm|pkgtest]
+# Usage: scripts/deps.sh [build|test|fuzz|deb|rpm|pkgtest|windows]
 set -eu
 
 # libumockdev-dev: pedemu's USB personality; umockdev: the USB PED scenarios (docs/usb.md)
@@ -15,6 +15,9 @@ deb="$build debhelper dpkg-dev fakeroot lintian git"
 rpm="$build rpm git"
 # make pkgtest: a Debian 12 root from the mirror (mmdebstrap), run in a chroot
 pkgtest="$deb mmdebstrap util-linux"
+# make windows / wintest / msi: the cross compiler, cmake and dpkg-dev for
+# scripts/windeps.sh, wine, wixl (msitools)
+windows="gcc-mingw-w64-x86-64 cmake dpkg-dev wine wine64 msitools"
 
 case "${1:-test}" in
 build) want=$build ;;
@@ -23,7 +26,8 @@ fuzz) want=$fuzz ;;
 deb) want=$deb ;;
 rpm) want=$rpm ;;
 pkgtest) want=$pkgtest ;;
-*) echo "usage: $0 [build|test|fuzz|deb|rpm|pkgtest]" >&2; exit 2 ;;
+windows) want=$windows ;;
+*) echo "usage: $0 [build|test|fuzz|deb|rpm|pkgtest|windows]" >&2; exit 2 ;;
 esac
 
 missing=""

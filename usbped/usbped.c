@@ -68,6 +68,64 @@ static int serial_ok(const char *s)
 	return 0;
 }
 
+/* HOST:PORT or [V6]:PORT; the address itself is checked by usbped_tcp_addr. */
+static int parse_tcp(const char *s, usbped_spec_t *out)
+{
+	const char *host = s, *colon, *end;
+	size_t hlen;
+	char *e;
+	unsigned long port;
+
+	if (*s == '[') {
+		host = s + 1;
+		end = strchr(host, ']');
+		if (end == NULL || end[1] != ':' || memchr(host, ':', (size_t)(end - host)) == NULL)
+			goto bad; /* brackets are for IPv6 only */
+		colon = end + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL || memchr(s, ':', (size_t)(colon - s)) != NULL)
+			goto bad; /* an IPv6 address needs brackets */
+		end = colon;
+	}
+	hlen = (size_t)(end - host);
+	if (hlen == 0 || hlen >= INET6_ADDRSTRLEN || colon[1] < '0' || colon[1] > '9')
+		goto bad;
+	port = strtoul(colon + 1, &e, 10);
+	if (*e != '\0' || port == 0 || port > 65535)
+		goto bad;
+	memcpy(out->path, host, hlen);
+	out->path[hlen] = '\0';
+	out->port = (uint16_t)port;
+	out->kind = USBPED_KIND_TCP;
+	if (usbped_tcp_addr(out, &(struct sockaddr_storage){0}, &(int){0}) == 0)
+		return 0;
+bad:
+	memset(out, 0, sizeof(*out));
+	return PED_E_INVAL;
+}
+
+int usbped_tcp_addr(const usbped_spec_t *spec, struct sockaddr_storage *sa, int *loopback)
+{
+	struct sockaddr_in *a4 = (struct sockaddr_in *)sa;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)sa;
+
+	memset(sa, 0, sizeof(*sa));
+	*loopback = 0;
+	if (spec->kind != USBPED_KIND_TCP)
+		return PED_E_INVAL;
+	if (uv_ip4_addr(spec->path, spec->port, a4) == 0) {
+		*loopback = ((const uint8_t *)&a4->sin_addr)[0] == 127;
+		return 0;
+	}
+	if (uv_ip6_addr(spec->path, spec->port, a6) == 0) {
+		*loopback = memcmp(&a6->sin6_addr, &in6addr_loopback, sizeof(a6->sin6_addr)) == 0;
+		return 0;
+	}
+	memset(sa, 0, sizeof(*sa));
+	return PED_E_INVAL;
+}
+
 int usbped_parse_spec(const char *spec, usbped_spec_t *out)
 {
 	const char *colon;
@@ -102,6 +160,8 @@ int usbped_parse_spec(const char *spec, usbped_spec_t *out)
 		out->kind = USBPED_KIND_USB;
 		return 0;
 	}
+	if (strncmp(spec, "tcp:", 4) == 0)
+		return parse_tcp(spec + 4, out);
 	len = strlen(spec);
 	if (len >= sizeof(out->path))
 		return PED_E_TOO_LONG;
@@ -120,12 +180,15 @@ int usbped_open(uv_loop_t *loop, const char *spec, unsigned write_delay_us,
 		*out = NULL;
 	r = usbped_parse_spec(spec, &s);
 	if (r < 0) {
-		log_error("usbped: bad PED spec \"%s\" (a tty path, usb, usb:VID:PID or usb:VID:PID:SERIAL)",
+		log_error("usbped: bad PED spec \"%s\" (a tty path, usb, usb:VID:PID[:SERIAL] or "
+			  "tcp:HOST:PORT)",
 			  spec != NULL ? spec : "");
 		return r;
 	}
-	return usbped_open_backend(loop, s.kind == USBPED_KIND_USB ? &usbped_libusb_backend
-								   : &usbped_tty_backend,
+	return usbped_open_backend(loop,
+				   s.kind == USBPED_KIND_USB   ? &usbped_libusb_backend
+				   : s.kind == USBPED_KIND_TCP ? &usbped_tcp_backend
+							       : &usbped_tty_backend,
 				   &s, write_delay_us, cbs, arg, out);
 }
 
@@ -155,6 +218,9 @@ int usbped_open_backend(uv_loop_t *loop, const usbped_backend_t *be, const usbpe
 	p->chunk_left = USBPED_CHUNK;
 	if (spec->kind == USBPED_KIND_USB)
 		snprintf(p->desc, sizeof(p->desc), "usb %04x:%04x", spec->vid, spec->pid);
+	else if (spec->kind == USBPED_KIND_TCP)
+		snprintf(p->desc, sizeof(p->desc), "tcp %s%s%s:%u", strchr(spec->path, ':') ? "[" : "",
+			 spec->path, strchr(spec->path, ':') ? "]" : "", spec->port);
 	else
 		snprintf(p->desc, sizeof(p->desc), "tty %s", spec->path);
 	r = be->open(p, spec, &p->state);

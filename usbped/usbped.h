@@ -6,7 +6,11 @@
  *   usb                                libusb, the default PED VID:PID
  *   usb:VVVV:PPPP                      libusb, hex vendor and product id
  *   usb:VVVV:PPPP:SERIAL               the one with this serial number string
- * A spec that starts with "usb" but is not one of the usb forms is
+ *   tcp:HOST:PORT, tcp:[V6]:PORT       a TCP connection to a PED that listens
+ *                                      (pedemu -link tcp:..., a serial-over-IP
+ *                                      box); HOST is a numeric address
+ *                                      (usbped_tcp.c, docs/transports.md)
+ * A spec that starts with "usb" or "tcp:" but is not one of those forms is
  * rejected (PED_E_INVAL); anything else is a path.
  *
  * Bytes written are copied into a bounded queue and flushed when the device
@@ -49,17 +53,21 @@
 
 typedef struct usbped usbped_t;
 
-enum usbped_kind { USBPED_KIND_TTY = 1, USBPED_KIND_USB = 2 };
+enum usbped_kind { USBPED_KIND_TTY = 1, USBPED_KIND_USB = 2, USBPED_KIND_TCP = 3 };
 
 typedef struct usbped_spec {
 	int kind;
-	char path[PATH_MAX]; /* tty */
+	char path[PATH_MAX]; /* tty; tcp: the numeric host, without brackets */
 	uint16_t vid, pid;   /* usb */
 	char serial[USBPED_SERIAL_MAX + 1]; /* usb: "" = any */
+	uint16_t port;       /* tcp, 1..65535 */
 } usbped_spec_t;
 
 /* Parses a spec (syntax above): 0, or PED_E_INVAL / PED_E_TOO_LONG. */
 int usbped_parse_spec(const char *spec, usbped_spec_t *out);
+/* The address of a tcp spec: 0, or PED_E_INVAL (not a numeric IPv4/IPv6
+ * address). *loopback is set when it is 127.0.0.0/8 or ::1. */
+int usbped_tcp_addr(const usbped_spec_t *spec, struct sockaddr_storage *sa, int *loopback);
 
 typedef struct usbped_cbs {
 	/* Bytes from the PED (valid during the call only; wiped afterwards). */
@@ -81,7 +89,7 @@ int usbped_write(usbped_t *p, const void *data, size_t len);
 int usbped_is_up(const usbped_t *p);
 /* Bytes queued and not yet written. */
 size_t usbped_pending(const usbped_t *p);
-/* "tty /path" or "usb 1234:5678" (for logs). */
+/* "tty /path", "usb 1234:5678" or "tcp 127.0.0.1:4000" (for logs). */
 const char *usbped_describe(const usbped_t *p);
 /* Starts closing; on_closed(arg) (may be NULL) runs from a libuv close
  * callback when everything is released. usbped_close(NULL, ...) is a no-op
@@ -114,6 +122,7 @@ typedef struct usbped_backend {
 
 extern const usbped_backend_t usbped_tty_backend;
 extern const usbped_backend_t usbped_libusb_backend;
+extern const usbped_backend_t usbped_tcp_backend;
 
 /* Opens with an explicit backend (tests); spec is passed through as parsed. */
 int usbped_open_backend(uv_loop_t *loop, const usbped_backend_t *be, const usbped_spec_t *spec,

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "common/sys.h"
 #include "common/err.h"
 #include "common/log.h"
 
@@ -21,7 +22,7 @@ static int setup(void **state)
 {
 	(void)state;
 	snprintf(dir, sizeof(dir), "/tmp/logtest.XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (sys_mkdtemp(dir) == NULL)
 		return -1;
 	log_set_ident("logtest");
 	log_set_level(LOG_LVL_INFO);

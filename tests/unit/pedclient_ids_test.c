@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "common/sys.h"
 #include "common/err.h"
 #include "pedclient/ids.h"
 #include "pedclient/slots.h"
@@ -23,7 +24,7 @@ static int setup(void **state)
 {
 	(void)state;
 	snprintf(dir, sizeof(dir), "/tmp/pcids.XXXXXX");
-	return mkdtemp(dir) != NULL ? 0 : -1;
+	return sys_mkdtemp(dir) != NULL ? 0 : -1;
 }
 
 static int teardown(void **state)

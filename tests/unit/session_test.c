@@ -812,7 +812,7 @@ static void test_handshake_bit_flips(void **state)
 	 * covered */
 	assert_true(rec.stream_len[0] > WIRE_HDR_LEN * 3 + 266 + 64);
 	assert_true(rec.stream_len[1] > WIRE_HDR_LEN * 3 + 133 + 64);
-	print_message("  %zu flipped handshakes\n", runs);
+	print_message("  %u flipped handshakes\n", (unsigned)runs);
 	pair_free(&rec);
 }
 

@@ -191,6 +191,48 @@ static void test_spec(void **state)
 	assert_string_equal(s.path, "/dev/ttyUSB0");
 }
 
+static void test_spec_tcp(void **state)
+{
+	static const char *const bad[] = {
+		"tcp:", "tcp:127.0.0.1", "tcp:127.0.0.1:", "tcp:127.0.0.1:0", "tcp:127.0.0.1:65536",
+		"tcp:127.0.0.1:-1", "tcp:127.0.0.1:+5", "tcp:127.0.0.1:5x", "tcp:localhost:5",
+		"tcp::::1:5", "tcp:[::1]5", "tcp:[::1:5", "tcp:[]:5", "tcp::5", "tcp:1.2.3.4.5:5",
+		"tcp:[127.0.0.1]:5",
+	};
+	struct sockaddr_storage sa;
+	usbped_spec_t s;
+	int lo;
+
+	(void)state;
+	assert_int_equal(usbped_parse_spec("tcp:127.0.0.1:4000", &s), 0);
+	assert_int_equal(s.kind, USBPED_KIND_TCP);
+	assert_string_equal(s.path, "127.0.0.1");
+	assert_int_equal(s.port, 4000);
+	assert_int_equal(usbped_tcp_addr(&s, &sa, &lo), 0);
+	assert_int_equal(sa.ss_family, AF_INET);
+	assert_int_equal(lo, 1);
+	assert_int_equal(usbped_parse_spec("tcp:[::1]:65535", &s), 0);
+	assert_string_equal(s.path, "::1");
+	assert_int_equal(s.port, 65535);
+	assert_int_equal(usbped_tcp_addr(&s, &sa, &lo), 0);
+	assert_int_equal(sa.ss_family, AF_INET6);
+	assert_int_equal(lo, 1);
+	assert_int_equal(usbped_parse_spec("tcp:192.0.2.7:1", &s), 0);
+	assert_int_equal(usbped_tcp_addr(&s, &sa, &lo), 0);
+	assert_int_equal(lo, 0);
+	assert_int_equal(usbped_parse_spec("tcp:[2001:db8::1]:1503", &s), 0);
+	assert_int_equal(usbped_tcp_addr(&s, &sa, &lo), 0);
+	assert_int_equal(lo, 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (usbped_parse_spec(bad[i], &s) != PED_E_INVAL)
+			fail_msg("accepted: %s", bad[i]);
+		assert_int_equal(s.kind, 0);
+	}
+	/* a tty spec has no address */
+	assert_int_equal(usbped_parse_spec("/dev/ttyS0", &s), 0);
+	assert_int_equal(usbped_tcp_addr(&s, &sa, &lo), PED_E_INVAL);
+}
+
 static void test_bad_open(void **state)
 {
 	struct fix *f = *state;
@@ -332,6 +374,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_spec),
+		cmocka_unit_test(test_spec_tcp),
 		cmocka_unit_test_setup_teardown(test_bad_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usb_not_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tty_both_ways, setup, teardown),

@@ -31,6 +31,7 @@
 #include "crypto/kwp.h"
 #include "crypto/shamir.h"
 #include "crypto/spake2.h"
+#include "common/sys.h"
 
 #define FIELD_MAX 8192                  /* largest hex field: KDF z, 65536 bits */
 #define FIXED_INFO_MAX (4 * FIELD_MAX)  /* t || U.id || U.eph || V.id || V.eph || l */
@@ -96,7 +97,7 @@ static void skip(struct tcase *c, const char *reason)
 	}
 }
 
-__attribute__((format(printf, 2, 3)))
+PED_PRINTF(2, 3)
 static void fail(struct tcase *c, const char *fmt, ...)
 {
 	va_list ap;

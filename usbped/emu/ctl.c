@@ -20,6 +20,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/sys.h"
 
 #define CTL_MAX_CLIENTS 32
 #define CTL_RBUF 1024
@@ -63,7 +64,7 @@ static void on_written(uv_write_t *req, int status)
 	free(req);
 }
 
-static void reply(struct client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void reply(struct client *c, const char *fmt, ...) PED_PRINTF(2, 3);
 static void reply(struct client *c, const char *fmt, ...)
 {
 	char line[CTL_LINE_MAX + 64];

@@ -17,6 +17,7 @@
 #include <openssl/rand.h>
 #include "common/err.h"
 #include "common/hex.h"
+#include "common/sys.h"
 #include "common/log.h"
 #include "crypto/ecp.h"
 #include "crypto/kas.h"
@@ -129,7 +130,7 @@ struct ped {
 };
 
 /* ped.c: state machine */
-void ped_add_log(ped_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ped_add_log(ped_t *p, const char *fmt, ...) PED_PRINTF(2, 3);
 void ped_go(ped_t *p, enum screen s, const char *msg);
 enum screen ped_idle_screen(const ped_t *p);
 void ped_rpk_drop(ped_t *p);

@@ -24,7 +24,7 @@ const char *ped_type_name(uint8_t t)
 }
 
 static void lcd_set(ped_t *p, unsigned i, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+	PED_PRINTF(3, 4);
 static void lcd_set(ped_t *p, unsigned i, const char *fmt, ...)
 {
 	va_list ap;

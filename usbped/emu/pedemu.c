@@ -3,11 +3,13 @@
  * socket for tests and an optional terminal UI. Everything runs on one
  * libuv loop.
  *
- *   pedemu -keys DIR -link PATH -control SOCK [-tui] [-mode local|remote|admin]
+ *   pedemu -keys DIR -link PATH|tcp:HOST:PORT [-remotelink] -control SOCK [-tui]
+ *          [-mode local|remote|admin]
  *   pedemu -keys DIR -link usb[:VID:PID[:SERIAL]] -usbbed DIR -control SOCK ...
  *
  * With a usb link the PED is a USB device in the umockdev testbed DIR
  * (usbdev.h) instead of a pty; the PED's behaviour is the same.
+ * With a tcp link it listens there (port_tcp.c), one host at a time.
  *
  * When the pty, the symlink and the socket are in place it prints the line
  * "pedemu: ready" on stdout. SIGTERM, SIGINT and the "quit" command exit
@@ -24,9 +26,9 @@
 
 #include <uv.h>
 
-#include "common/daemon.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/sys.h"
 #include "usbped/emu/ctl.h"
 #include "usbped/emu/emu.h"
 #include "usbped/emu/ped.h"
@@ -49,6 +51,7 @@ struct emu {
 	const char *keydir, *linkpath, *ctlpath;
 	enum link_mode mode;
 	bool want_tui;
+	bool remote_ok; /* -remotelink: a tcp link on an address other than loopback */
 	bool level_set;
 	bool quitting;
 	char last_slave[128];
@@ -102,8 +105,8 @@ static int plug(emu_t *e)
 		return usbdev_open(&e->loop, e->usbbed, e->usbspec.vid, e->usbspec.pid,
 				   e->usbspec.serial, &cb, &e->usb);
 	}
-	r = port_open(&e->loop, e->linkpath, e->last_slave[0] ? e->last_slave : NULL, &cb,
-		      &e->port);
+	r = port_open(&e->loop, e->linkpath, e->last_slave[0] ? e->last_slave : NULL, e->remote_ok,
+		      &cb, &e->port);
 	if (r == 0)
 		snprintf(e->last_slave, sizeof(e->last_slave), "%s", port_slave(e->port));
 	return r;
@@ -194,8 +197,8 @@ static void on_signal(uv_signal_t *s, int signum)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: pedemu -keys DIR -link PATH|usb[:VID:PID[:SERIAL]] [-usbbed DIR] "
-		   "-control SOCK [-tui] [-mode local|remote|admin] "
+	fprintf(f, "usage: pedemu -keys DIR -link PATH|tcp:HOST:PORT|usb[:VID:PID[:SERIAL]] "
+		   "[-remotelink] [-usbbed DIR] -control SOCK [-tui] [-mode local|remote|admin] "
 		   "[-loglevel error|warning|info|trace]\n");
 }
 
@@ -239,6 +242,10 @@ static int parse_args(emu_t *e, int argc, char **argv)
 
 		if (strcmp(o, "-tui") == 0) {
 			e->want_tui = true;
+			continue;
+		}
+		if (strcmp(o, "-remotelink") == 0) {
+			e->remote_ok = true;
 			continue;
 		}
 		if (strcmp(o, "-h") == 0 || strcmp(o, "-help") == 0 || strcmp(o, "--help") == 0) {
@@ -321,7 +328,7 @@ int main(int argc, char **argv)
 	/* Log lines on the terminal would tear the TUI's screen apart. */
 	if (e->want_tui && !e->level_set && isatty(2))
 		log_set_level(LOG_LVL_ERROR);
-	daemon_harden(); /* PINs pass through this process */
+	sys_harden(); /* PINs pass through this process */
 	if (stat(e->keydir, &st) != 0 && make_dirs(e->keydir) != 0) {
 		log_error("key directory %s: %s", e->keydir, strerror(errno));
 		return 1;
@@ -341,7 +348,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if ((r = plug(e)) != 0) {
-		log_error("%s: %s", e->usb_mode ? "usb" : "pty", ped_strerror(r));
+		log_error("link %s: %s", e->usb_mode ? "usb" : e->linkpath, ped_strerror(r));
 		goto out;
 	}
 	linked = true;
@@ -373,7 +380,7 @@ out:
 		e->quitting = true;
 		uv_run(&e->loop, UV_RUN_DEFAULT);
 	}
-	if (linked && !e->usb_mode)
+	if (linked && !e->usb_mode && strncmp(e->linkpath, "tcp:", 4) != 0)
 		unlink(e->linkpath);
 	if (ctl_ok)
 		unlink(e->ctlpath);

@@ -8,8 +8,10 @@
  * zero-timeout poll(2) whether the slave has been opened again. That timer
  * is the emulator's one periodic check; it runs only while no host is
  * attached. Output that cannot be written at once waits in a bounded queue
- * (wiped as it drains: frames can carry shares). */
+ * (wiped as it drains: frames can carry shares).
+ * A link "tcp:HOST:PORT" listens instead (port_tcp.c); framing stays here. */
 #include "usbped/emu/port.h"
+#include "usbped/emu/port_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +41,7 @@ struct port {
 	bool closing;
 	int events;
 	port_cb_t cb;
+	tport_t *tcp; /* a TCP link instead of the pty */
 	port_rx_t rx;
 	char slave[PORT_PATH_MAX];
 	link_frame_t frame;
@@ -202,6 +205,10 @@ int port_send(port_t *p, uint8_t type, uint16_t id, const uint8_t *payload, size
 		return PED_E_UNPLUGGED;
 	if ((r = link_encode(type, id, payload, len, frame, sizeof(frame), &flen)) != 0)
 		goto out;
+	if (p->tcp != NULL) {
+		r = tport_write(p->tcp, frame, flen);
+		goto out;
+	}
 	r = PED_E_NOSPACE;
 	if (flen > sizeof(p->out) - p->outlen) {
 		log_warning("link: output queue full, frame dropped");
@@ -262,8 +269,52 @@ static void on_handle_closed(uv_handle_t *h)
 	free(p);
 }
 
-int port_open(uv_loop_t *loop, const char *linkpath, const char *avoid, const port_cb_t *cb,
-	      port_t **out)
+void port_tcp_bytes(port_t *p, const uint8_t *data, size_t n)
+{
+	if (p->up && !p->closing)
+		port_rx_feed(&p->rx, data, n, &p->cb, &p->up);
+}
+
+void port_tcp_updown(port_t *p, int up)
+{
+	if (p->closing)
+		return;
+	p->up = up != 0;
+	port_rx_reset(&p->rx);
+	p->cb.updown(p->cb.arg, up);
+}
+
+static void tcp_done(port_t *p)
+{
+	port_rx_free(&p->rx);
+	OPENSSL_cleanse(p, sizeof(*p));
+	free(p);
+}
+
+static int open_tcp(uv_loop_t *loop, const char *spec, bool remote_ok, const port_cb_t *cb,
+		    port_t **out)
+{
+	port_t *p;
+	int r = PED_E_NOMEM;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return r;
+	p->fd = -1;
+	p->cb = *cb;
+	if ((r = port_rx_init(&p->rx)) != 0 ||
+	    (r = tport_open(loop, spec, remote_ok, p, &p->tcp)) != 0) {
+		port_rx_free(&p->rx);
+		free(p);
+		return r;
+	}
+	snprintf(p->slave, sizeof(p->slave), "%s", tport_name(p->tcp));
+	log_info("link: listening on %s", p->slave);
+	*out = p;
+	return 0;
+}
+
+int port_open(uv_loop_t *loop, const char *linkpath, const char *avoid, bool remote_ok,
+	      const port_cb_t *cb, port_t **out)
 {
 	struct termios tio;
 	port_t *p = NULL;
@@ -271,6 +322,8 @@ int port_open(uv_loop_t *loop, const char *linkpath, const char *avoid, const po
 	int fd = -1, fd2, sfd = -1, r = PED_E_NOMEM;
 
 	*out = NULL;
+	if (strncmp(linkpath, "tcp:", 4) == 0)
+		return open_tcp(loop, linkpath, remote_ok, cb, out);
 	p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		goto out;
@@ -345,6 +398,10 @@ void port_close(port_t *p)
 	p->closing = true;
 	p->up = false;
 	drop_output(p);
+	if (p->tcp != NULL) {
+		tport_close(p->tcp, tcp_done);
+		return;
+	}
 	uv_close((uv_handle_t *)&p->poll, on_handle_closed);
 	uv_close((uv_handle_t *)&p->retry, on_handle_closed);
 	if (p->fd >= 0)

@@ -1,5 +1,6 @@
 /* port.h - the PED end of the link: a pseudo-terminal whose slave (peer)
- * path is published as a symlink, carrying link frames (usbped/link.h). */
+ * path is published as a symlink, or a TCP listener, carrying link frames
+ * (usbped/link.h). */
 #ifndef PED_EMU_PORT_H
 #define PED_EMU_PORT_H
 
@@ -37,10 +38,12 @@ void port_rx_feed(port_rx_t *r, const uint8_t *data, size_t n, const port_cb_t *
 void port_rx_free(port_rx_t *r);
 
 /* Opens a pty (raw mode), points linkpath at its slave, starts serving.
- * avoid: a slave path the new pty must not reuse (the previous one), or NULL. */
-int port_open(uv_loop_t *loop, const char *linkpath, const char *avoid, const port_cb_t *cb,
-	      port_t **out);
-/* The slave path of the pty. */
+ * avoid: a slave path the new pty must not reuse (the previous one), or NULL.
+ * linkpath "tcp:HOST:PORT" listens there instead (port_tcp.c); a HOST that is
+ * not loopback needs remote_ok (the link is not encrypted). */
+int port_open(uv_loop_t *loop, const char *linkpath, const char *avoid, bool remote_ok,
+	      const port_cb_t *cb, port_t **out);
+/* The slave path of the pty, or "tcp:HOST:PORT". */
 const char *port_slave(const port_t *p);
 /* Encodes and queues one frame; dropped when no host has the slave open. */
 int port_send(port_t *p, uint8_t type, uint16_t id, const uint8_t *payload, size_t len);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/sys.h"
 
 #define TUI_NAME_MAX 32
 #define TUI_SCREEN_MAX 2048
@@ -45,7 +46,7 @@ static void on_written(uv_write_t *req, int status)
 	free(req);
 }
 
-static void note(tui_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(tui_t *t, const char *fmt, ...) PED_PRINTF(2, 3);
 static void note(tui_t *t, const char *fmt, ...)
 {
 	va_list ap;
@@ -55,7 +56,7 @@ static void note(tui_t *t, const char *fmt, ...)
 	va_end(ap);
 }
 
-static size_t add(char *buf, size_t off, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static size_t add(char *buf, size_t off, const char *fmt, ...) PED_PRINTF(3, 4);
 static size_t add(char *buf, size_t off, const char *fmt, ...)
 {
 	va_list ap;

@@ -1,0 +1,552 @@
+/* sys_win.c - sys.h for Windows (mingw-w64, Windows 10 and later). Paths
+ * are UTF-8 in the project and converted to UTF-16 for the W functions. */
+#include "common/sys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <direct.h>
+#include <io.h>
+#include <process.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <windows.h>
+
+#include <aclapi.h>
+#include <dirent.h>
+#include <sddl.h>
+
+#include <openssl/rand.h>
+
+#include "common/err.h"
+#include "common/log.h"
+
+static int make_private_dir(const wchar_t *w, bool must_be_new);
+static PSECURITY_DESCRIPTOR private_sd(void);
+
+/* UTF-8 to UTF-16 in a caller's buffer: 0 or -1 (errno ENAMETOOLONG/EINVAL). */
+static int wide(const char *s, wchar_t *w, int cap)
+{
+	if (MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, w, cap) == 0) {
+		errno = GetLastError() == ERROR_INSUFFICIENT_BUFFER ? ENAMETOOLONG : EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+void sys_harden(void)
+{
+	/* no Windows Error Reporting dialog or dump of a crashed daemon */
+	SetErrorMode(SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX | SEM_NOOPENFILEERRORBOX);
+	_umask(077);
+}
+
+int sys_create_excl(const char *path, unsigned mode)
+{
+	PSECURITY_DESCRIPTOR sd;
+	SECURITY_ATTRIBUTES sa = {sizeof(sa), NULL, FALSE};
+	wchar_t w[MAX_PATH];
+	HANDLE h;
+	int fd;
+
+	(void)mode; /* every file we create is private: the DACL says so */
+	if (wide(path, w, MAX_PATH) != 0)
+		return -1;
+	if ((sd = private_sd()) == NULL) {
+		errno = EACCES;
+		return -1;
+	}
+	sa.lpSecurityDescriptor = sd;
+	h = CreateFileW(w, GENERIC_WRITE, 0, &sa, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, NULL);
+	LocalFree(sd);
+	if (h == INVALID_HANDLE_VALUE) {
+		errno = GetLastError() == ERROR_FILE_EXISTS ? EEXIST : EACCES;
+		return -1;
+	}
+	if ((fd = _open_osfhandle((intptr_t)h, _O_WRONLY | _O_BINARY)) < 0)
+		CloseHandle(h);
+	return fd;
+}
+
+int sys_open_append(const char *path)
+{
+	wchar_t w[MAX_PATH];
+
+	if (wide(path, w, MAX_PATH) != 0)
+		return -1;
+	return _wopen(w, _O_WRONLY | _O_APPEND | _O_CREAT | _O_BINARY | _O_NOINHERIT,
+		      _S_IREAD | _S_IWRITE);
+}
+
+int sys_open_read(const char *path)
+{
+	wchar_t w[MAX_PATH];
+
+	if (wide(path, w, MAX_PATH) != 0)
+		return -1;
+	return _wopen(w, _O_RDONLY | _O_BINARY | _O_NOINHERIT);
+}
+
+int sys_fsync(int fd)
+{
+	return _commit(fd);
+}
+
+int sys_replace(const char *src, const char *dst, const char *dir)
+{
+	wchar_t ws[MAX_PATH], wd[MAX_PATH];
+
+	(void)dir; /* MOVEFILE_WRITE_THROUGH flushes the move itself */
+	if (wide(src, ws, MAX_PATH) != 0 || wide(dst, wd, MAX_PATH) != 0)
+		return -1;
+	if (!MoveFileExW(ws, wd, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH)) {
+		errno = EACCES;
+		return -1;
+	}
+	return 0;
+}
+
+long sys_pid(void)
+{
+	return (long)GetCurrentProcessId();
+}
+
+bool sys_pid_alive(long pid)
+{
+	HANDLE h = OpenProcess(SYNCHRONIZE, FALSE, (DWORD)pid);
+	DWORD w;
+
+	if (h == NULL)
+		return GetLastError() == ERROR_ACCESS_DENIED; /* exists, not ours */
+	w = WaitForSingleObject(h, 0);
+	CloseHandle(h);
+	return w == WAIT_TIMEOUT;
+}
+
+void sys_die_now(void)
+{
+	TerminateProcess(GetCurrentProcess(), 9);
+}
+
+int sys_mkdir(const char *path, unsigned mode)
+{
+	wchar_t w[MAX_PATH];
+
+	(void)mode;
+	if (wide(path, w, MAX_PATH) != 0)
+		return -1;
+	return _wmkdir(w);
+}
+
+char *sys_mkdtemp(char *tmpl)
+{
+	static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+	size_t n = strlen(tmpl);
+	unsigned char rnd[6];
+	wchar_t w[MAX_PATH];
+
+	if (n < 6 || strcmp(tmpl + n - 6, "XXXXXX") != 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	for (int tries = 0; tries < 100; tries++) {
+		if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+			break;
+		for (int i = 0; i < 6; i++)
+			tmpl[n - 6 + i] = digits[rnd[i] % 36];
+		if (wide(tmpl, w, MAX_PATH) != 0)
+			return NULL;
+		if (make_private_dir(w, true) == 0)
+			return tmpl;
+		if (errno != EEXIST)
+			break;
+	}
+	errno = EEXIST;
+	return NULL;
+}
+
+int sys_resolve_link(const char *path, char *out, size_t outlen)
+{
+	(void)path;
+	(void)out;
+	(void)outlen;
+	return 0;
+}
+
+/* %ProgramData%\RemotePED\PROG (C:\ProgramData\... on a default install),
+ * then \PROG.conf for the config file */
+static int program_data(char *out, size_t outlen, const char *prog, bool conf)
+{
+	const char *pd = getenv("ProgramData");
+	int n;
+
+	if (pd == NULL || pd[0] == '\0')
+		return PED_E_NOT_FOUND;
+	n = snprintf(out, outlen, "%s\\RemotePED\\%s%s%s%s", pd, prog, conf ? "\\" : "",
+		     conf ? prog : "", conf ? ".conf" : "");
+	return n < 0 || (size_t)n >= outlen ? PED_E_TOO_LONG : 0;
+}
+
+int sys_default_statedir(char *out, size_t outlen, const char *prog)
+{
+	return program_data(out, outlen, prog, false);
+}
+
+int sys_default_config(char *out, size_t outlen, const char *prog)
+{
+	return program_data(out, outlen, prog, true);
+}
+
+bool sys_local_socket_ok(void)
+{
+	return false;
+}
+
+int sys_local_socket_prepare(const char *path)
+{
+	(void)path;
+	return -1;
+}
+
+int sys_local_socket_private(const char *path)
+{
+	(void)path;
+	return -1;
+}
+
+bool sys_peer_is_us(uv_stream_t *s)
+{
+	(void)s;
+	return false;
+}
+
+/* ---- access control: a protected DACL for the owner, Administrators and
+ * SYSTEM (what mode 0700 is on POSIX) ---- */
+
+/* The SID of this process's user, in a malloc'd TOKEN_USER; NULL on error. */
+static TOKEN_USER *token_user(void)
+{
+	HANDLE tok = NULL;
+	TOKEN_USER *tu = NULL;
+	DWORD len = 0;
+
+	if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &tok))
+		return NULL;
+	GetTokenInformation(tok, TokenUser, NULL, 0, &len);
+	if (len == 0 || (tu = malloc(len)) == NULL ||
+	    !GetTokenInformation(tok, TokenUser, tu, len, &len)) {
+		free(tu);
+		tu = NULL;
+	}
+	CloseHandle(tok);
+	return tu;
+}
+
+/* A self-relative security descriptor with the private DACL (inherited by
+ * what is created inside); LocalFree it. NULL on error. */
+static PSECURITY_DESCRIPTOR private_sd(void)
+{
+	TOKEN_USER *tu = token_user();
+	PSECURITY_DESCRIPTOR sd = NULL;
+	wchar_t *sid = NULL, sddl[256];
+
+	if (tu == NULL || !ConvertSidToStringSidW(tu->User.Sid, &sid))
+		goto out;
+	_snwprintf(sddl, sizeof(sddl) / sizeof(sddl[0]),
+		   L"D:P(A;OICI;FA;;;%ls)(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)", sid);
+	sddl[sizeof(sddl) / sizeof(sddl[0]) - 1] = L'\0';
+	if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl, SDDL_REVISION_1, &sd,
+								  NULL))
+		sd = NULL;
+out:
+	if (sid != NULL)
+		LocalFree(sid);
+	free(tu);
+	return sd;
+}
+
+/* Creates dir with the private DACL, or puts it on an existing one. */
+static int make_private_dir(const wchar_t *w, bool must_be_new)
+{
+	PSECURITY_DESCRIPTOR sd = private_sd();
+	SECURITY_ATTRIBUTES sa = {sizeof(sa), sd, FALSE};
+	PACL dacl = NULL;
+	BOOL present = FALSE, dflt = FALSE;
+	int r = -1;
+
+	if (sd == NULL) {
+		errno = EACCES;
+		return -1;
+	}
+	if (CreateDirectoryW(w, &sa)) {
+		r = 0;
+	} else if (GetLastError() == ERROR_ALREADY_EXISTS && !must_be_new) {
+		if (GetSecurityDescriptorDacl(sd, &present, &dacl, &dflt) &&
+		    SetNamedSecurityInfoW((wchar_t *)w, SE_FILE_OBJECT,
+					  DACL_SECURITY_INFORMATION |
+						  PROTECTED_DACL_SECURITY_INFORMATION,
+					  NULL, NULL, dacl, NULL) == ERROR_SUCCESS)
+			r = 0;
+		else
+			errno = EACCES;
+	} else {
+		errno = GetLastError() == ERROR_ALREADY_EXISTS ? EEXIST : ENOENT;
+	}
+	LocalFree(sd);
+	return r;
+}
+
+int sys_private_dir(const char *dir)
+{
+	wchar_t w[MAX_PATH];
+	DWORD a;
+
+	if (wide(dir, w, MAX_PATH) != 0) {
+		log_error("state directory %s: %s", dir, strerror(errno));
+		return PED_E_IO;
+	}
+	a = GetFileAttributesW(w);
+	if (a != INVALID_FILE_ATTRIBUTES && !(a & FILE_ATTRIBUTE_DIRECTORY)) {
+		log_error("state directory %s is not a directory", dir);
+		return PED_E_IO;
+	}
+	if (make_private_dir(w, false) != 0) {
+		log_error("cannot create state directory %s or restrict it to its owner, "
+			  "Administrators and SYSTEM: %s", dir, strerror(errno));
+		return PED_E_IO;
+	}
+	if (!sys_is_private(dir)) {
+		log_error("state directory %s admits others than its owner, Administrators "
+			  "and SYSTEM; refusing", dir);
+		return PED_E_IO;
+	}
+	return 0;
+}
+
+int sys_node_identity(const char *path, unsigned long long *ino, unsigned long long *rdev)
+{
+	(void)path;
+	*ino = *rdev = 0;
+	return -1;
+}
+
+bool sys_setgid_dir(const char *dir)
+{
+	(void)dir;
+	return false;
+}
+
+bool sys_is_private(const char *path)
+{
+	PSECURITY_DESCRIPTOR sd = NULL;
+	PACL dacl = NULL;
+	TOKEN_USER *tu = token_user();
+	wchar_t w[MAX_PATH];
+	bool ok = false;
+
+	if (tu == NULL || wide(path, w, MAX_PATH) != 0 ||
+	    GetNamedSecurityInfoW(w, SE_FILE_OBJECT, DACL_SECURITY_INFORMATION, NULL, NULL, &dacl,
+				  NULL, &sd) != ERROR_SUCCESS || dacl == NULL)
+		goto out; /* no DACL: everyone may */
+	ok = true;
+	for (DWORD i = 0; ok && i < dacl->AceCount; i++) {
+		ACE_HEADER *h;
+		PSID sid;
+		if (!GetAce(dacl, i, (void **)&h)) {
+			ok = false;
+			break;
+		}
+		if (h->AceType == ACCESS_DENIED_ACE_TYPE)
+			continue;
+		if (h->AceType != ACCESS_ALLOWED_ACE_TYPE) {
+			ok = false;
+			break;
+		}
+		sid = (PSID)&((ACCESS_ALLOWED_ACE *)h)->SidStart;
+		ok = EqualSid(sid, tu->User.Sid) || IsWellKnownSid(sid, WinBuiltinAdministratorsSid) ||
+		     IsWellKnownSid(sid, WinLocalSystemSid) || IsWellKnownSid(sid, WinCreatorOwnerSid);
+	}
+out:
+	if (sd != NULL)
+		LocalFree(sd);
+	free(tu);
+	return ok;
+}
+
+bool sys_path_absolute(const char *p)
+{
+	return (((p[0] >= 'A' && p[0] <= 'Z') || (p[0] >= 'a' && p[0] <= 'z')) && p[1] == ':' &&
+		(p[2] == '\\' || p[2] == '/')) ||
+	       ((p[0] == '\\' || p[0] == '/') && (p[1] == '\\' || p[1] == '/'));
+}
+
+int sys_remove_tree(const char *dir)
+{
+	char p[MAX_PATH];
+	struct _stat st;
+	struct dirent *e;
+	DIR *d;
+	int r = 0;
+
+	if (_stat(dir, &st) != 0)
+		return -1;
+	if (!(st.st_mode & _S_IFDIR))
+		return _unlink(dir);
+	if ((d = opendir(dir)) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (snprintf(p, sizeof(p), "%s/%s", dir, e->d_name) >= (int)sizeof(p) ||
+		    sys_remove_tree(p) != 0)
+			r = -1;
+	}
+	closedir(d);
+	return _rmdir(dir) != 0 ? -1 : r;
+}
+
+/* ---- daemon life cycle ---- */
+
+/* The pid file is locked past its end, so that its text stays readable. */
+#define LOCK_OFFSET 0x7ffffff0u
+
+static BOOL lock_fd(int fd, DWORD flags)
+{
+	OVERLAPPED ov = {0};
+
+	ov.Offset = LOCK_OFFSET;
+	return LockFileEx((HANDLE)_get_osfhandle(fd), flags, 0, 1, 0, &ov);
+}
+
+int sys_lock_take(const char *path, int *fdout)
+{
+	wchar_t w[MAX_PATH];
+	HANDLE h;
+	int fd;
+
+	*fdout = -1;
+	if (wide(path, w, MAX_PATH) != 0)
+		return PED_E_IO;
+	h = CreateFileW(w, GENERIC_READ | GENERIC_WRITE,
+			FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, OPEN_ALWAYS,
+			FILE_ATTRIBUTE_NORMAL, NULL);
+	if (h == INVALID_HANDLE_VALUE) {
+		errno = EACCES;
+		return PED_E_IO;
+	}
+	if ((fd = _open_osfhandle((intptr_t)h, _O_RDWR | _O_BINARY)) < 0) {
+		CloseHandle(h);
+		return PED_E_IO;
+	}
+	if (!lock_fd(fd, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY)) {
+		_close(fd);
+		errno = EWOULDBLOCK;
+		return PED_E_EXISTS;
+	}
+	*fdout = fd;
+	return 0;
+}
+
+int sys_lock_peek(const char *path, int *fdout)
+{
+	wchar_t w[MAX_PATH];
+	HANDLE h;
+	int fd;
+
+	*fdout = -1;
+	if (wide(path, w, MAX_PATH) != 0)
+		return 0;
+	h = CreateFileW(w, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+			NULL, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
+	if (h == INVALID_HANDLE_VALUE)
+		return 0;
+	if ((fd = _open_osfhandle((intptr_t)h, _O_RDONLY | _O_BINARY)) < 0) {
+		CloseHandle(h);
+		return 0;
+	}
+	if (lock_fd(fd, LOCKFILE_FAIL_IMMEDIATELY)) {
+		OVERLAPPED ov = {0};
+		ov.Offset = LOCK_OFFSET;
+		UnlockFileEx((HANDLE)_get_osfhandle(fd), 0, 1, 0, &ov);
+		_close(fd);
+		return 0;
+	}
+	*fdout = fd;
+	return 1;
+}
+
+int sys_lock_wait(int fd, unsigned timeout_s)
+{
+	OVERLAPPED ov = {0};
+	HANDLE h = (HANDLE)_get_osfhandle(fd);
+	DWORD n;
+	int r = -1;
+
+	ov.Offset = LOCK_OFFSET;
+	ov.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL);
+	if (ov.hEvent == NULL)
+		goto out;
+	/* a blocking shared lock, waited for with a deadline */
+	if (LockFileEx(h, 0, 0, 1, 0, &ov) ||
+	    (GetLastError() == ERROR_IO_PENDING &&
+	     WaitForSingleObject(ov.hEvent, timeout_s * 1000u) == WAIT_OBJECT_0 &&
+	     GetOverlappedResult(h, &ov, &n, FALSE)))
+		r = 0;
+	else
+		CancelIo(h);
+	CloseHandle(ov.hEvent);
+out:
+	_close(fd);
+	return r;
+}
+
+int sys_daemonize(int *rfd, int *wfd, long *child)
+{
+	*rfd = *wfd = -1;
+	*child = 0;
+	return PED_E_INVAL;
+}
+
+int sys_wait_line(int rfd, long child, unsigned timeout_s, char *out, size_t cap)
+{
+	(void)rfd;
+	(void)child;
+	(void)timeout_s;
+	if (cap > 0)
+		out[0] = '\0';
+	return -1;
+}
+
+void sys_stderr_to_null(const char *prog)
+{
+	(void)prog;
+	(void)freopen("NUL", "w", stderr);
+}
+
+int sys_notify(const char *msg)
+{
+	(void)msg;
+	return 0;
+}
+
+int sys_terminate(long pid)
+{
+	(void)pid;
+	errno = ENOSYS;
+	return -1;
+}
+
+void sys_hygiene(int *dumpable, unsigned long long *core_limit)
+{
+	*dumpable = 0;
+	*core_limit = 0;
+}
+
+bool sys_socket_unread(uv_handle_t *h)
+{
+	uv_os_fd_t fd;
+	u_long n = 0;
+
+	return uv_fileno(h, &fd) == 0 && ioctlsocket((SOCKET)fd, FIONREAD, &n) == 0 && n > 0;
+}
