@@ -1461,13 +1461,11 @@ static void cmd_ped_connect(struct cmd_ctx *x)
 		if (r + 1 < x->argc && x->argv[r + 1][0] != '-') {
 			r++;
 			if (pake_password_check(x->argv[r], strlen(x->argv[r])) != 0) {
-				OPENSSL_cleanse(x->argv[r], strlen(x->argv[r]));
 				hsmsock_end(x->c, PED_E_INVAL, "-password: the one-time password is "
 							       "exactly 8 digits");
 				return;
 			}
 			memcpy(pw, x->argv[r], PAKE_PW_DIGITS + 1);
-			OPENSSL_cleanse(x->argv[r], strlen(x->argv[r]));
 		}
 	}
 	if (argc >= 8 || get_opts(argc, argv, names, v, why, sizeof(why)) != 0) {

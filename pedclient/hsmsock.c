@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -266,6 +268,9 @@ static void dispatch(struct hsmsock_conn *c)
 		return;
 	}
 	c->s->fn(c->s->ctx, c, slot, argc, argv);
+	/* the line may hold a one-time password or a challenge secret: the
+	 * handlers copy what they keep, nothing points into it after them */
+	OPENSSL_cleanse(c->buf, sizeof(c->buf));
 }
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
