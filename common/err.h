@@ -83,7 +83,15 @@
 	X(CHALLENGE_BAD, 56, "CHALLENGE_INVALID",                                   \
 	  "the challenge secret breaks the rules (7-255 printable characters)")     \
 	X(AUDIT_BROKEN, 60, "AUDIT_BROKEN",                                         \
-	  "the audit trail is broken: a record is altered, missing or out of order")
+	  "the audit trail is broken: a record is altered, missing or out of order") \
+	X(HSM_NOT_ALLOWED, 61, "HSM_NOT_ALLOWED",                                   \
+	  "the HSM's key is not on the PED server's allowlist (HsmPolicy list or tofu)") \
+	X(HSM_DECLINED, 62, "HSM_DECLINED",                                         \
+	  "the key holder answered NO to this HSM on the PED")                     \
+	X(BAD_FINGERPRINT, 63, "BAD_FINGERPRINT",                                   \
+	  "not an HSM key fingerprint (64 hex digits: SHA-256 of its public key)")  \
+	X(ALLOWLIST_FULL, 64, "ALLOWLIST_FULL",                                     \
+	  "the HSM allowlist is full: delete an entry first")
 
 enum ped_err {
 	PED_OK = 0,

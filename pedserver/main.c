@@ -19,6 +19,8 @@ static const struct admin_cmd cmds[] = {
 	{"show", pedserver_show, "status of the server, its PED and its client"},
 	{"show-json", pedserver_show_json, "the same as one JSON object"},
 	{"stop", prog_admin_stop, "stop the server"},
+	{"hsm", allow_admin, "the HSM allowlist: list | add FP SERIAL [NAME] | delete "
+			     "fingerprint FP | delete serial S"},
 	{NULL, NULL, NULL},
 };
 
@@ -151,13 +153,26 @@ int main(int argc, char *argv[])
 		.arg = &ps,
 	};
 	struct pedserver_cfg cfg;
+	bool hsm = prog_argv_has(argc, argv, "hsm");
+	char *args[CLI_MAX_OPTS * 2 + 4];
 
 	/* PED-initiated mode is a later issue: say so before anything else */
 	if (prog_argv_has(argc, argv, "appliance") || prog_argv_has(argc, argv, "regen") ||
-	    prog_argv_has(argc, argv, "name")) {
+	    (prog_argv_has(argc, argv, "name") && !hsm)) {
 		fprintf(stderr, "pedserver: PED-initiated mode (-appliance, -regen, -name, -mode "
 				"connect/disconnect) is not supported by this build yet\n");
 		return PROG_EXIT_USAGE;
+	}
+	/* "pedserver -hsm list", in the reference's -appliance style, is
+	 * "-mode hsm -hsm list" */
+	if (hsm && !prog_argv_has(argc, argv, "mode") && !prog_argv_has(argc, argv, "m") &&
+	    argc > 0 && (size_t)argc + 2 < sizeof(args) / sizeof(args[0])) {
+		args[0] = argv[0];
+		args[1] = "-mode";
+		args[2] = "hsm";
+		for (int i = 1; i <= argc; i++)
+			args[i + 2] = argv[i];
+		return prog_main(&desc, &cfg, argc + 2, args);
 	}
 	return prog_main(&desc, &cfg, argc, argv);
 }

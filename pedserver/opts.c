@@ -6,7 +6,7 @@
 
 #include <stdio.h>
 
-enum { M_START, M_STOP, M_SHOW, M_CONFIG, M_CONNECT, M_DISCONNECT, M_AUDIT, M_COUNT };
+enum { M_START, M_STOP, M_SHOW, M_CONFIG, M_CONNECT, M_DISCONNECT, M_AUDIT, M_HSM, M_COUNT };
 
 #define ALL 0
 #define START CLI_MODE(M_START)
@@ -32,9 +32,14 @@ static const struct cli_mode modes[M_COUNT] = {
 	[M_CONNECT] = {"connect", "PED-initiated mode: not supported by this build yet", not_yet},
 	[M_AUDIT] = {"audit", "check the audit trail: -verify [FILE...] (exit 0 only when intact)",
 		     prog_mode_audit},
+	[M_HSM] = {"hsm", "the HSM allowlist: -hsm add|list|delete (also without -mode hsm)",
+		   allow_mode},
 	[M_DISCONNECT] = {"disconnect", "PED-initiated mode: not supported by this build yet",
 			  not_yet},
 };
+
+static const char *const policy_words[] = {"prompt", "list", "tofu", "any", NULL};
+static const char *const hsm_words[] = {"add", "list", "delete", NULL};
 
 #define SECS(lo, hi) .type = CLI_INT, .min = (lo), .max = (hi), .metavar = "<s>"
 #define BIT .type = CLI_INT, .min = 0, .max = 1, .metavar = "<0|1>"
@@ -98,6 +103,15 @@ static const struct cli_opt opts[] = {
 	{.name = "newconnectionburst", .type = CLI_INT, .metavar = "<n>", .min = 1, .max = 100000, .def = "20",
 	 .modes = START | CONFIG, .help = "new connections at once from one source",
 	 .cfgkey = "NewConnectionBurst"},
+	{.name = "hsmpolicy", .type = CLI_ENUM, .words = policy_words, .metavar = "<policy>",
+	 .def = "prompt", .modes = START | CONFIG,
+	 .help = "an HSM not on the allowlist: prompt, list, tofu or any", .cfgkey = "HsmPolicy"},
+	{.name = "hsm", .type = CLI_ENUM, .words = hsm_words, .metavar = "<verb>",
+	 .modes = CLI_MODE(M_HSM), .help = "the HSM allowlist: add, list or delete"},
+	{.name = "fingerprint", .type = CLI_STRING, .max = 200, .metavar = "<fp>",
+	 .modes = CLI_MODE(M_HSM), .help = "an HSM key's fingerprint (64 hex digits, ':' allowed)"},
+	{.name = "serial", .type = CLI_STRING, .max = 64, .metavar = "<serial>",
+	 .modes = CLI_MODE(M_HSM), .help = "an HSM's serial number"},
 	{.name = "pedoperationtimeout", SECS(1, 3600), .def = "200", .modes = START | CONFIG,
 	 .help = "seconds a PED operation may take", .cfgkey = "PedOperationTimeout"},
 	{.name = "ped", .type = CLI_STRING, .max = 255, .metavar = "<device>", .def = "usb",
@@ -119,8 +133,9 @@ static const struct cli_opt opts[] = {
 	{.name = "verify", .type = CLI_FLAG, .flags = CLI_OPERANDS, .modes = CLI_MODE(M_AUDIT),
 	 .help = "check the chain of FILE... (default: the state dir's audit.log*)"},
 	{.name = "force", .type = CLI_FLAG, .help = "do not prompt (nothing prompts)"},
-	{.name = "name", .type = CLI_STRING, .max = 255, .metavar = "<appliance>",
-	 .help = "registered appliance: PED-initiated mode, not supported yet"},
+	{.name = "name", .type = CLI_STRING, .max = 255, .metavar = "<name>",
+	 .help = "-hsm add: the HSM's name; registered appliance: PED-initiated mode, not "
+		 "supported yet"},
 	{.name = "appliance", .type = CLI_STRING, .max = 255, .metavar = "<verb>",
 	 .help = "PED-initiated mode, not supported yet"},
 	{.name = "regen", .type = CLI_FLAG, .help = "PED-initiated mode, not supported yet"},

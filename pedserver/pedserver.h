@@ -47,6 +47,9 @@
 	  "new connections per second from one source (token bucket)")                     \
 	X(Server, NewConnectionBurst, INT, 20, 1, 100000,                                  \
 	  "new connections at once from one source (the bucket's size)")                   \
+	X(Server, HsmPolicy, STRING, "prompt", 3, 6,                                        \
+	  "an HSM whose key is not on the allowlist: prompt (ask on the PED), list "       \
+	  "(refuse), tofu (record the first HSM), any (no allowlist)")                    \
 	X(Server, PingInterval, INT, 15, 1, 3600,                                          \
 	  "seconds between keep-alive pings in a session")                                 \
 	X(Server, PingTimeout, INT, 60, 1, 3600,                                           \
@@ -176,6 +179,17 @@ struct pedserver {
 };
 
 void pedserver_show(void *ctx, admin_reply_t *r, int argc, char **argv);
+
+/* ---- the HSM allowlist (allow.h, allow_cmd.c) ---- */
+struct allow;
+/* The daemon's allowlist and policy (NULL / ALLOW_PROMPT without a server). */
+struct allow *server_allow(const server_t *s);
+int server_policy(const server_t *s);
+/* The admin verb "hsm" and the CLI mode behind -hsm add|list|delete. */
+void allow_admin(void *ctx, admin_reply_t *r, int argc, char **argv);
+int allow_mode(void *ctx, const struct cli_result *r);
+/* One reply line per entry. */
+void allow_list_lines(const struct allow *a, admin_reply_t *r, const char *indent);
 void pedserver_show_json(void *ctx, admin_reply_t *r, int argc, char **argv);
 
 /* trail.c: the audit trail's records (common/audit.h) */

@@ -33,6 +33,7 @@
  * buffer. */
 #include "pedserver/pedserver.h"
 #include "pedserver/admit.h"
+#include "pedserver/allow.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -87,7 +88,12 @@ struct conn {
 	bool draining;       /* the session is over: close once written */
 	unsigned writes;     /* uv_writes in flight */
 	bool reading_rpk;    /* the handshake's PED operation under way: READ_RPK,
-			      * or OTP in password mode */
+			      * OTP in password mode, or ALLOW_HSM (allow_ask) */
+	bool allow_ask;      /* the PED asks the key holder to allow this HSM */
+	bool proved;         /* the HSM proved its static key (or the session is open) */
+	bool have_qs;
+	uint8_t qs[ECP_PUB_LEN];     /* its static key (KEX_INIT or PAKE_A) */
+	uint64_t ped_start;          /* uv_now when the handshake's PED wait began */
 	uint16_t rpk_id;
 	bool op;             /* a relayed PED operation under way */
 	uint8_t op_type;
@@ -124,6 +130,8 @@ struct server {
 	} proof[PROOF_CACHE];
 	unsigned proof_n;
 	struct server_stats stats;
+	allow_t *allow;               /* the HSM allowlist (allow.h) */
+	enum allow_policy policy;     /* HsmPolicy */
 	bool closing;
 	void (*done)(void *arg);
 	void *done_arg;
@@ -139,6 +147,7 @@ static void maybe_done(server_t *s)
 		ecp_free(s->next_ephem);
 		ecp_free(s->host);
 		admit_free(s->admit);
+		allow_free(s->allow);
 		OPENSSL_cleanse(s->proof, sizeof(s->proof));
 		free(s);
 	}
@@ -319,9 +328,14 @@ static const char *what_key(const struct conn *c)
 	return sess_is_password(c->sess) ? "one-time password" : "orange key";
 }
 
+/* An HSM is named only once it has proved its key: a serial in a HELLO is
+ * a claim anyone can make. */
 static void holder_text(const struct conn *c, char *out, size_t cap)
 {
-	snprintf(out, cap, "HSM %.64s at %s since %s UTC", hsm_name(c), c->ip, c->since);
+	if (c->proved)
+		snprintf(out, cap, "HSM %.64s at %s since %s UTC", hsm_name(c), c->ip, c->since);
+	else
+		snprintf(out, cap, "a connection from %s in handshake", c->ip);
 }
 
 /* Frees the slot (or the handshake's claim on the PED) and cancels the PED
@@ -517,8 +531,8 @@ static void ev_hello(struct conn *c, const struct sess_event *ev)
 	if (h != NULL) {
 		a.busy = 1;
 		holder_text(h, a.holder, sizeof(a.holder));
-		log_limited(LOG_LVL_WARNING, "busy", c->ip, "client %s (HSM %s): refused, the PED "
-			    "serves %s (SERVER_BUSY)", c->peer, hsm_name(c), a.holder);
+		log_limited(LOG_LVL_WARNING, "busy", c->ip, "client %s (claims HSM %s): refused, "
+			    "the PED serves %s (SERVER_BUSY)", c->peer, hsm_name(c), a.holder);
 		audit_refusal("SERVER_BUSY", c->ip);
 		s->stats.busy++;
 		sess_server_busy(c->sess, &a);
@@ -588,7 +602,12 @@ static void ev_kex_init(struct conn *c)
 	pbuf_t b;
 	int r;
 
-	uv_timer_stop(&c->timer); /* the PED's wait is bounded by its own timeout */
+	uint64_t spent = c->ped_start != 0 ? uv_now(s->loop) - c->ped_start : 0;
+	uint32_t ms = spent + 1000 < s->ped_op_ms ? s->ped_op_ms - (uint32_t)spent : 1000;
+
+	/* the PED's wait is bounded by its own timeout, which an ALLOW_HSM
+	 * prompt before it shares (pedclient waits one PED timeout) */
+	uv_timer_stop(&c->timer);
 	if (h != NULL) {
 		holder_text(h, who, sizeof(who));
 		log_warning("client %s (HSM %s): the PED was taken meanwhile by %s (SERVER_BUSY)",
@@ -605,13 +624,13 @@ static void ev_kex_init(struct conn *c)
 	}
 	pbuf_over(&b, mem, sizeof(mem));
 	if (sess_is_password(c->sess)) {
-		if ((r = pbuf_put_u32(&b, s->ped_op_ms)) == 0 &&
+		if ((r = pbuf_put_u32(&b, ms)) == 0 &&
 		    (r = link_put_str(&b, "COMPUTE SESSION KEY")) == 0 &&
 		    (r = pbuf_put_u8(&b, PAKE_PW_DIGITS)) == 0)
-			r = pedhost_request(ped, LINK_OTP, mem, b.len, s->ped_op_ms, &c->rpk_id);
-	} else if ((r = pbuf_put_u32(&b, s->ped_op_ms)) == 0 &&
+			r = pedhost_request(ped, LINK_OTP, mem, b.len, ms, &c->rpk_id);
+	} else if ((r = pbuf_put_u32(&b, ms)) == 0 &&
 		   (r = link_put_str(&b, "Remote PED session")) == 0) {
-		r = pedhost_request(ped, LINK_READ_RPK, mem, b.len, s->ped_op_ms, &c->rpk_id);
+		r = pedhost_request(ped, LINK_READ_RPK, mem, b.len, ms, &c->rpk_id);
 	}
 	if (r < 0) {
 		log_warning("client %s (HSM %s): cannot ask the PED for the %s: %s", c->peer,
@@ -624,6 +643,128 @@ static void ev_kex_init(struct conn *c)
 	s->hs = c;
 	log_info("client %s (HSM %s): waiting for the %s on the PED", c->peer, hsm_name(c),
 		 what_key(c));
+}
+
+/* An HSM that is not on the allowlist is refused before the PED. */
+static void hsm_refuse(struct conn *c, int code, const char *fp)
+{
+	log_limited(LOG_LVL_WARNING, ped_errname(code), c->ip, "client %s (HSM %s, key %s): "
+		    "refused before the PED (HsmPolicy %s): %s (%s)", c->peer, hsm_name(c), fp,
+		    allow_policy_name(c->srv->policy), ped_strerror(code), ped_errname(code));
+	audit_refusal(ped_errname(code), c->ip);
+	c->srv->stats.refused++;
+	sess_end(c, code, ped_strerror(code));
+}
+
+/* ALLOW_HSM: the key holder is asked on the PED (HsmPolicy prompt). */
+static void hsm_ask(struct conn *c, const uint8_t fp[ALLOW_FP_LEN], const char *fptext)
+{
+	server_t *s = c->srv;
+	const struct conn *h = busy_with(s);
+	pedhost_t *ped = pedatt_host(s->ped);
+	uint8_t mem[64 + ALLOW_FP_LEN];
+	char who[WIRE_STR_MAX + 1];
+	pbuf_t b;
+	int r;
+
+	uv_timer_stop(&c->timer);
+	if (h != NULL) {
+		holder_text(h, who, sizeof(who));
+		log_warning("client %s (HSM %s): the PED was taken meanwhile by %s (SERVER_BUSY)",
+			    c->peer, hsm_name(c), who);
+		s->stats.busy++;
+		sess_end(c, PED_E_SERVER_BUSY, who);
+		return;
+	}
+	if (ped == NULL) {
+		log_warning("client %s (HSM %s): no PED connected (CKR_PED_UNPLUGGED)", c->peer,
+			    hsm_name(c));
+		sess_end(c, PED_E_UNPLUGGED, "no PED is connected to the server");
+		return;
+	}
+	pbuf_over(&b, mem, sizeof(mem));
+	if ((r = pbuf_put_u32(&b, s->ped_op_ms)) != 0 ||
+	    (r = link_put_str(&b, c->hello.hsm_serial)) != 0 ||
+	    (r = pbuf_put_bytes(&b, fp, ALLOW_FP_LEN)) != 0 ||
+	    (r = pedhost_request(ped, LINK_ALLOW_HSM, mem, b.len, s->ped_op_ms, &c->rpk_id)) != 0) {
+		log_warning("client %s (HSM %s): cannot ask the PED to allow it: %s", c->peer,
+			    hsm_name(c), ped_errname(r));
+		sess_end(c, r, "cannot ask the PED");
+		return;
+	}
+	c->reading_rpk = c->allow_ask = true;
+	c->ped_start = uv_now(s->loop);
+	s->hs = c;
+	log_info("client %s (HSM %s): not on the allowlist; asking the key holder on the PED to "
+		 "allow key %s", c->peer, hsm_name(c), fptext);
+}
+
+/* After the key proof: whether this HSM may make the PED ask for its orange
+ * key (HsmPolicy, allow.h); then on to the orange key. */
+static void hsm_admission(struct conn *c)
+{
+	server_t *s = c->srv;
+	uint8_t fp[ALLOW_FP_LEN];
+	char fptext[ALLOW_FP_TEXT], serial[ALLOW_STR_MAX + 1];
+	int r;
+
+	if (s->policy == ALLOW_ANY) {
+		ev_kex_init(c);
+		return;
+	}
+	if ((r = allow_fingerprint(c->qs, fp)) != 0) {
+		sess_end(c, r, ped_strerror(r));
+		return;
+	}
+	if (allow_find(s->allow, fp) != NULL) {
+		ev_kex_init(c);
+		return;
+	}
+	allow_fp_text(fp, fptext);
+	if (s->policy == ALLOW_PROMPT) {
+		hsm_ask(c, fp, fptext);
+		return;
+	}
+	if (s->policy == ALLOW_TOFU && allow_count(s->allow) == 0) {
+		allow_word_clean(c->hello.hsm_serial, serial);
+		if ((r = allow_add(s->allow, fp, serial, "", "tofu")) == 0) {
+			ev_kex_init(c);
+			return;
+		}
+		hsm_refuse(c, r, fptext);
+		return;
+	}
+	hsm_refuse(c, PED_E_HSM_NOT_ALLOWED, fptext);
+}
+
+/* The PED answered ALLOW_HSM: YES records the HSM and the handshake goes
+ * on to the orange key; NO, a timeout or a cancel ends it. */
+static void allow_result(struct conn *c, const pedhost_result_t *res)
+{
+	server_t *s = c->srv;
+	uint8_t fp[ALLOW_FP_LEN];
+	char fptext[ALLOW_FP_TEXT] = "?", serial[ALLOW_STR_MAX + 1];
+	int r = res->status;
+
+	c->reading_rpk = c->allow_ask = false;
+	if (s->hs == c)
+		s->hs = NULL;
+	if (allow_fingerprint(c->qs, fp) == 0)
+		allow_fp_text(fp, fptext);
+	audit_event("hsm_prompt", "peer:s hsm:s fingerprint:s result:s", c->peer, hsm_name(c),
+		    fptext, ped_errname(r));
+	if (r != 0) {
+		log_warning("client %s (HSM %s): not allowed on the PED: %s (%s)", c->peer,
+			    hsm_name(c), ped_strerror(r), ped_errname(r));
+		sess_end(c, r, ped_strerror(r));
+		return;
+	}
+	allow_word_clean(c->hello.hsm_serial, serial);
+	if ((r = allow_add(s->allow, fp, serial, "", "ped")) != 0 && r != PED_E_EXISTS)
+		log_warning("client %s (HSM %s): allowed on the PED but not recorded: %s", c->peer,
+			    hsm_name(c), ped_errname(r));
+	ev_kex_init(c);
+	sess_pump(c);
 }
 
 /* The PED answered OTP for c's password-mode handshake: the digits go into
@@ -692,6 +833,25 @@ out:
 	sess_pump(c);
 }
 
+/* A password session (Part 4) opened: the key holder typed the one-time
+ * password the HSM showed, which is consent to this HSM; under HsmPolicy
+ * prompt or tofu its key is recorded (list: the operator's list only). */
+static void password_record(struct conn *c)
+{
+	server_t *s = c->srv;
+	uint8_t fp[ALLOW_FP_LEN];
+	char serial[ALLOW_STR_MAX + 1];
+	int r;
+
+	if (s->policy != ALLOW_PROMPT && s->policy != ALLOW_TOFU)
+		return;
+	allow_word_clean(c->hello.hsm_serial, serial);
+	if ((r = allow_fingerprint(c->qs, fp)) == 0 && allow_find(s->allow, fp) == NULL &&
+	    (r = allow_add(s->allow, fp, serial, "", "password")) != 0)
+		log_warning("client %s (HSM %s): not recorded on the allowlist: %s", c->peer,
+			    hsm_name(c), ped_errname(r));
+}
+
 static void ev_open(struct conn *c)
 {
 	server_t *s = c->srv;
@@ -704,6 +864,9 @@ static void ev_open(struct conn *c)
 		s->hs = NULL;
 	leave_pre(c);
 	s->holder = c;
+	c->proved = true;
+	if (sess_is_password(c->sess) && c->have_qs)
+		password_record(c);
 	s->stats.sessions++;
 	c->t_open = c->t_last = time(NULL);
 	utc_now(c->since, sizeof(c->since));
@@ -885,10 +1048,16 @@ static void sess_pump(struct conn *c)
 			ev_hello(c, &ev);
 			break;
 		case SESS_EV_KEX_INIT:
-			if (proof_passed(c, &ev))
-				ev_kex_init(c);
+			if (proof_passed(c, &ev)) {
+				c->proved = c->have_qs = true;
+				memcpy(c->qs, ev.peer_static, ECP_PUB_LEN);
+				hsm_admission(c);
+			}
 			break;
 		case SESS_EV_PAKE_A:
+			c->have_qs = true;
+			memcpy(c->qs, ev.peer_static, ECP_PUB_LEN);
+			c->ped_start = 0;
 			ev_kex_init(c);
 			break;
 		case SESS_EV_OPEN:
@@ -955,7 +1124,10 @@ static void ped_result(void *arg, uint16_t id, const pedhost_result_t *res)
 	int r;
 
 	if (s->hs != NULL && s->hs->reading_rpk && s->hs->rpk_id == id) {
-		rpk_result(s->hs, res);
+		if (s->hs->allow_ask)
+			allow_result(s->hs, res);
+		else
+			rpk_result(s->hs, res);
 		return;
 	}
 	if (c == NULL)
@@ -1301,6 +1473,16 @@ static int listen_on(server_t *s, const char *addr, int port, bool v6only, char 
 	return 0;
 }
 
+struct allow *server_allow(const server_t *s)
+{
+	return s != NULL ? s->allow : NULL;
+}
+
+int server_policy(const server_t *s)
+{
+	return s != NULL ? (int)s->policy : ALLOW_PROMPT;
+}
+
 void server_set_timeouts(server_t *s, const struct pedserver_cfg *cfg)
 {
 	s->read_ms = (unsigned)cfg->SocketReadTimeout * 1000u;
@@ -1311,6 +1493,9 @@ void server_set_timeouts(server_t *s, const struct pedserver_cfg *cfg)
 	s->idle_ms = (unsigned)cfg->IdleTimeout * 1000u;
 	s->ped_op_ms = (unsigned)cfg->PedOperationTimeout * 1000u;
 	s->max_pre = (unsigned)cfg->MaxPreSession;
+	if (allow_policy_parse(cfg->HsmPolicy, &s->policy) != 0)
+		log_error("HsmPolicy = %s is not one of prompt, list, tofu, any; %s stays",
+			  cfg->HsmPolicy, allow_policy_name(s->policy));
 	admit_set(s->admit, &(struct admit_cfg){
 				    .per_source = (unsigned)cfg->MaxPreSessionPerSource,
 				    .rate = (unsigned)cfg->NewConnectionRate,
@@ -1370,8 +1555,23 @@ int server_listen(uv_loop_t *loop, const struct pedserver_cfg *cfg, pedatt_t *at
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	if (allow_policy_parse(cfg->HsmPolicy, &s->policy) != 0) {
+		snprintf(err, errlen, "HsmPolicy = %s is not one of prompt, list, tofu, any",
+			 cfg->HsmPolicy);
+		admit_free(s->admit);
+		free(s);
+		return -1;
+	}
 	server_set_timeouts(s, cfg);
 	if (host_key(s, err, errlen) != 0) {
+		admit_free(s->admit);
+		free(s);
+		return -1;
+	}
+	if ((r = allow_load(daemon_statedir(), &s->allow)) != 0) {
+		snprintf(err, errlen, "cannot read the HSM allowlist %s/%s: %s", daemon_statedir(),
+			 ALLOW_FILE, ped_strerror(r));
+		ecp_free(s->host);
 		admit_free(s->admit);
 		free(s);
 		return -1;

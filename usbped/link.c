@@ -309,6 +309,7 @@ const char *link_type_name(uint8_t type)
 	case LINK_READ_RPK: return "READ_RPK";
 	case LINK_FORGET_RPK: return "FORGET_RPK";
 	case LINK_OTP: return "OTP";
+	case LINK_ALLOW_HSM: return "ALLOW_HSM";
 	case LINK_CANCEL: return "CANCEL";
 	case LINK_KEX_OFFER: return "KEX_OFFER";
 	case LINK_KEX_CONFIRM: return "KEX_CONFIRM";

@@ -35,6 +35,10 @@
  *   H FORGET_RPK   (empty) drop the cached RPK
  *   H OTP          u32 timeout_ms, str title, u8 digits
  *   H CANCEL       (empty; request id = the operation to cancel)
+ *   H ALLOW_HSM    u32 timeout_ms, str serial, u8[32] fingerprint: the PED
+ *                  asks the key holder "Allow HSM <serial>?" showing the
+ *                  fingerprint (SHA-256 of the HSM's static public key);
+ *                  RESULT 0 for YES, HSM_DECLINED for NO
  *   H KEX_OFFER    Qs_V(133) || Nonce_V(32): the HSM's static public key and a
  *                  nonce; starts the Local PED's One-Pass C(1e,1s) key
  *                  agreement (crypto/kas.h: the PED is party U with an
@@ -83,6 +87,7 @@
 #define LINK_MAX_FRAME (LINK_HDR_LEN + LINK_MAX_PAYLOAD + LINK_CRC_LEN)
 #define LINK_KEYSET_ID_LEN 16
 #define LINK_DEFAULT_TIMEOUT_MS 200000
+#define LINK_FINGERPRINT_LEN 32
 
 enum link_type {
 	LINK_HELLO = 0x01,
@@ -96,6 +101,7 @@ enum link_type {
 	LINK_CANCEL = 0x09,
 	LINK_KEX_OFFER = 0x0A,
 	LINK_KEX_CONFIRM = 0x0B,
+	LINK_ALLOW_HSM = 0x0C,
 	LINK_HELLO_ACK = 0x81,
 	LINK_STATUS_ACK = 0x82,
 	LINK_EVENT = 0x83,

@@ -693,6 +693,17 @@ static void press_flow(ped_t *p, int key)
 			}
 		}
 		break;
+	case S_ALLOW:
+		if (key == PED_KEY_YES) {
+			ped_add_log(p, "HSM allowed");
+			ped_end_op(p, 0);
+		} else if (key == PED_KEY_NO) {
+			ped_add_log(p, "HSM declined");
+			ped_end_op(p, PED_E_HSM_DECLINED);
+		} else if (key == PED_KEY_CLEAR) {
+			cancel_flow(p);
+		}
+		break;
 	default:
 		break;
 	}

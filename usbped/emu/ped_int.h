@@ -56,9 +56,10 @@ enum screen {
 	S_CR_PIN2,
 	S_CR_DUPQ,
 	S_OTP,
+	S_ALLOW,
 };
 
-enum flow { F_NONE, F_READ, F_RPK, F_CREATE, F_OTP, F_ADM_DUP };
+enum flow { F_NONE, F_READ, F_RPK, F_CREATE, F_OTP, F_ALLOW, F_ADM_DUP };
 
 struct got {
 	char serial[PEDKEY_SERIAL_MAX + 1];
@@ -101,6 +102,7 @@ struct ped {
 	bool want_any;
 	bool allow_reuse;
 	uint8_t otp_digits;
+	uint8_t allow_fp[LINK_FINGERPRINT_LEN]; /* ALLOW_HSM: the key shown */
 	uint8_t m, n;
 	uint8_t keyset[LINK_KEYSET_ID_LEN];
 	bool have_keyset;

@@ -137,6 +137,7 @@ void ped_end_op(ped_t *p, int status)
 	log_info("%s #%u: %s", p->flow == F_CREATE ? "CREATE_KEYSET"
 			       : p->flow == F_RPK  ? "READ_RPK"
 			       : p->flow == F_OTP  ? "OTP"
+			       : p->flow == F_ALLOW ? "ALLOW_HSM"
 						   : "READ_KEYSET",
 		 p->id, status == 0 ? "OK" : ped_errname(status));
 	if (status != 0)
@@ -417,6 +418,26 @@ static int h_otp(ped_t *p, const link_frame_t *f, pbuf_t *in)
 	return 0;
 }
 
+/* ALLOW_HSM: the key holder says YES or NO to an HSM's key. */
+static int h_allow(ped_t *p, const link_frame_t *f, pbuf_t *in)
+{
+	uint32_t timeout;
+	uint8_t fp[LINK_FINGERPRINT_LEN];
+	char serial[TITLE_MAX], title[TITLE_MAX];
+
+	if (pbuf_get_u32(in, &timeout) != 0 || link_get_str(in, serial, sizeof(serial)) != 0 ||
+	    pbuf_get_bytes(in, fp, sizeof(fp)) != 0 || pbuf_expect_end(in) != 0)
+		return PED_E_PARSE;
+	if (!may_start(p, f))
+		return 0;
+	start_op(p, F_ALLOW, f, timeout);
+	memcpy(p->allow_fp, fp, sizeof(fp));
+	snprintf(title, sizeof(title), "Allow HSM %.200s?", serial);
+	title_copy(p, title);
+	ped_go(p, S_ALLOW, NULL);
+	return 0;
+}
+
 /* KEX_OFFER: One-Pass C(1e,1s) as party U; the ephemeral key lives for
  * this derivation only. */
 static int h_kex_offer(ped_t *p, const link_frame_t *f, pbuf_t *in)
@@ -528,7 +549,7 @@ static const struct {
 	{LINK_HELLO, h_hello},		{LINK_STATUS, h_status},     {LINK_READ_KEYSET, h_read_keyset},
 	{LINK_CREATE_KEYSET, h_create}, {LINK_SHARES, h_shares},     {LINK_READ_RPK, h_read_rpk},
 	{LINK_FORGET_RPK, h_forget},	{LINK_OTP, h_otp},	     {LINK_CANCEL, h_cancel},
-	{LINK_KEX_OFFER, h_kex_offer},	{LINK_KEX_CONFIRM, h_kex_confirm},
+	{LINK_KEX_OFFER, h_kex_offer},	{LINK_KEX_CONFIRM, h_kex_confirm}, {LINK_ALLOW_HSM, h_allow},
 };
 
 void ped_link_frame(ped_t *p, const link_frame_t *f)

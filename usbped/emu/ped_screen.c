@@ -204,6 +204,30 @@ static void x_otp(ped_t *p)
 	stars(p, 5, p->elen);
 }
 
+/* The fingerprint, 4 groups of 4 hex digits a line. */
+static void x_allow(ped_t *p)
+{
+	static const char hex[] = "0123456789abcdef";
+	char line[PED_LCD_COLS + 1];
+
+	for (unsigned l = 0; l < 4; l++) {
+		size_t o = 0;
+
+		for (unsigned g = 0; g < 4; g++) {
+			const uint8_t *b = p->allow_fp + l * 8 + g * 2;
+
+			if (g > 0)
+				line[o++] = ' ';
+			line[o++] = hex[b[0] >> 4];
+			line[o++] = hex[b[0] & 15];
+			line[o++] = hex[b[1] >> 4];
+			line[o++] = hex[b[1] & 15];
+		}
+		line[o] = '\0';
+		lcd_set(p, 2 + l, "%s", line);
+	}
+}
+
 /* Every screen: whether lines 0-1 are the operation's head, its fixed
  * lines, and what depends on the state. */
 static const struct screen_def {
@@ -244,6 +268,7 @@ static const struct screen_def {
 	[S_CR_PIN2] = {true, {[3] = "Enter new PED PIN:", [5] = "Confirm new PED PIN:"}, x_pin},
 	[S_CR_DUPQ] = {true, {NULL}, x_dupq},
 	[S_OTP] = {true, {[3] = "Enter PED Password."}, x_otp},
+	[S_ALLOW] = {true, {[6] = "Allow? YES/NO"}, x_allow},
 };
 
 void ped_render(ped_t *p)
