@@ -3,6 +3,7 @@
  * block (server, PED, client, ports, times), for people or as one JSON
  * object with schema_version 1. Both are built from one snapshot. */
 #include "pedserver/pedserver.h"
+#include "pedserver/allow.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -142,8 +143,32 @@ void pedserver_show(void *ctx, admin_reply_t *r, int argc, char **argv)
 	item(r, "Probes Answered, Refused:", "%lu, %lu", s.st->probes, s.st->refused);
 	item(r, "Admission Refused, Evicted:", "rate %lu, per source %lu; evicted %lu",
 	     s.st->refused_rate, s.st->refused_per_source, s.st->evicted);
+	item(r, "HSM Policy, Allowlist:", "%s, %zu HSM%s", allow_policy_name(server_policy(ps->server)),
+	     allow_count(server_allow(ps->server)), allow_count(server_allow(ps->server)) == 1 ? "" : "s");
+	allow_list_lines(server_allow(ps->server), r, "        ");
 	admin_reply_line(r, "Show command passed.");
 	admin_reply_end(r, 0);
+}
+
+/* "allowlist":{"policy":..,"hsms":[{...}, one line each]} and the end of
+ * the object. */
+static void allow_json(const struct pedserver *ps, admin_reply_t *r)
+{
+	const allow_t *a = server_allow(ps->server);
+	char fp[ALLOW_FP_TEXT];
+
+	admin_reply_line(r, "\"allowlist\":{\"policy\":\"%s\",\"hsms\":[",
+			 allow_policy_name(server_policy(ps->server)));
+	for (size_t i = 0; i < allow_count(a); i++) {
+		const struct allow_entry *e = allow_at(a, i);
+
+		/* the fields are [A-Za-z0-9._:-] words (allow.h): no escaping */
+		allow_fp_text(e->fp, fp);
+		admin_reply_line(r, "%s{\"serial\":\"%s\",\"name\":\"%s\",\"fingerprint\":\"%s\","
+				 "\"added_utc\":\"%s\",\"how\":\"%s\"}", i ? "," : "", e->serial,
+				 e->name, fp, e->added, e->how);
+	}
+	admin_reply_line(r, "]}}");
 }
 
 void pedserver_show_json(void *ctx, admin_reply_t *r, int argc, char **argv)
@@ -208,7 +233,8 @@ void pedserver_show_json(void *ctx, admin_reply_t *r, int argc, char **argv)
 			 (unsigned long long)s.st->session_idle_s, s.st->sessions, s.st->busy,
 			 s.st->probes, s.st->refused);
 	admin_reply_line(r, ",\"admission\":{\"refused_rate\":%lu,\"refused_per_source\":%lu,"
-			 "\"evicted\":%lu}}", s.st->refused_rate, s.st->refused_per_source,
+			 "\"evicted\":%lu},", s.st->refused_rate, s.st->refused_per_source,
 			 s.st->evicted);
+	allow_json(ps, r);
 	admin_reply_end(r, 0);
 }

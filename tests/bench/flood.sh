@@ -32,7 +32,7 @@ sc_rpv rpv "$T/hsm.state" orange 13579
 # the legitimate HSM connects 100 times in a row from 127.0.0.1: a rate
 # above its burst (the flood's sources stay below it: the defence measured
 # here is the eviction)
-ps_start srv -ped "$EMU_LINK" -idletimeout 0 -newconnectionrate 200 -newconnectionburst 200 ${FLOOD_ARGS:-}
+ps_start srv -hsmpolicy any -ped "$EMU_LINK" -idletimeout 0 -newconnectionrate 200 -newconnectionburst 200 ${FLOOD_ARGS:-}
 SPID=$(ps_pid "$PS_DIR")
 for p in "$SPID" "$EMU_PID"; do
 	taskset -a -p -c "${DAEMON_CPU:-0}" "$p" >/dev/null 2>&1 || true

@@ -40,7 +40,7 @@ SA=$(timeout 10 "$PH" -statedir "$A" slot list | sed -n 's/^Slot 0: serial \([0-
 SPORT=$(free_port)
 S=$T/srv
 RC=0
-OUT=$("$PS" -mode start -statedir "$S" -port "$SPORT" -admin "$(free_port)" \
+OUT=$("$PS" -mode start -hsmpolicy any -statedir "$S" -port "$SPORT" -admin "$(free_port)" \
 	-ped "$EMU_far_LINK" 2>&1) || RC=$?
 [ "$RC" -eq 0 ] || fail "pedserver start: $OUT"
 export CTL_SOCK=$EMU_far_SOCK
@@ -142,7 +142,7 @@ OUT=$("$PS" -mode audit -verify -statedir "$S" 2>&1) || RC=$?
 [ "$RC" -eq 1 ] || fail "a torn record passed: $OUT"
 assert_contains "torn (no end of line)" "$OUT"
 RC=0
-OUT=$("$PS" -mode start -statedir "$S" -port "$SPORT" -admin "$(free_port)" \
+OUT=$("$PS" -mode start -hsmpolicy any -statedir "$S" -port "$SPORT" -admin "$(free_port)" \
 	-ped "$EMU_far_LINK" 2>&1) || RC=$?
 [ "$RC" -eq 0 ] || fail "pedserver restart: $OUT"
 RC=0

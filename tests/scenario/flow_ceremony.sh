@@ -47,7 +47,7 @@ cp "$T/local.keys/o1.key" "$T/far.keys/o1.key"
 
 SPORT=$(free_port)
 RC=0
-OUT=$("$PS" -mode start -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \
+OUT=$("$PS" -mode start -hsmpolicy any -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \
 	-ped "$EMU_far_LINK" 2>&1) || RC=$?
 [ "$RC" -eq 0 ] || fail "pedserver start: $OUT"
 export CTL_SOCK=$EMU_far_SOCK
@@ -409,7 +409,7 @@ OUT=$("$PS" -mode stop -statedir "$T/srv" 2>&1) || RC=$?
 [ "$RC" -eq 0 ] || fail "pedserver stop: $OUT"
 SPORT=$(free_port)
 RC=0
-OUT=$("$PS" -mode start -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \
+OUT=$("$PS" -mode start -hsmpolicy any -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \
 	-ped "$EMU_far_LINK" -pedoperationtimeout 3 2>&1) || RC=$?
 [ "$RC" -eq 0 ] || fail "pedserver start: $OUT"
 ctl mode local >/dev/null

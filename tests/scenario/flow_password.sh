@@ -34,7 +34,7 @@ export CTL_SOCK=$EMU_far_SOCK
 SPORT=$(free_port)
 start_ps() {
 	RC=0
-	OUT=$("$PS" -mode start -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \
+	OUT=$("$PS" -mode start -hsmpolicy any -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \
 		-ped "$EMU_far_LINK" "$@" 2>&1) || RC=$?
 	[ "$RC" -eq 0 ] || fail "pedserver start: $OUT"
 }

@@ -50,7 +50,7 @@ ok "HSM A: RPV initialized with the Local PED"
 
 SPORT=$(free_port)
 RC=0
-OUT=$("$PS" -mode start -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \
+OUT=$("$PS" -mode start -hsmpolicy any -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \
 	-ped "$EMU_far_LINK" 2>&1) || RC=$?
 [ "$RC" -eq 0 ] || fail "pedserver start: $OUT"
 export CTL_SOCK=$FAR_SOCK

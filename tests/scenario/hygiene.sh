@@ -86,7 +86,7 @@ cap "$OUT"
 HSM=$PC_DIR
 SPORT=$(free_port)
 RC=0
-OUT=$("$PS" -mode start -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \
+OUT=$("$PS" -mode start -hsmpolicy any -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \
 	-ped "$EMU_far_LINK" -logtrace 1 2>&1) || RC=$?
 cap "$OUT"
 [ "$RC" -eq 0 ] || fail "pedserver start: $OUT"

@@ -23,7 +23,7 @@ ok() { echo "ok: $*"; }
 
 start_srv() {
 	RC=0
-	OUT=$("$PS" -mode start -statedir "$T/srv" -port "$SPORT" -admin "$SADMIN" \
+	OUT=$("$PS" -mode start -hsmpolicy any -statedir "$T/srv" -port "$SPORT" -admin "$SADMIN" \
 		-ped "$T/far.link" 2>&1) || RC=$?
 	[ "$RC" -eq 0 ] || fail "pedserver start: $OUT"
 	SRV_PID=$(cat "$T/srv/pedserver.pid")

@@ -108,7 +108,7 @@ st_server() {
 		[ "$RC" -eq 0 ] || fail "pedserver config -set $*: $OUT"
 	fi
 	RC=0
-	OUT=$(${SRV_NETNS:+ip netns exec "$SRV_NETNS"} "$PS" -mode start -statedir "$SRV_DIR" \
+	OUT=$(${SRV_NETNS:+ip netns exec "$SRV_NETNS"} "$PS" -mode start -hsmpolicy any -statedir "$SRV_DIR" \
 		-port "$SRV_PORT" -admin "$admin" ${SRV_NETNS:+-ip "$SRV_IP"} -ped "$FAR_LINK" 2>&1) || RC=$?
 	[ "$RC" -eq 0 ] || fail "pedserver start: $OUT"
 }

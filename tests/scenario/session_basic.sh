@@ -32,7 +32,7 @@ wait_bg bl 20 || fail "blue create: $(cat "$T/bl.log")"
 BLUE_FP=$(sed -n 's/^fingerprint //p' "$T/bl.log")
 _ctl_raw remove >/dev/null
 
-ps_start s -ped "$EMU_LINK"
+ps_start s -hsmpolicy any -ped "$EMU_LINK"
 D=$PS_DIR
 
 note "HSM A: orange key -> open; show lists the client and RPK count 1"

@@ -13,7 +13,7 @@ start_pedemu -mode remote
 sc_rpv ra "$T/a.state" rpvA 13579
 ctl newkey blu1 >/dev/null # blank: the relayed read below waits on it
 
-ps_start s -ped "$EMU_LINK" -handshaketimeout 1 -idletimeout 2
+ps_start s -hsmpolicy any -ped "$EMU_LINK" -handshaketimeout 1 -idletimeout 2
 D=$PS_DIR
 P=$PS_PORT
 

@@ -42,7 +42,7 @@ ok "RPV made on the Local PED"
 note "pedserver -ped usb:$USB_ID before any PED is attached"
 SPORT=$(free_port)
 RC=0
-OUT=$(usb_env "$PS" -mode start -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \
+OUT=$(usb_env "$PS" -mode start -hsmpolicy any -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \
 	-ped "usb:$USB_ID" 2>&1) || RC=$?
 [ "$RC" -eq 0 ] || fail "pedserver start: $OUT"
 grep -q "it is opened when it is plugged in" "$T/srv/pedserver.log" ||
@@ -128,7 +128,7 @@ ok "re-arrival taken back after $ms ms; the login completes, nothing restarted"
 note "two PEDs of the same VID:PID"
 start_usbped second FAR2 -mode remote
 RC=0
-OUT=$(usb_env "$PS" -mode start -statedir "$T/srv2" -port "$(free_port)" -admin "$(free_port)" \
+OUT=$(usb_env "$PS" -mode start -hsmpolicy any -statedir "$T/srv2" -port "$(free_port)" -admin "$(free_port)" \
 	-ped "usb:$USB_ID" 2>&1) || RC=$?
 [ "$RC" -ne 0 ] || fail "pedserver started with two PEDs and no serial: $OUT"
 assert_contains "PED_AMBIGUOUS" "$OUT"
@@ -136,7 +136,7 @@ grep -q "usb:$USB_ID:FAR1 at /dev/bus/usb/.*usb:$USB_ID:FAR2 at /dev/bus/usb/\|u
 	"$T/srv2/pedserver.log" || fail "the error does not list both: $(tail -n 3 "$T/srv2/pedserver.log")"
 n=0
 RC=0
-OUT=$(usb_env "$PS" -mode start -statedir "$T/srv3" -port "$(free_port)" -admin "$(free_port)" \
+OUT=$(usb_env "$PS" -mode start -hsmpolicy any -statedir "$T/srv3" -port "$(free_port)" -admin "$(free_port)" \
 	-ped "usb:$USB_ID:FAR2" 2>&1) || RC=$?
 [ "$RC" -eq 0 ] || fail "pedserver -ped usb:$USB_ID:FAR2: $OUT"
 log_line "$T/srv3/pedserver.log" 0 "PED connected on"
@@ -146,7 +146,7 @@ ok "-ped usb with two PEDs: start fails with PED_AMBIGUOUS, the log lists both; 
 
 note "one owner per PED: a second pedserver on the PED the first one holds"
 RC=0
-OUT=$(usb_env "$PS" -mode start -statedir "$T/srv4" -port "$(free_port)" -admin "$(free_port)" \
+OUT=$(usb_env "$PS" -mode start -hsmpolicy any -statedir "$T/srv4" -port "$(free_port)" -admin "$(free_port)" \
 	-ped "usb:$USB_ID:FAR1" 2>&1) || RC=$?
 [ "$RC" -eq 0 ] || fail "second pedserver start: $OUT"
 grep -q "the PED /dev/bus/usb/.* is held by another program.*PED_IN_USE" "$T/srv4/pedserver.log" ||

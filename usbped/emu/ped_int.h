@@ -103,6 +103,7 @@ struct ped {
 	bool allow_reuse;
 	uint8_t otp_digits;
 	uint8_t allow_fp[LINK_FINGERPRINT_LEN]; /* ALLOW_HSM: the key shown */
+	char allow_serial[PED_LCD_COLS + 1];
 	uint8_t m, n;
 	uint8_t keyset[LINK_KEYSET_ID_LEN];
 	bool have_keyset;

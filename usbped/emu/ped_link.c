@@ -423,7 +423,7 @@ static int h_allow(ped_t *p, const link_frame_t *f, pbuf_t *in)
 {
 	uint32_t timeout;
 	uint8_t fp[LINK_FINGERPRINT_LEN];
-	char serial[TITLE_MAX], title[TITLE_MAX];
+	char serial[TITLE_MAX];
 
 	if (pbuf_get_u32(in, &timeout) != 0 || link_get_str(in, serial, sizeof(serial)) != 0 ||
 	    pbuf_get_bytes(in, fp, sizeof(fp)) != 0 || pbuf_expect_end(in) != 0)
@@ -432,8 +432,9 @@ static int h_allow(ped_t *p, const link_frame_t *f, pbuf_t *in)
 		return 0;
 	start_op(p, F_ALLOW, f, timeout);
 	memcpy(p->allow_fp, fp, sizeof(fp));
-	snprintf(title, sizeof(title), "Allow HSM %.200s?", serial);
-	title_copy(p, title);
+	title_copy(p, serial);
+	memcpy(p->allow_serial, p->title, sizeof(p->allow_serial));
+	title_copy(p, "Allow HSM?");
 	ped_go(p, S_ALLOW, NULL);
 	return 0;
 }

@@ -204,7 +204,8 @@ static void x_otp(ped_t *p)
 	stars(p, 5, p->elen);
 }
 
-/* The fingerprint, 4 groups of 4 hex digits a line. */
+/* ALLOW_HSM: "Allow HSM?", the serial, then the fingerprint, 4 groups of
+ * 4 hex digits a line. */
 static void x_allow(ped_t *p)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -224,8 +225,9 @@ static void x_allow(ped_t *p)
 			line[o++] = hex[b[1] & 15];
 		}
 		line[o] = '\0';
-		lcd_set(p, 2 + l, "%s", line);
+		lcd_set(p, 3 + l, "%s", line);
 	}
+	lcd_set(p, 2, "HSM %s", p->allow_serial);
 }
 
 /* Every screen: whether lines 0-1 are the operation's head, its fixed
@@ -268,7 +270,7 @@ static const struct screen_def {
 	[S_CR_PIN2] = {true, {[3] = "Enter new PED PIN:", [5] = "Confirm new PED PIN:"}, x_pin},
 	[S_CR_DUPQ] = {true, {NULL}, x_dupq},
 	[S_OTP] = {true, {[3] = "Enter PED Password."}, x_otp},
-	[S_ALLOW] = {true, {[6] = "Allow? YES/NO"}, x_allow},
+	[S_ALLOW] = {true, {[7] = "YES/NO"}, x_allow},
 };
 
 void ped_render(ped_t *p)
