@@ -125,6 +125,7 @@ $(BUILD)/tests/unit/%_test$(EXE): $(BUILD)/tests/unit/%_test.o $(TEST_LIBS)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(TEST_LIBS) $(LIBS) -lcmocka $(LDLIBS_ALL)
 # unit tests of pedserver modules link the module's object
 $(BUILD)/tests/unit/admit_test: $(BUILD)/obj/pedserver/admit.o
+$(BUILD)/tests/unit/prog_test: $(BUILD)/obj/pedserver/allow_cmd.o $(BUILD)/obj/pedserver/allow.o
 
 $(BUILD)/tests/fuzz/%_replay: $(BUILD)/tests/fuzz/%_fuzz.o $(BUILD)/tests/fuzz/replay.o $(TEST_LIBS)
 	$(call msg,LD,$@)

@@ -38,7 +38,8 @@ $(BUILD)/obj/packaging/mangen.o: packaging/mangen.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 $(MANGEN): $(BUILD)/obj/packaging/mangen.o $(BUILD)/obj/pedserver/opts.o \
-		$(BUILD)/obj/pedserver/conf.o $(LIB_PEDCLIENT) $(LIBS)
+		$(BUILD)/obj/pedserver/conf.o $(BUILD)/obj/pedserver/allow_cmd.o \
+		$(BUILD)/obj/pedserver/allow.o $(LIB_PEDCLIENT) $(LIBS)
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(LDLIBS_ALL)
