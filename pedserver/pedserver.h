@@ -24,8 +24,8 @@
 	X(Server, Ip, STRING, "", 0, 64,                                                   \
 	  "listen on this one address (IPv4 or IPv6); empty: see ExternalServer")           \
 	X(Server, Port, INT, 1503, 1, 65535, "server TCP port (pedclient connects here)")  \
-	X(Server, ExternalServer, BOOL, 0, 0, 1,                                           \
-	  "0: listen on loopback only; 1: on every address")                               \
+	X(Server, ExternalServer, BOOL, 1, 0, 1,                                           \
+	  "1: listen on every address (a distant HSM must reach it); 0: on loopback only") \
 	X(Server, AdminPort, INT, 1502, 1, 65535, "admin TCP port (show, stop)")           \
 	X(Server, ExternalAdmin, BOOL, 0, 0, 1,                                            \
 	  "0: admin port on loopback only; 1: on every address (token still required)")    \

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # pedserver_listen.sh - where the server port listens: -ip ::1 (IPv6, one
-# address: reachable over ::1, refused on 127.0.0.1), the loopback default,
-# and -eserverport 1 (all addresses), each probed with pedclient -mode testid.
+# address: reachable over ::1, refused on 127.0.0.1), the default (every
+# address, as the reference's "External Server Interface: Yes"; the admin
+# port stays on loopback) and -eserverport 0 (loopback only), each probed
+# with pedclient -mode testid.
 . tests/scenario/lib.sh
 . tests/scenario/lib_client.sh
 
@@ -37,23 +39,28 @@ probe 2 127.0.0.1
 assert_contains "connection refused" "$OUT"
 "$PS" -mode stop -statedir "$T/v6" >/dev/null
 
-note "default: loopback only, both families"
-start_ps lo
+note "default: every address; the admin port on loopback only"
+start_ps ext
+OUT=$("$PS" -mode show -statedir "$T/ext")
+assert_contains "External Server Interface: Yes" "$OUT"
+assert_contains "External Admin Interface:  No" "$OUT"
+ss -ltnH "sport = :$PORT" | grep -Eq '(\*|\[::\]|0\.0\.0\.0):'"$PORT" ||
+	fail "not listening on all addresses: $(ss -ltnH "sport = :$PORT")"
+APORT=$(cat "$T/ext/admin.port")
+ss -ltnH "sport = :$APORT" | grep -Eq '(\*|\[::\]|0\.0\.0\.0):'"$APORT" &&
+	fail "the admin port listens beyond loopback: $(ss -ltnH "sport = :$APORT")"
+ss -ltnH "sport = :$APORT" | grep -q "127.0.0.1:$APORT" || fail "admin port: $(ss -ltnH "sport = :$APORT")"
+probe 4 127.0.0.1
+[ "$RC" -eq 0 ] || fail "testid on the external listener: $OUT"
+"$PS" -mode stop -statedir "$T/ext" >/dev/null
+
+note "-eserverport 0: loopback only, both families"
+start_ps lo -eserverport 0
 OUT=$("$PS" -mode show -statedir "$T/lo")
 assert_contains "IP:                        127.0.0.1, ::1" "$OUT"
 assert_contains "External Server Interface: No" "$OUT"
 probe 3 127.0.0.1
 [ "$RC" -eq 0 ] || fail "testid over 127.0.0.1: $OUT"
 "$PS" -mode stop -statedir "$T/lo" >/dev/null
-
-note "-eserverport 1: every address"
-start_ps ext -eserverport 1
-OUT=$("$PS" -mode show -statedir "$T/ext")
-assert_contains "External Server Interface: Yes" "$OUT"
-ss -ltnH "sport = :$PORT" | grep -Eq '(\*|\[::\]|0\.0\.0\.0):'"$PORT" ||
-	fail "not listening on all addresses: $(ss -ltnH "sport = :$PORT")"
-probe 4 127.0.0.1
-[ "$RC" -eq 0 ] || fail "testid on the external listener: $OUT"
-"$PS" -mode stop -statedir "$T/ext" >/dev/null
 
 echo "pedserver_listen: all passed"
