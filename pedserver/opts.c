@@ -134,7 +134,7 @@ static const struct cli_opt opts[] = {
 	 .help = "check the chain of FILE... (default: the state dir's audit.log*)"},
 	{.name = "force", .type = CLI_FLAG, .help = "do not prompt (nothing prompts)"},
 	{.name = "name", .type = CLI_STRING, .max = 255, .metavar = "<name>",
-	 .help = "-hsm add: the HSM's name; registered appliance: PED-initiated mode, not "
+	 .help = "the HSM's name (with -hsm add); registered appliance: PED-initiated mode, not "
 		 "supported yet"},
 	{.name = "appliance", .type = CLI_STRING, .max = 255, .metavar = "<verb>",
 	 .help = "PED-initiated mode, not supported yet"},
