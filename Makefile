@@ -44,6 +44,7 @@ WIN_TODO := usbped/usbped_tty.c usbped/usbped_libusb.c pedclient/hsmsock.c pedcl
 	pedclient_hsmsock_test.c \
 	pedclient_conf_test.c pedclient_ids_test.c pedhost_kex_test.c pedhost_test.c \
 	prog_test.c usbped_test.c)
+WIN_TODO += tests/unit/allow_test.c
 endif
 
 ifeq ($(V),1)
@@ -126,6 +127,7 @@ $(BUILD)/tests/unit/%_test$(EXE): $(BUILD)/tests/unit/%_test.o $(TEST_LIBS)
 # unit tests of pedserver modules link the module's object
 $(BUILD)/tests/unit/admit_test: $(BUILD)/obj/pedserver/admit.o
 $(BUILD)/tests/unit/prog_test: $(BUILD)/obj/pedserver/allow_cmd.o $(BUILD)/obj/pedserver/allow.o
+$(BUILD)/tests/unit/allow_test: $(BUILD)/obj/pedserver/allow.o
 
 $(BUILD)/tests/fuzz/%_replay: $(BUILD)/tests/fuzz/%_fuzz.o $(BUILD)/tests/fuzz/replay.o $(TEST_LIBS)
 	$(call msg,LD,$@)

@@ -128,7 +128,7 @@ static int parse_line(char *line, struct allow_entry *e)
 		else
 			return PED_E_STATE_CORRUPT;
 	memset(e, 0, sizeof(*e));
-	if (n < 4 || strlen(f[0]) != 2 * ALLOW_FP_LEN ||
+	if ((n != 4 && n != 5) || strlen(f[0]) != 2 * ALLOW_FP_LEN ||
 	    hex_decode(f[0], e->fp, ALLOW_FP_LEN) != ALLOW_FP_LEN || !allow_word_ok(f[1]) ||
 	    strlen(f[2]) >= sizeof(e->added) || !allow_word_ok(f[2]) ||
 	    strlen(f[3]) >= sizeof(e->how) || !allow_word_ok(f[3]) ||
