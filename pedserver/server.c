@@ -1314,15 +1314,23 @@ static void peer_name(uv_tcp_t *t, char *out, size_t cap, char *ip, size_t ipcap
 	int port = 0;
 
 	if (uv_tcp_getpeername(t, (struct sockaddr *)&ss, &len) == 0) {
-		if (ss.ss_family == AF_INET6) {
-			uv_ip6_name((struct sockaddr_in6 *)&ss, a, sizeof(a));
-			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+
+		/* an IPv4 peer of the dual-stack listener (the default) is named
+		 * as IPv4: 127.0.0.1, not ::ffff:127.0.0.1 */
+		if (ss.ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			uv_inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], a, sizeof(a));
+			port = ntohs(s6->sin6_port);
+		} else if (ss.ss_family == AF_INET6) {
+			uv_ip6_name(s6, a, sizeof(a));
+			port = ntohs(s6->sin6_port);
 			snprintf(out, cap, "[%s]:%d", a, port);
 			snprintf(ip, ipcap, "%s", a);
 			return;
+		} else {
+			uv_ip4_name((struct sockaddr_in *)&ss, a, sizeof(a));
+			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
 		}
-		uv_ip4_name((struct sockaddr_in *)&ss, a, sizeof(a));
-		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
 	}
 	snprintf(out, cap, "%s:%d", a, port);
 	snprintf(ip, ipcap, "%s", a);

@@ -12,6 +12,9 @@
 #     add it back by fingerprint (running), delete and add with the daemon
 #     stopped; bad fingerprint text (exit 2), unknown delete (exit 1),
 #     duplicate add (exit 1), each with its named error;
+#   password mode (an HSM without RPV): no question, recorded "by password";
+#     while its handshake holds the PED a busy answer says "a connection
+#     from 127.0.0.1 in handshake" (no serial before a proof);
 #   HsmPolicy tofu: A, the first, is recorded "by tofu"; B refused;
 #   the audit trail has every change and still verifies.
 . "$(dirname "$0")/lib.sh"
@@ -229,6 +232,32 @@ grep -q '"result":"HSM_DECLINED"' "$S/audit.log" || fail "the NO is not audited"
 ps_cmd -mode audit -verify
 [ "$RC" -eq 0 ] || fail "audit -verify: $OUT"
 ok "audit: prompts, adds and deletes recorded; the chain verifies"
+
+note "password mode: not asked; under prompt the HSM is recorded when the session opens"
+ps_cmd -mode config -set -hsmpolicy prompt
+ps_start
+start_pc hsmc
+C=$PC_DIR
+SC=$(serial_of "$C")
+PC_DIR=$C
+hsm_bg p1 ped connect -ip 127.0.0.1 -port "$SPORT" -password 86420135
+ctl_wait "Enter PED Password" 5000
+# C has proved no key yet: a busy answer does not repeat its claimed serial
+connect p2 "$A"
+hsm_done p2 && fail "A got in during C's password handshake: $OUT"
+assert_contains "SERVER_BUSY" "$OUT"
+assert_contains "a connection from 127.0.0.1 in handshake" "$OUT"
+case "$OUT" in *"$SC"*) fail "the unproved serial $SC was named: $OUT" ;; esac
+ctl type 86420135 >/dev/null
+ctl press ENTER >/dev/null
+hsm_done p1 || fail "password session: $OUT"
+PC_DIR=$C
+hsm_run ped disconnect
+ps_cmd -hsm list
+assert_contains "HSM $SC, added" "$OUT"
+assert_contains "by password" "$OUT"
+ps_cmd -mode stop
+ok "password mode: no Allow question; HSM $SC recorded by password"
 
 note "tofu: the first HSM is recorded, later strangers refused"
 S=$T/srv2
