@@ -15,7 +15,7 @@ grep -q "link: listening on tcp:127.0.0.1:$LP" "$T/emu.err" || fail "no listenin
 note "an RPV over the TCP link (sessclient as the local host)"
 sc_rpv ra "$T/a.state" rpvA 13579
 
-ps_start s -ped "$EMU_LINK"
+ps_start s -hsmpolicy any -ped "$EMU_LINK"
 D=$PS_DIR
 ms=$(ps_show_until "$D" "Ped2 Connection Status:    Connected" 2000) || fail "PED not connected"
 note "  PED connected after $ms ms"
@@ -51,7 +51,7 @@ note "  plug seen after $ms ms"
 
 note "a PED that starts listening after pedserver is picked up"
 LP2=$(free_port)
-ps_start late -ped "tcp:127.0.0.1:$LP2"
+ps_start late -hsmpolicy any -ped "tcp:127.0.0.1:$LP2"
 ps_run -mode show -statedir "$PS_late_DIR"
 assert_contains "Ped2 Connection Status:    Disconnected" "$OUT"
 start_pedemu late -link "tcp:127.0.0.1:$LP2"
@@ -82,7 +82,7 @@ grep -q "not a loopback address; the link is not encrypted (-remotelink allows i
 note "IPv6 loopback"
 LP3=$(free_port)
 start_pedemu v6 -link "tcp:[::1]:$LP3"
-ps_start v6 -ped "tcp:[::1]:$LP3"
+ps_start v6 -hsmpolicy any -ped "tcp:[::1]:$LP3"
 ps_show_until "$PS_v6_DIR" "Ped2 Connection Status:    Connected" 2000 >/dev/null ||
 	fail "IPv6 link not connected"
 
