@@ -20,7 +20,10 @@
  * server keeps serving.
  *
  * Each connection embeds its handles (socket, three timers) and is freed in
- * the last close callback. The timer `timer` is the handshake deadline of
+ * the last close callback; they are initialised as they become needed: the
+ * socket at accept, `timer` once the source is admitted, `ping` and `idle`
+ * when the session opens. At most ACCEPT_BUDGET connections are accepted
+ * per loop turn. The timer `timer` is the handshake deadline of
  * the step that waits on the client (HandshakeTimeout, or the socket read
  * timeout if shorter, for the HELLO), the ping deadline once the session is
  * open, and the write deadline while the last bytes drain. The wait for the
@@ -60,6 +63,11 @@
 #define BACKLOG 511
 #define PROOF_CACHE 16
 #define HOST_KEY_FILE "server.key"
+/* Connections accepted per loop turn: beyond it the listener waits for the
+ * next turn, so an open session's reads never queue behind a whole burst of
+ * accepts (libuv calls on_connection once per pending connection, in a loop,
+ * until the kernel's queue is empty). */
+#define ACCEPT_BUDGET 8
 
 /* One queued write: the bytes are copied out of the session's queue. */
 struct wreq {
@@ -79,6 +87,8 @@ struct conn {
 	pbuf_t out;
 	char peer[ADDR_MAX + 8], ip[ADDR_MAX];
 	unsigned open_handles;
+	bool has_timer;      /* `timer` initialised: only once admitted */
+	bool session_timers; /* `ping` and `idle` initialised: only once open */
 	bool closing, answered;
 	bool pre;            /* counted by admission: not (yet) an open session */
 	uint8_t key[ADMIT_KEY_LEN]; /* its source */
@@ -112,6 +122,10 @@ struct server {
 	pedatt_t *ped;
 	uv_tcp_t listener[MAX_LISTEN];
 	unsigned nlisten, open_handles;
+	uv_idle_t resume;              /* accepts deferred to the next loop turn */
+	bool deferred[MAX_LISTEN];     /* a listener waiting for resume */
+	unsigned accepts;              /* accepted in the turn of accepts_at */
+	uint64_t accepts_at;
 	char addrs[2 * ADDR_MAX + 4];
 	struct conn *conns;
 	unsigned nconns;
@@ -194,9 +208,12 @@ static void conn_close(struct conn *c)
 	leave_pre(c);
 	release_slot(c);
 	uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
-	uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
-	uv_close((uv_handle_t *)&c->ping, conn_handle_closed);
-	uv_close((uv_handle_t *)&c->idle, conn_handle_closed);
+	if (c->has_timer)
+		uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
+	if (c->session_timers) {
+		uv_close((uv_handle_t *)&c->ping, conn_handle_closed);
+		uv_close((uv_handle_t *)&c->idle, conn_handle_closed);
+	}
 }
 
 static unsigned hello_ms(const server_t *s)
@@ -361,8 +378,10 @@ static void release_slot(struct conn *c)
 			    "is free", c->peer, hsm_name(c), (long)(now - c->t_open));
 		trail_session_close(c->peer, hsm_name(c), c->trail_code, c->t_open);
 	}
-	uv_timer_stop(&c->ping);
-	uv_timer_stop(&c->idle);
+	if (c->session_timers) {
+		uv_timer_stop(&c->ping);
+		uv_timer_stop(&c->idle);
+	}
 }
 
 static void on_wreq(uv_write_t *w, int status)
@@ -483,7 +502,7 @@ static void on_idle(uv_timer_t *t)
 static void touch(struct conn *c)
 {
 	c->t_last = time(NULL);
-	if (c->srv->idle_ms > 0 && sess_state(c->sess) == SESS_ST_OPEN)
+	if (c->srv->idle_ms > 0 && c->session_timers && sess_state(c->sess) == SESS_ST_OPEN)
 		uv_timer_start(&c->idle, on_idle, c->srv->idle_ms, 0);
 }
 
@@ -875,6 +894,13 @@ static void ev_open(struct conn *c)
 	c->trail_code = PED_E_DISCONNECTED;
 	trail_session_open(c->peer, c->hello.client_name, hsm_name(c), sess_is_password(c->sess),
 			   info != NULL ? info->firmware : NULL);
+	/* the session's own timers, made only now: a connection that never
+	 * opens (most of a flood) costs a socket and one timer */
+	uv_timer_init(s->loop, &c->ping);
+	uv_timer_init(s->loop, &c->idle);
+	c->ping.data = c->idle.data = c;
+	c->open_handles += 2;
+	c->session_timers = true;
 	uv_timer_start(&c->ping, on_ping, s->ping_ms, s->ping_ms);
 	touch(c);
 	/* tell the client where the PED stands now */
@@ -1403,25 +1429,19 @@ static bool admitted(server_t *s, struct conn *c)
 	return true;
 }
 
-static void on_connection(uv_stream_t *l, int status)
+/* Accepts one pending connection of listener l: the socket first, the
+ * source's admission, and only then the rest of its state. */
+static void accept_one(server_t *s, uv_stream_t *l)
 {
-	server_t *s = l->data;
 	struct conn *c;
 
-	if (status < 0) {
-		log_warning("accept: %s", uv_strerror(status));
-		return;
-	}
-	if (s->closing || (c = calloc(1, sizeof(*c))) == NULL)
-		return;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return; /* libuv keeps the connection pending; it is retried */
 	c->srv = s;
-	pbuf_init(&c->out, WIRE_HDR_LEN + WIRE_MAX_HELLO);
+	pbuf_init(&c->out, WIRE_HDR_LEN + WIRE_MAX_HELLO); /* no allocation yet */
 	uv_tcp_init(s->loop, &c->tcp);
-	uv_timer_init(s->loop, &c->timer);
-	uv_timer_init(s->loop, &c->ping);
-	uv_timer_init(s->loop, &c->idle);
-	c->tcp.data = c->timer.data = c->ping.data = c->idle.data = c;
-	c->open_handles = 4;
+	c->tcp.data = c;
+	c->open_handles = 1;
 	c->next = s->conns;
 	if (s->conns != NULL)
 		s->conns->prev = c;
@@ -1434,9 +1454,54 @@ static void on_connection(uv_stream_t *l, int status)
 	peer_name(&c->tcp, c->peer, sizeof(c->peer), c->ip, sizeof(c->ip));
 	if (!admitted(s, c))
 		return;
+	uv_timer_init(s->loop, &c->timer);
+	c->timer.data = c;
+	c->open_handles++;
+	c->has_timer = true;
 	log_trace("client %s: connected", c->peer);
 	uv_timer_start(&c->timer, on_timer, hello_ms(s), 0);
 	uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+/* The next loop turn: the deferred listeners accept again (each accept
+ * re-arms libuv's watch of its listener). */
+static void on_resume(uv_idle_t *h)
+{
+	server_t *s = h->data;
+
+	uv_idle_stop(h);
+	s->accepts = 0;
+	s->accepts_at = uv_now(s->loop);
+	for (unsigned i = 0; i < s->nlisten; i++)
+		if (s->deferred[i]) {
+			s->deferred[i] = false;
+			s->accepts++;
+			accept_one(s, (uv_stream_t *)&s->listener[i]);
+		}
+}
+
+static void on_connection(uv_stream_t *l, int status)
+{
+	server_t *s = l->data;
+
+	if (status < 0) {
+		log_warning("accept: %s", uv_strerror(status));
+		return;
+	}
+	if (s->closing)
+		return;
+	if (s->accepts_at != uv_now(s->loop)) { /* a new loop turn */
+		s->accepts_at = uv_now(s->loop);
+		s->accepts = 0;
+	}
+	if (s->accepts >= ACCEPT_BUDGET) {
+		/* left pending: libuv stops watching l until it is accepted */
+		s->deferred[(uv_tcp_t *)l - s->listener] = true;
+		uv_idle_start(&s->resume, on_resume);
+		return;
+	}
+	s->accepts++;
+	accept_one(s, l);
 }
 
 /* ---- listeners ---- */
@@ -1589,6 +1654,9 @@ int server_listen(uv_loop_t *loop, const struct pedserver_cfg *cfg, pedatt_t *at
 	for (char *q = s->hostname; *q != '\0'; q++)
 		if (*q < 0x20 || *q > 0x7e)
 			*q = '?';
+	uv_idle_init(loop, &s->resume); /* closed by server_close, as the listeners */
+	s->resume.data = s;
+	s->open_handles++;
 	if (cfg->Ip[0] != '\0') {
 		r = listen_on(s, cfg->Ip, cfg->Port, false, err, errlen);
 	} else if (cfg->ExternalServer) {
@@ -1668,6 +1736,7 @@ void server_close(server_t *s, void (*done)(void *arg), void *arg)
 	for (i = 0; i < s->nlisten; i++)
 		if (!uv_is_closing((uv_handle_t *)&s->listener[i]))
 			uv_close((uv_handle_t *)&s->listener[i], listener_closed);
+	uv_close((uv_handle_t *)&s->resume, listener_closed);
 	for (c = s->conns; c != NULL; c = c->next)
 		conn_close(c);
 	maybe_done(s);
