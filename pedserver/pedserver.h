@@ -196,8 +196,12 @@ void pedserver_show_json(void *ctx, admin_reply_t *r, int argc, char **argv);
 void trail_session_open(const char *peer, const char *client, const char *hsm, bool password,
 			const char *ped_firmware);
 void trail_session_close(const char *peer, const char *hsm, int code, time_t t_open);
-void trail_ped_request(const char *peer, const char *hsm, uint8_t type, uint8_t key_type);
-void trail_ped_result(const char *peer, const char *hsm, const pedhost_result_t *res);
+/* role: as the operation's title names it (trail_role), or NULL */
+const char *trail_role(const char *title);
+void trail_ped_request(const char *peer, const char *hsm, uint8_t type, uint8_t key_type,
+		       const char *title);
+void trail_ped_result(const char *peer, const char *hsm, const pedhost_result_t *res,
+		      const char *role);
 void trail_key_written(const char *peer, const char *hsm, const pedhost_event_t *ev);
 
 #endif

@@ -107,8 +107,9 @@ struct conn {
 	uint16_t rpk_id;
 	bool op;             /* a relayed PED operation under way */
 	uint8_t op_type;
-	uint8_t op_key_type; /* CREATE_KEYSET: the key type written */
+	uint8_t op_key_type; /* CREATE_KEYSET, READ_KEYSET: the key type */
 	uint16_t op_cid, op_pid; /* the client's request id, pedhost's */
+	char op_title[WIRE_STR_MAX + 1]; /* its title on the PED: the audit's role */
 	bool ping_out;
 	uint64_t ping_nonce;
 	time_t t_hello, t_open, t_last;
@@ -973,6 +974,24 @@ static int timeout_at(uint8_t type)
 	}
 }
 
+/* The title of a relayed request (the str after its u32 timeout at `at`),
+ * printable ASCII, for the audit trail; "" if there is none. */
+static void op_title(struct conn *c, const uint8_t *pl, size_t n, int at)
+{
+	size_t off = (size_t)at + 4, len, i;
+
+	c->op_title[0] = '\0';
+	if (at < 0 || off >= n || (len = pl[off]) > n - off - 1)
+		return;
+	if (len > sizeof(c->op_title) - 1)
+		len = sizeof(c->op_title) - 1;
+	for (i = 0; i < len; i++) {
+		uint8_t ch = pl[off + 1 + i];
+		c->op_title[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+	}
+	c->op_title[len] = '\0';
+}
+
 /* A PED request from the client (SESS_MSG_LINK). */
 static void client_link(struct conn *c, const uint8_t *body, size_t len)
 {
@@ -1049,8 +1068,9 @@ static void client_link(struct conn *c, const uint8_t *body, size_t len)
 		pl[at + 2] = (uint8_t)(ms >> 8);
 		pl[at + 3] = (uint8_t)ms;
 	}
+	op_title(c, pl, n, at);
 	r = pedhost_request(h, type, pl, n, ms, &c->op_pid);
-	c->op_key_type = type == LINK_CREATE_KEYSET && n > 0 ? pl[0] : 0;
+	c->op_key_type = (type == LINK_CREATE_KEYSET || type == LINK_READ_KEYSET) && n > 0 ? pl[0] : 0;
 	OPENSSL_cleanse(pl, n);
 	if (r < 0) {
 		link_status(c, cid, r);
@@ -1061,7 +1081,7 @@ static void client_link(struct conn *c, const uint8_t *body, size_t len)
 	c->op_cid = cid;
 	log_session(LOG_LVL_INFO, "client %s (HSM %s): relaying %s to the PED", c->peer,
 		    hsm_name(c), link_type_name(type));
-	trail_ped_request(c->peer, hsm_name(c), type, c->op_key_type);
+	trail_ped_request(c->peer, hsm_name(c), type, c->op_key_type, c->op_title);
 }
 
 static void sess_pump(struct conn *c)
@@ -1162,7 +1182,7 @@ static void ped_result(void *arg, uint16_t id, const pedhost_result_t *res)
 	touch(c);
 	log_session(LOG_LVL_INFO, "client %s (HSM %s): %s on the PED: %s", c->peer, hsm_name(c),
 		    link_type_name(res->op), ped_errname(res->status));
-	trail_ped_result(c->peer, hsm_name(c), res);
+	trail_ped_result(c->peer, hsm_name(c), res, trail_role(c->op_title));
 	if (res->op == LINK_CREATE_KEYSET && c->op_key_type == LINK_KEY_ORANGE) {
 		/* orange keys were (re)written: a cached RPK may be stale now; the
 		 * next session reads the orange key again */

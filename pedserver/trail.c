@@ -29,13 +29,45 @@ void trail_session_close(const char *peer, const char *hsm, int code, time_t t_o
 			    ped_errname(code), (long long)(time(NULL) - t_open));
 }
 
-void trail_ped_request(const char *peer, const char *hsm, uint8_t type, uint8_t key_type)
+/* The role a PED operation is for, as its title on the PED says it (the
+ * title is the HSM's, e.g. "SO LOGIN...", "SETTING CO PIN...", "SETTING
+ * RPV..."): the first word that names a role, or NULL. pedserver cannot know
+ * more: the link carries the key's colour and this title. */
+const char *trail_role(const char *title)
 {
-	audit_event("ped_request", "peer:s hsm:s kind:s key:s", peer, hsm, link_type_name(type),
-		    key_type != 0 ? link_key_type_name(key_type) : NULL);
+	static const char *const roles[] = {"SO", "PO", "CO", "CU", "AU", "LCO", "RPV",
+					    "DOMAIN"};
+	static char out[16];
+	const char *w = title;
+	bool par = false;
+
+	while (*w != '\0') {
+		size_t n = strcspn(w, " .");
+
+		for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
+			if (n == strlen(roles[i]) && strncmp(w, roles[i], n) == 0) {
+				snprintf(out, sizeof(out), "%s%s",
+					 par && i == sizeof(roles) / sizeof(roles[0]) - 1 ? "P" : "",
+					 roles[i]);
+				return out;
+			}
+		par = n == 3 && strncmp(w, "PAR", 3) == 0;
+		w += n;
+		w += strspn(w, " .");
+	}
+	return NULL;
 }
 
-void trail_ped_result(const char *peer, const char *hsm, const pedhost_result_t *res)
+void trail_ped_request(const char *peer, const char *hsm, uint8_t type, uint8_t key_type,
+		       const char *title)
+{
+	audit_event("ped_request", "peer:s hsm:s kind:s key:s role:s title:s", peer, hsm,
+		    link_type_name(type), key_type != 0 ? link_key_type_name(key_type) : NULL,
+		    trail_role(title), title);
+}
+
+void trail_ped_result(const char *peer, const char *hsm, const pedhost_result_t *res,
+		      const char *role)
 {
 	char ks[2 * LINK_KEYSET_ID_LEN + 1], serials[PEDHOST_MAX_KEYS * 40] = "";
 	size_t o = 0;
@@ -48,13 +80,13 @@ void trail_ped_result(const char *peer, const char *hsm, const pedhost_result_t 
 		o += (size_t)snprintf(serials + o, sizeof(serials) - o, "%s%.32s", i ? "," : "",
 				      res->shares[i].serial);
 	if (keys && res->status == 0)
-		audit_event("ped_op", "peer:s hsm:s kind:s keyset:s m:u n:u keys_read:s "
-			    "keys_written:u result:s", peer, hsm, link_type_name(res->op), ks,
+		audit_event("ped_op", "peer:s hsm:s kind:s role:s keyset:s m:u n:u keys_read:s "
+			    "keys_written:u result:s", peer, hsm, link_type_name(res->op), role, ks,
 			    (unsigned)res->m, (unsigned)res->n, serials, (unsigned)res->keys_written,
 			    ped_errname(res->status));
 	else
-		audit_event("ped_op", "peer:s hsm:s kind:s result:s", peer, hsm,
-			    link_type_name(res->op), ped_errname(res->status));
+		audit_event("ped_op", "peer:s hsm:s kind:s role:s result:s", peer, hsm,
+			    link_type_name(res->op), role, ped_errname(res->status));
 }
 
 void trail_key_written(const char *peer, const char *hsm, const pedhost_event_t *ev)

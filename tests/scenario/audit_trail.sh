@@ -85,9 +85,11 @@ ev() { jq -c "select(.event == \"$2\")${3:+ | select($3)}" "$1"; }
 need() { [ -n "$(ev "$@")" ] || { cat "$1" >&2; fail "$1: no $2 record ${3:-}"; }; }
 need "$SL" start '.prog == "pedserver"'
 need "$SL" session_open ".hsm == \"$SA\" and .mode == \"orange key\" and .client != null"
-need "$SL" ped_request '.kind == "CREATE_KEYSET" and .key == "BLUE"'
-need "$SL" ped_op '.kind == "CREATE_KEYSET" and .m == 2 and .n == 3 and .keys_written == 3 and .result == "OK"'
-need "$SL" ped_op '.kind == "READ_KEYSET" and .m == 2 and (.keys_read | split(",") | length) == 2'
+need "$SL" ped_request '.kind == "CREATE_KEYSET" and .key == "BLUE" and .role == "SO" and .title == "SETTING SO PIN..."'
+need "$SL" ped_request '.kind == "READ_KEYSET" and .key == "BLUE" and .role == "SO" and .title == "SO LOGIN..."'
+need "$SL" ped_op '.kind == "CREATE_KEYSET" and .role == "SO" and .m == 2 and .n == 3 and .keys_written == 3 and .result == "OK"'
+need "$SL" ped_op '.kind == "CREATE_KEYSET" and .role == "DOMAIN" and .result == "OK"'
+need "$SL" ped_op '.kind == "READ_KEYSET" and .role == "SO" and .m == 2 and (.keys_read | split(",") | length) == 2'
 need "$SL" ped_key_written ".hsm == \"$SA\" and .serial != \"\""
 need "$SL" session_close ".hsm == \"$SA\" and .result == \"OK\""
 need "$SL" stop '.status == 0'
