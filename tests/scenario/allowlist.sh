@@ -16,7 +16,8 @@
 #     while its handshake holds the PED a busy answer says "a connection
 #     from 127.0.0.1 in handshake" (no serial before a proof);
 #   HsmPolicy tofu: A, the first, is recorded "by tofu"; B refused;
-#   the audit trail has every change and still verifies.
+#   the audit trail has every change (allowlist, config -set with the daemon
+#   running and stopped) and still verifies.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_client.sh"
 
@@ -229,6 +230,8 @@ for ev in hsm_prompt hsm_allow_add hsm_allow_delete; do
 done
 [ "$(grep -c '"event":"hsm_allow_add"' "$S/audit.log")" -ge 3 ] || fail "adds missing"
 grep -q '"result":"HSM_DECLINED"' "$S/audit.log" || fail "the NO is not audited"
+grep -q '"event":"config_set","changes":"HsmPolicy=prompt->list"' "$S/audit.log" ||
+	fail "config -set (daemon running) is not audited"
 ps_cmd -mode audit -verify
 [ "$RC" -eq 0 ] || fail "audit -verify: $OUT"
 ok "audit: prompts, adds and deletes recorded; the chain verifies"
@@ -253,10 +256,14 @@ ctl press ENTER >/dev/null
 hsm_done p1 || fail "password session: $OUT"
 PC_DIR=$C
 hsm_run ped disconnect
+grep -q '"event":"config_set","changes":"HsmPolicy=list->prompt"' "$S/audit.log" ||
+	fail "config -set (daemon stopped) is not audited"
 ps_cmd -hsm list
 assert_contains "HSM $SC, added" "$OUT"
 assert_contains "by password" "$OUT"
 ps_cmd -mode stop
+ps_cmd -mode audit -verify
+[ "$RC" -eq 0 ] || fail "audit -verify after the CLI's own records: $OUT"
 ok "password mode: no Allow question; HSM $SC recorded by password"
 
 note "tofu: the first HSM is recorded, later strangers refused"
