@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "common/atomic.h"
@@ -1155,9 +1156,27 @@ static void cmd_role_logout(struct cmd_ctx *x)
 	hsmsock_end(x->c, 0, NULL);
 }
 
+/* The fingerprint a pedserver's allowlist knows this HSM by: SHA-256 of its
+ * static public key as sent, 16 groups of 4 hex digits (pedserver/allow.h). */
+static void key_fingerprint(const hsm_t *h, char out[80])
+{
+	uint8_t qs[ECP_PUB_LEN], fp[EVP_MAX_MD_SIZE];
+	unsigned len = 0, i;
+	size_t o = 0;
+
+	snprintf(out, 80, "(none)");
+	if (hsm_static_public(h, qs) != 0 || EVP_Digest(qs, sizeof(qs), fp, &len, EVP_sha256(),
+							NULL) != 1 || len != 32)
+		return;
+	for (i = 0; i < len; i++)
+		o += (size_t)snprintf(out + o, 80 - o, "%s%02x", i > 0 && i % 2 == 0 ? ":" : "",
+				      fp[i]);
+}
+
 static void cmd_hsm_show(struct cmd_ctx *x)
 {
 	struct hsm_info i;
+	char fp[80];
 	int r;
 	unsigned k;
 
@@ -1167,6 +1186,8 @@ static void cmd_hsm_show(struct cmd_ctx *x)
 	}
 	hsmsock_line(x->c, "out", "Slot:               %u", x->slot);
 	hsmsock_line(x->c, "out", "Serial Number:      %llu", (unsigned long long)i.serial);
+	key_fingerprint(slot_hsm(x->f, x->slot), fp);
+	hsmsock_line(x->c, "out", "Key Fingerprint:    %s", fp);
 	hsmsock_line(x->c, "out", "HSM Label:          %s", i.initialized ? i.label : "(none)");
 	hsmsock_line(x->c, "out", "HSM Initialized:    %s", i.initialized ? "yes" : "no");
 	hsmsock_line(x->c, "out", "Partition:          %s",

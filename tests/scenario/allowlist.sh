@@ -6,7 +6,8 @@
 #     the key's fingerprint; NO -> HSM_DECLINED, the PED timeout ->
 #     PED_TIMEOUT, nothing recorded, the PED back at "Awaiting command"; YES
 #     -> recorded "by ped", the orange key, the session opens; the next
-#     connect is not asked again; show and show -json list it;
+#     connect is not asked again; show and show -json list it; pedhsm hsm
+#     show prints the same fingerprint on the HSM side;
 #   HsmPolicy list (config -set, SIGHUP): B -> HSM_NOT_ALLOWED at once, the
 #     PED untouched; delete A by serial with the daemon running -> A refused;
 #     add it back by fingerprint (running), delete and add with the daemon
@@ -128,6 +129,10 @@ assert_contains "by ped, key" "$OUT"
 FP=$(echo "$OUT" | sed -n 's/.*, key \([0-9a-f:]*\)$/\1/p')
 echo "$FP" | tr -d ':' | grep -qE '^[0-9a-f]{64}$' || fail "no fingerprint listed: $OUT"
 case "$FP" in "$(echo "$FPLINE" | tr ' ' ':')"*) ;; *) fail "PED showed $FPLINE, list says $FP" ;; esac
+# the HSM's operator reads the same fingerprint on the HSM side
+PC_DIR=$A
+hsm_run hsm show
+assert_contains "Key Fingerprint:    $FP" "$OUT"
 ps_cmd -mode show
 assert_contains "HSM Policy, Allowlist:" "$OUT"
 assert_contains "HSM $SA, added" "$OUT"
