@@ -22,8 +22,7 @@
  * Each connection embeds its handles (socket, three timers) and is freed in
  * the last close callback; they are initialised as they become needed: the
  * socket at accept, `timer` once the source is admitted, `ping` and `idle`
- * when the session opens. At most ACCEPT_BUDGET connections are accepted
- * per loop turn. The timer `timer` is the handshake deadline of
+ * when the session opens. The timer `timer` is the handshake deadline of
  * the step that waits on the client (HandshakeTimeout, or the socket read
  * timeout if shorter, for the HELLO), the ping deadline once the session is
  * open, and the write deadline while the last bytes drain. The wait for the
@@ -63,11 +62,6 @@
 #define BACKLOG 511
 #define PROOF_CACHE 16
 #define HOST_KEY_FILE "server.key"
-/* Connections accepted per loop turn: beyond it the listener waits for the
- * next turn, so an open session's reads never queue behind a whole burst of
- * accepts (libuv calls on_connection once per pending connection, in a loop,
- * until the kernel's queue is empty). */
-#define ACCEPT_BUDGET 8
 
 /* One queued write: the bytes are copied out of the session's queue. */
 struct wreq {
@@ -123,10 +117,6 @@ struct server {
 	pedatt_t *ped;
 	uv_tcp_t listener[MAX_LISTEN];
 	unsigned nlisten, open_handles;
-	uv_idle_t resume;              /* accepts deferred to the next loop turn */
-	bool deferred[MAX_LISTEN];     /* a listener waiting for resume */
-	unsigned accepts;              /* accepted in the turn of accepts_at */
-	uint64_t accepts_at;
 	char addrs[2 * ADDR_MAX + 4];
 	struct conn *conns;
 	unsigned nconns;
@@ -1483,23 +1473,6 @@ static void accept_one(server_t *s, uv_stream_t *l)
 	uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
-/* The next loop turn: the deferred listeners accept again (each accept
- * re-arms libuv's watch of its listener). */
-static void on_resume(uv_idle_t *h)
-{
-	server_t *s = h->data;
-
-	uv_idle_stop(h);
-	s->accepts = 0;
-	s->accepts_at = uv_now(s->loop);
-	for (unsigned i = 0; i < s->nlisten; i++)
-		if (s->deferred[i]) {
-			s->deferred[i] = false;
-			s->accepts++;
-			accept_one(s, (uv_stream_t *)&s->listener[i]);
-		}
-}
-
 static void on_connection(uv_stream_t *l, int status)
 {
 	server_t *s = l->data;
@@ -1508,20 +1481,8 @@ static void on_connection(uv_stream_t *l, int status)
 		log_warning("accept: %s", uv_strerror(status));
 		return;
 	}
-	if (s->closing)
-		return;
-	if (s->accepts_at != uv_now(s->loop)) { /* a new loop turn */
-		s->accepts_at = uv_now(s->loop);
-		s->accepts = 0;
-	}
-	if (s->accepts >= ACCEPT_BUDGET) {
-		/* left pending: libuv stops watching l until it is accepted */
-		s->deferred[(uv_tcp_t *)l - s->listener] = true;
-		uv_idle_start(&s->resume, on_resume);
-		return;
-	}
-	s->accepts++;
-	accept_one(s, l);
+	if (!s->closing)
+		accept_one(s, l);
 }
 
 /* ---- listeners ---- */
@@ -1674,9 +1635,6 @@ int server_listen(uv_loop_t *loop, const struct pedserver_cfg *cfg, pedatt_t *at
 	for (char *q = s->hostname; *q != '\0'; q++)
 		if (*q < 0x20 || *q > 0x7e)
 			*q = '?';
-	uv_idle_init(loop, &s->resume); /* closed by server_close, as the listeners */
-	s->resume.data = s;
-	s->open_handles++;
 	if (cfg->Ip[0] != '\0') {
 		r = listen_on(s, cfg->Ip, cfg->Port, false, err, errlen);
 	} else if (cfg->ExternalServer) {
@@ -1756,7 +1714,6 @@ void server_close(server_t *s, void (*done)(void *arg), void *arg)
 	for (i = 0; i < s->nlisten; i++)
 		if (!uv_is_closing((uv_handle_t *)&s->listener[i]))
 			uv_close((uv_handle_t *)&s->listener[i], listener_closed);
-	uv_close((uv_handle_t *)&s->resume, listener_closed);
 	for (c = s->conns; c != NULL; c = c->next)
 		conn_close(c);
 	maybe_done(s);

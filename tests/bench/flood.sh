@@ -49,8 +49,10 @@ connects() {
 	for ((i = 0; i < n; i++)); do
 		t0=$(date +%s%N)
 		if pin "${DAEMON_CPU:-0}" "$SC" -port "$PS_PORT" -hsm "$T/hsm.state" -timeout 5000 \
-			connect >/dev/null 2>&1; then
+			connect >"$T/one" 2>&1; then
 			ok=$((ok + 1))
+		else
+			tail -n 1 "$T/one" >>"$T/failed"
 		fi
 		t1=$(date +%s%N)
 		echo $(((t1 - t0) / 1000)) >>"$T/times"
@@ -151,3 +153,6 @@ printf '  session ping p99     idle: %7.1f us                 flood: %7.1f us   
 printf '  pedserver CPU        %d refused/evicted connections, %.1f ms CPU: %.1f us each\n' \
 	"$refused" "$(awk -v t="$((ticks1 - ticks0))" -v hz="$hz" 'BEGIN {print t * 1000 / hz}')" \
 	"$(awk -v t="$((ticks1 - ticks0))" -v hz="$hz" -v n="$refused" 'BEGIN {if (n > 0) print t * 1e6 / hz / n; else print 0}')"
+if [ -s "$T/failed" ]; then
+	sort "$T/failed" | uniq -c | sed 's/^/  failed connect: /'
+fi

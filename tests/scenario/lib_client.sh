@@ -8,7 +8,7 @@
 #   pc ARGS...               run pedclient; stdout+stderr in $OUT, status in $RC
 #   pcs ARGS...              the same, stdout only in $OUT (stderr in $ERR)
 #   new_statedir NAME        prints $T/NAME (not created)
-#   free_port                a TCP port free on 127.0.0.1 (python3 bind to 0)
+#   free_port                a TCP port free on every address (python3 bind to 0)
 #   pc_pid DIR               the pid of the pedclient of DIR
 #   hold_pidfile DIR / wait_unlocked DIR [SECS]   wait for the daemon's exit
 #   assert_no_runtime DIR    no pid/admin file left in DIR
@@ -79,7 +79,17 @@ new_statedir() {
 }
 
 free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	# free on every address: pedserver's default listener is the wildcard
+	# (dual stack "::"), which a port used on any local address would refuse
+	python3 -c 'import socket
+try:
+    s = socket.socket(socket.AF_INET6)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.bind(("::", 0))
+except OSError:
+    s = socket.socket()
+    s.bind(("0.0.0.0", 0))
+print(s.getsockname()[1])'
 }
 
 pc_pid() {

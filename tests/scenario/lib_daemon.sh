@@ -8,7 +8,7 @@
 #   TD                       path of the testdaemon binary
 #   td ARGS...               run testdaemon, output in $OUT, status in $RC
 #   new_statedir NAME        prints $T/NAME (not created: the daemon does it)
-#   free_port                prints a TCP port that is free on 127.0.0.1
+#   free_port                prints a TCP port that is free on every address
 #   daemon_pid DIR           prints the pid in DIR/testdaemon.pid
 #   wait_unlocked DIR [SECS] waits until DIR/testdaemon.pid is no longer locked
 #                            (the daemon exited); needs an fd opened earlier by
@@ -49,7 +49,17 @@ new_statedir() {
 }
 
 free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	# free on every address: pedserver's default listener is the wildcard
+	# (dual stack "::"), which a port used on any local address would refuse
+	python3 -c 'import socket
+try:
+    s = socket.socket(socket.AF_INET6)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.bind(("::", 0))
+except OSError:
+    s = socket.socket()
+    s.bind(("0.0.0.0", 0))
+print(s.getsockname()[1])'
 }
 
 daemon_pid() {

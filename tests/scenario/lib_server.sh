@@ -6,7 +6,7 @@
 #
 #   PS                       the pedserver binary
 #   ps_run ARGS...           run pedserver, output (stdout+stderr) in $OUT, status in $RC
-#   free_port                a TCP port free on 127.0.0.1 right now
+#   free_port                a TCP port free on every address right now
 #   ps_start NAME [ARGS...]  -mode start with state dir $T/NAME and fresh ports:
 #                            sets PS_DIR PS_PORT PS_ADMIN (and PS_<NAME>_DIR/PORT/ADMIN);
 #                            fails the test unless start exits 0
@@ -53,7 +53,17 @@ ps_run() {
 }
 
 free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	# free on every address: pedserver's default listener is the wildcard
+	# (dual stack "::"), which a port used on any local address would refuse
+	python3 -c 'import socket
+try:
+    s = socket.socket(socket.AF_INET6)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.bind(("::", 0))
+except OSError:
+    s = socket.socket()
+    s.bind(("0.0.0.0", 0))
+print(s.getsockname()[1])'
 }
 
 ps_start() {
