@@ -45,7 +45,7 @@ ok "HSM A (Linux pedclient): RPV initialized with its Local PED"
 SPORT=$(free_port)
 APORT=$(free_port)
 SRV=$(winpath "$T/srv")
-run_bg srv timeout 300 wine "$PSX" -mode start -foreground -statedir "$SRV" -port "$SPORT" \
+run_bg srv timeout 300 wine "$PSX" -mode start -foreground -hsmpolicy any -statedir "$SRV" -port "$SPORT" \
 	-admin "$APORT" -ped "tcp:127.0.0.1:$LP"
 wait_line srv 'info: ready \(pid [0-9]+\)' 60
 wait_line srv "PED connected on tcp:127.0.0.1:$LP" 20
