@@ -22,7 +22,7 @@ VECTORS ?= $(abspath ../shared/vectors)
 WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wvla -Wformat=2
 CPPFLAGS += -I. -D_GNU_SOURCE -MMD -MP
 ALL_CFLAGS = $(WARN) $(CPPFLAGS) $(CFLAGS)
-LDLIBS_CRYPTO := -lcrypto
+LDLIBS_CRYPTO := -lssl -lcrypto
 EXE :=
 
 # Windows (make windows): mingw-w64, static, the libraries scripts/windeps.sh

@@ -91,7 +91,24 @@
 	X(BAD_FINGERPRINT, 63, "BAD_FINGERPRINT",                                   \
 	  "not an HSM key fingerprint (64 hex digits: SHA-256 of its public key)")  \
 	X(ALLOWLIST_FULL, 64, "ALLOWLIST_FULL",                                     \
-	  "the HSM allowlist is full: delete an entry first")
+	  "the HSM allowlist is full: delete an entry first") \
+	X(TLS_HANDSHAKE, 71, "TLS_HANDSHAKE_FAILED",                                \
+	  "the TLS handshake of a PED-initiated link failed")                      \
+	X(CERT_UNKNOWN, 72, "CERT_NOT_REGISTERED",                                  \
+	  "the peer's certificate is not registered on this host")                 \
+	X(CERT_BAD, 73, "BAD_CERTIFICATE",                                          \
+	  "the certificate file is malformed or not a P-256/P-521 ECDSA certificate") \
+	X(REG_FULL, 74, "TOO_MANY_REGISTRATIONS",                                   \
+	  "at most 20 certificates may be registered")                             \
+	X(REG_DUP, 75, "NAME_ALREADY_REGISTERED", "that name is already registered") \
+	X(REG_UNKNOWN, 76, "NAME_NOT_REGISTERED", "no registration has that name")  \
+	X(CERT_EXISTS, 77, "CERTIFICATE_EXISTS",                                    \
+	  "a key and certificate exist already (use -force to replace them)")      \
+	X(NO_LINK, 78, "NO_PED_LINK", "no PED-initiated link is connected")         \
+	X(TLS_TIMEOUT, 79, "TLS_HANDSHAKE_TIMEOUT",                                 \
+	  "the TLS peer did not finish its handshake in time")                     \
+	X(NO_CERT, 80, "NO_CERTIFICATE",                                            \
+	  "this host has no TLS key and certificate yet (use -regen)")
 
 enum ped_err {
 	PED_OK = 0,

@@ -427,12 +427,14 @@ static void print_line(void *arg, const char *line)
 
 static int mode_show(prog_t *p)
 {
-	const struct cli_val *port = prog_opt(p, "admin");
+	const struct cli_val *port = prog_opt(p, "admin"), *name = prog_opt(p, "name");
+	const char *args[2] = {name != NULL ? name->str : NULL, NULL};
 	struct admin_result res;
 	int rc;
 
+	/* "-mode show -name N": the program's show verb gets N */
 	rc = admin_call(p->statedir, NULL, port != NULL ? (int)port->num : 0,
-			p->json ? "show-json" : "show", NULL, print_line, NULL, 0, &res);
+			p->json ? "show-json" : "show", args, print_line, NULL, 0, &res);
 	if (rc == ADMIN_NOT_RUNNING) {
 		if (p->json)
 			printf("{\"schema_version\":1,\"running\":false}\n");

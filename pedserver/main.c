@@ -12,11 +12,42 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "pedserver/pedserver.h"
+#include "session/tlscli.h"
 
 static struct pedserver ps;
 
+const struct tlscli_desc pedserver_tls = {"pedserver", "appliance", OUTBOUND_STORE, true};
+
+static void admin_tls(void *ctx, admin_reply_t *r, int argc, char **argv)
+{
+	struct pedserver *p = ctx;
+
+	tlscli_admin(&pedserver_tls, p->prog->statedir, r, argc, argv);
+}
+
+static void admin_link(void *ctx, admin_reply_t *r, int argc, char **argv)
+{
+	struct pedserver *p = ctx;
+
+	outbound_admin(p->outbound, r, argc, argv);
+}
+
+static void admin_show(void *ctx, admin_reply_t *r, int argc, char **argv)
+{
+	struct pedserver *p = ctx;
+
+	if (argc == 2)
+		outbound_show(p->outbound, r, argv[1]);
+	else
+		pedserver_show(ctx, r, argc, argv);
+}
+
 static const struct admin_cmd cmds[] = {
-	{"show", pedserver_show, "status of the server, its PED and its client"},
+	{"show", admin_show, "status of the server, its PED and its client (NAME: that link)"},
+	{"tls-register", admin_tls, "register an appliance certificate: NAME ADDR PORT FP"},
+	{"tls-delete", admin_tls, "delete an appliance registration: NAME"},
+	{"link-connect", admin_link, "open the PED-initiated link to appliance NAME"},
+	{"link-disconnect", admin_link, "close the PED-initiated link to appliance NAME"},
 	{"show-json", pedserver_show_json, "the same as one JSON object"},
 	{"stop", prog_admin_stop, "stop the server"},
 	{"hsm", allow_admin, "the HSM allowlist: list | add FP SERIAL [NAME] | delete "
@@ -41,6 +72,11 @@ static void close_all(struct pedserver *p)
 		p->closing++;
 		admin_server_close(p->admin, one_closed, p);
 		p->admin = NULL;
+	}
+	if (p->outbound != NULL) {
+		p->closing++;
+		outbound_close(p->outbound, one_closed, p);
+		p->outbound = NULL;
 	}
 	if (p->server != NULL) {
 		p->closing++;
@@ -121,6 +157,11 @@ static int run(prog_t *prog)
 		daemon_fail("%s", err);
 		goto fail;
 	}
+	if (outbound_new(&ps.loop, ps.server, prog->statedir,
+			 (unsigned)ps.cfg->HandshakeTimeout * 1000u, &ps.outbound) != 0) {
+		daemon_fail("out of memory");
+		goto fail;
+	}
 	if ((r = prog_admin_start(prog, &ps.loop, &ps, &ps.admin)) != 0) {
 		daemon_fail("cannot listen on admin port %d: %s", ps.cfg->AdminPort,
 			    r == PED_E_IO ? "address in use or not allowed" : ped_strerror(r));
@@ -156,13 +197,9 @@ int main(int argc, char *argv[])
 	bool hsm = prog_argv_has(argc, argv, "hsm");
 	char *args[CLI_MAX_OPTS * 2 + 4];
 
-	/* PED-initiated mode is a later issue: say so before anything else */
-	if (prog_argv_has(argc, argv, "appliance") || prog_argv_has(argc, argv, "regen") ||
-	    (prog_argv_has(argc, argv, "name") && !hsm)) {
-		fprintf(stderr, "pedserver: PED-initiated mode (-appliance, -regen, -name, -mode "
-				"connect/disconnect) is not supported by this build yet\n");
-		return PROG_EXIT_USAGE;
-	}
+	/* PED-initiated mode's certificate commands have no -mode (tlscli.h) */
+	if (tlscli_wants(&pedserver_tls, argc, argv))
+		return tlscli_main(&pedserver_tls, argc, argv);
 	/* "pedserver -hsm list", in the reference's -appliance style, is
 	 * "-mode hsm -hsm list" */
 	if (hsm && !prog_argv_has(argc, argv, "mode") && !prog_argv_has(argc, argv, "m") &&

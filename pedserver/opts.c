@@ -5,6 +5,13 @@
 #include "pedserver/pedserver.h"
 
 #include <stdio.h>
+#include <string.h>
+
+static void print_line(void *arg, const char *line)
+{
+	(void)arg;
+	printf("%s\n", line);
+}
 
 enum { M_START, M_STOP, M_SHOW, M_CONFIG, M_CONNECT, M_DISCONNECT, M_AUDIT, M_HSM, M_COUNT };
 
@@ -14,14 +21,34 @@ enum { M_START, M_STOP, M_SHOW, M_CONFIG, M_CONNECT, M_DISCONNECT, M_AUDIT, M_HS
 #define SHOW CLI_MODE(M_SHOW)
 #define CONFIG CLI_MODE(M_CONFIG)
 
-/* PED-initiated (appliance) mode is a later issue. */
-static int not_yet(void *ctx, const struct cli_result *r)
+/* -mode connect|disconnect -name N: the running daemon opens or closes the
+ * PED-initiated link to appliance N (outbound.c). */
+static int link_mode(void *ctx, const struct cli_result *r)
 {
-	(void)ctx;
-	(void)r;
-	fprintf(stderr, "pedserver: PED-initiated mode (-appliance, -regen, -mode connect, "
-			"-mode disconnect, -name) is not supported by this build yet\n");
-	return PROG_EXIT_USAGE;
+	prog_t *p = ctx;
+	const struct cli_val *name = prog_opt(p, "name"), *port = prog_opt(p, "admin");
+	const char *args[2] = {name != NULL ? name->str : NULL, NULL};
+	struct admin_result res;
+	int rc;
+
+	if (name == NULL) {
+		fprintf(stderr, "pedserver: -mode %s needs -name <appliance>\n",
+			r->mode == M_CONNECT ? "connect" : "disconnect");
+		return PROG_EXIT_USAGE;
+	}
+	memset(&res, 0, sizeof(res));
+	rc = admin_call(p->statedir, NULL, port != NULL ? (int)port->num : 0,
+			r->mode == M_CONNECT ? "link-connect" : "link-disconnect", args,
+			print_line, NULL, 0, &res);
+	if (rc == ADMIN_NOT_RUNNING) {
+		printf("pedserver is not running\n");
+		return PROG_EXIT_NOT_RUNNING;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "pedserver: %s (%s)\n", res.message, res.name);
+		return 1;
+	}
+	return 0;
 }
 
 static const struct cli_mode modes[M_COUNT] = {
@@ -29,13 +56,14 @@ static const struct cli_mode modes[M_COUNT] = {
 	[M_STOP] = {"stop", "stop the running server", NULL},
 	[M_SHOW] = {"show", "status of the running server (exit 3 if none runs)", NULL},
 	[M_CONFIG] = {"config", "print (-show) or change (-set ...) the config file", NULL},
-	[M_CONNECT] = {"connect", "PED-initiated mode: not supported by this build yet", not_yet},
+	[M_CONNECT] = {"connect", "open the PED-initiated link to -name <appliance> (docs/pedserver.md)",
+		       link_mode},
 	[M_AUDIT] = {"audit", "check the audit trail: -verify [FILE...] (exit 0 only when intact)",
 		     prog_mode_audit},
 	[M_HSM] = {"hsm", "the HSM allowlist: -hsm add|list|delete (also without -mode hsm)",
 		   allow_mode},
-	[M_DISCONNECT] = {"disconnect", "PED-initiated mode: not supported by this build yet",
-			  not_yet},
+	[M_DISCONNECT] = {"disconnect", "close the PED-initiated link to -name <appliance>",
+			  link_mode},
 };
 
 static const char *const policy_words[] = {"prompt", "list", "tofu", "any", NULL};
@@ -50,7 +78,7 @@ static const struct cli_opt opts[] = {
 	{.name = "port", .type = CLI_INT, .min = 1, .max = 65535, .metavar = "<port>",
 	 .def = "1503", .modes = START | CONFIG, .help = "server port", .cfgkey = "Port"},
 	{.name = "admin", .type = CLI_INT, .min = 1, .max = 65535, .metavar = "<port>",
-	 .def = "1502", .modes = START | SHOW | CONFIG,
+	 .def = "1502", .modes = START | SHOW | CONFIG | CLI_MODE(M_CONNECT) | CLI_MODE(M_DISCONNECT),
 	 .help = "admin port (show: ask this port)", .cfgkey = "AdminPort"},
 	{.name = "eserverport", BIT, .def = "1", .modes = START | CONFIG,
 	 .help = "server port on every address (1, default) or loopback only (0)",
@@ -134,11 +162,9 @@ static const struct cli_opt opts[] = {
 	 .help = "check the chain of FILE... (default: the state dir's audit.log*)"},
 	{.name = "force", .type = CLI_FLAG, .help = "do not prompt (nothing prompts)"},
 	{.name = "name", .type = CLI_STRING, .max = 255, .metavar = "<name>",
-	 .help = "the HSM's name (with -hsm add); registered appliance: PED-initiated mode, not "
-		 "supported yet"},
-	{.name = "appliance", .type = CLI_STRING, .max = 255, .metavar = "<verb>",
-	 .help = "PED-initiated mode, not supported yet"},
-	{.name = "regen", .type = CLI_FLAG, .help = "PED-initiated mode, not supported yet"},
+	 .modes = SHOW | CLI_MODE(M_CONNECT) | CLI_MODE(M_DISCONNECT) | CLI_MODE(M_HSM),
+	 .help = "with -hsm add: the HSM's name; with connect, disconnect, show: a registered "
+		 "appliance (-appliance list)"},
 };
 
 const struct cli_spec pedserver_cli = {

@@ -145,6 +145,9 @@ bool server_client(const server_t *s, struct server_client *out);
 /* "127.0.0.1, ::1" */
 const char *server_addresses(const server_t *s);
 const struct server_stats *server_stats(const server_t *s);
+/* A PED-initiated link's plaintext end (outbound.c) served like a client
+ * connection; label names it in logs. The server owns fd from now on. */
+int server_adopt(server_t *s, int fd, const char *label);
 /* Live-changeable settings (SIGHUP). */
 void server_set_timeouts(server_t *s, const struct pedserver_cfg *cfg);
 void server_close(server_t *s, void (*done)(void *arg), void *arg);
@@ -167,6 +170,17 @@ int relay_decode_shares(sess_t *s, const uint8_t *p, size_t len,
 /* Recombines a READ_RPK result into the orange key's secret. */
 int relay_rpk_secret(const pedhost_result_t *res, uint8_t secret[static RELAY_RPK_SECRET_LEN]);
 
+/* ---- PED-initiated links (outbound.c) ---- */
+#define OUTBOUND_STORE "appliances.list"
+typedef struct outbound outbound_t;
+
+int outbound_new(uv_loop_t *loop, server_t *srv, const char *statedir, unsigned handshake_ms,
+		 outbound_t **out);
+/* Admin verbs: link-connect NAME, link-disconnect NAME; show -name NAME. */
+void outbound_admin(outbound_t *o, admin_reply_t *r, int argc, char **argv);
+void outbound_show(outbound_t *o, admin_reply_t *r, const char *name);
+void outbound_close(outbound_t *o, void (*done)(void *arg), void *arg);
+
 /* ---- status report (show.c) ---- */
 struct pedserver {
 	prog_t *prog;
@@ -174,6 +188,7 @@ struct pedserver {
 	uv_loop_t loop;
 	admin_server_t *admin;
 	server_t *server;
+	outbound_t *outbound;
 	pedatt_t *ped;
 	unsigned closing;           /* components still closing */
 };

@@ -1485,6 +1485,39 @@ static void on_connection(uv_stream_t *l, int status)
 		accept_one(s, l);
 }
 
+/* A PED-initiated link (outbound.c) that is up: its plaintext end fd
+ * becomes a connection like an accepted one, except that admission and the
+ * HELLO deadline do not apply (the link is authenticated and waits for the
+ * HSM's ped connect). */
+int server_adopt(server_t *s, int fd, const char *label)
+{
+	struct conn *c;
+
+	if (s->closing || (c = calloc(1, sizeof(*c))) == NULL)
+		return PED_E_NOMEM;
+	c->srv = s;
+	pbuf_init(&c->out, WIRE_HDR_LEN + WIRE_MAX_HELLO);
+	uv_tcp_init(s->loop, &c->tcp);
+	uv_timer_init(s->loop, &c->timer); /* the handshake steps' deadline */
+	c->tcp.data = c->timer.data = c;
+	c->open_handles = 2;
+	c->has_timer = true;
+	c->next = s->conns;
+	if (s->conns != NULL)
+		s->conns->prev = c;
+	s->conns = c;
+	s->nconns++;
+	snprintf(c->peer, sizeof(c->peer), "%s", label);
+	snprintf(c->ip, sizeof(c->ip), "%s", label);
+	if (uv_tcp_open(&c->tcp, (uv_os_sock_t)fd) != 0) {
+		close(fd);
+		conn_close(c);
+		return PED_E_IO;
+	}
+	uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+	return 0;
+}
+
 /* ---- listeners ---- */
 
 static void listener_closed(uv_handle_t *h)
