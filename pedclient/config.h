@@ -45,7 +45,14 @@
 	X(Logging, LogTrace, BOOL, 0, 0, 1, "log trace messages (verbose)")             \
 	X(Hsm, Slots, INT, 1, 1, 16, "number of software-HSM slots (each has its own serial)") \
 	X(Hsm, LocalPed, PATH, "", 0, 0,                                                \
-	  "PED attached to this host (tty/pty path) for the Local PED case, or empty")
+	  "PED attached to this host (tty/pty path) for the Local PED case, or empty") \
+	X(PedInitiated, Listen, BOOL, 0, 0, 1,                                          \
+	  "1: accept PED-initiated links from registered pedservers (TLS 1.3)")        \
+	X(PedInitiated, Port, INT, 9697, 1, 65535, "port of the PED-initiated links")  \
+	X(PedInitiated, Ip, STRING, "", 0, 64,                                          \
+	  "listen for PED-initiated links on this one address (empty: every address)") \
+	X(PedInitiated, HandshakeTimeout, INT, 5, 1, 600,                               \
+	  "seconds a pedserver may take for its TLS handshake")
 
 CFG_STRUCT(pedclient_cfg, PEDCLIENT_CFG);
 extern const struct cfg_table pedclient_cfg_table;

@@ -15,6 +15,7 @@
 #include "common/audit.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "pedclient/inbound.h"
 #include "pedclient/remote.h"
 #include "session/pake.h"
 #include "common/sys.h"
@@ -1465,7 +1466,7 @@ static void cmd_ped_connect(struct cmd_ctx *x)
 	struct conn_glue *g;
 	struct hsm_info info;
 	const char *v[3];
-	char why[128], host[256], via[64], pw[PAKE_PW_DIGITS + 1];
+	char why[128], host[256], via[64], pw[PAKE_PW_DIGITS + 1], link[TLSPINS_NAME_MAX + 1];
 	char *argv[8];
 	int argc = 0, port = 0, r, password = 0;
 	struct op *o;
@@ -1558,8 +1559,16 @@ static void cmd_ped_connect(struct cmd_ctx *x)
 	ro.ping_timeout_ms = (unsigned)cfg->PingTimeout * 1000u;
 	ro.idle_timeout_ms = (unsigned)cfg->IdleTimeout * 1000u;
 	ro.password = password ? pw : NULL;
-	hsmsock_line(o->conn, "out", "Connecting to the Remote PED server at %s:%d%s ...", host,
-		     port, via);
+	/* no address given: a PED-initiated link that is up goes first */
+	if (v[0] == NULL && v[1] == NULL && v[2] == NULL && x->f->env.inbound != NULL &&
+	    inbound_take(x->f->env.inbound, NULL, &ro.link_fd, link, sizeof(link)) == 0) {
+		ro.link_name = link;
+		hsmsock_line(o->conn, "out", "Using the PED-initiated link of pedserver %s ...",
+			     link);
+	} else {
+		hsmsock_line(o->conn, "out", "Connecting to the Remote PED server at %s:%d%s ...",
+			     host, port, via);
+	}
 	memcpy(o->pw, pw, sizeof(o->pw));
 	o->ped_running = 1;
 	r = remote_connect(x->f->env.loop, slot_hsm(x->f, x->slot), &ro, &cbs, g, &s->remote);

@@ -30,6 +30,7 @@ struct flows_env {
 	const char *host;              /* our host name */
 	const struct pedclient_cfg *cfg;
 	const struct ids *ids;         /* the PED ID mappings (live), may be NULL */
+	struct inbound *inbound;       /* PED-initiated links, NULL when off */
 };
 
 int flows_new(const struct flows_env *env, flows_t **out);

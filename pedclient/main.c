@@ -27,5 +27,8 @@ int main(int argc, char *argv[])
 {
 	struct pedclient_cfg vals;
 
+	/* PED-initiated mode's certificate commands have no -mode (tlscli.h) */
+	if (tlscli_wants(&pedclient_tls, argc, argv))
+		return tlscli_main(&pedclient_tls, argc, argv);
 	return prog_main(&desc, &vals, argc, argv);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -33,6 +34,7 @@ struct remote {
 	char serial[WIRE_STR_MAX + 1];
 	char where[300];
 	char portstr[8];
+	char link[64];         /* PED-initiated: the link's name (o.link_name) */
 	char password[PAKE_PW_DIGITS + 1]; /* password mode: until PAKE_A is made */
 	int password_mode;
 
@@ -696,10 +698,11 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 
 /* ---- connecting ---- */
 
+static void connected(remote_t *r);
+
 static void on_connect(uv_connect_t *req, int status)
 {
 	remote_t *r = req->data;
-	int e;
 
 	if (r->finished)
 		return;
@@ -713,6 +716,14 @@ static void on_connect(uv_connect_t *req, int status)
 		finish(r, PED_E_IO, "cannot connect to %s: %s", r->where, uv_strerror(status));
 		return;
 	}
+	connected(r);
+}
+
+/* The TCP connection (or the PED-initiated link) is there: say HELLO. */
+static void connected(remote_t *r)
+{
+	int e;
+
 	r->st = R_HELLO;
 	r->t_connect = time(NULL);
 	e = r->password_mode ? sess_client_new_password(r->client, r->serial, &r->s)
@@ -818,6 +829,24 @@ int remote_connect(uv_loop_t *loop, hsm_t *hsm, const struct remote_opts *o,
 	r->deadline.data = r->ping.data = r->idle.data = r;
 	r->handles = 4; /* three timers and the tcp handle (counted even if never opened) */
 	r->gai.data = r;
+	if (o->link_name != NULL) { /* PED-initiated: the link is there already */
+		snprintf(r->link, sizeof(r->link), "%s", o->link_name);
+		r->o.link_name = r->link;
+		snprintf(r->where, sizeof(r->where), "PED-initiated link %s", o->link_name);
+		uv_timer_start(&r->deadline, on_deadline, r->o.handshake_ms, 0);
+		*out = r;
+		if (uv_tcp_init(loop, &r->tcp) == 0) {
+			r->tcp.data = r;
+			r->tcp_open = 1;
+			if (uv_tcp_open(&r->tcp, (uv_os_sock_t)o->link_fd) == 0) {
+				connected(r);
+				return 0;
+			}
+		}
+		close(o->link_fd);
+		finish(r, PED_E_IO, "cannot use the PED-initiated link %s", o->link_name);
+		return 0;
+	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -978,6 +1007,9 @@ void remote_describe(const remote_t *r, void (*fn)(void *arg, const char *line),
 	time_t now = time(NULL);
 
 	snprintf(line, sizeof(line), "Remote PED server:  %s", r->where);
+	fn(arg, line);
+	snprintf(line, sizeof(line), "Mode:               %s", r->o.link_name != NULL
+		 ? "PED-initiated (pedserver dialled in over TLS)" : "HSM-initiated");
 	fn(arg, line);
 	snprintf(line, sizeof(line), "Server:             %s (%s)",
 		 r->ack.server_name[0] ? r->ack.server_name : "-",

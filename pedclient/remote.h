@@ -39,6 +39,11 @@ struct remote_opts {
 	 * console shows, copied and wiped once the HSM has made its share; NULL
 	 * for the normal mode with the orange key */
 	const char *password;
+	/* PED-initiated mode (docs/PROTOCOL.md Part 5): the plaintext end of a
+	 * connected TLS link (pedclient/inbound.h) instead of host and port;
+	 * the session takes link_fd (closed on every path). NULL: dial. */
+	const char *link_name;
+	int link_fd;
 };
 
 struct remote_cbs {

@@ -20,9 +20,11 @@
 #include "pedclient/flows.h"
 #include "pedclient/hsmsock.h"
 #include "pedclient/ids.h"
+#include "pedclient/inbound.h"
 #include "pedclient/lped.h"
 #include "pedclient/probe.h"
 #include "pedclient/slots.h"
+#include "session/tlscli.h"
 
 #define MAX_TESTS 8
 
@@ -47,6 +49,7 @@ struct client {
 	lped_t *lped;
 	hsmsock_t *hsmsock;
 	flows_t *flows;
+	inbound_t *inbound;
 	unsigned closing;
 	char host[256];
 	struct test tests[MAX_TESTS];
@@ -102,6 +105,7 @@ static void show_text(struct client *c, admin_reply_t *r)
 		admin_reply_line(r, "  ID %-5ld %s:%ld  %s%s", e->id, e->host, e->port,
 				 e->serial[0] ? "assigned to HSM " : "not assigned", e->serial);
 	}
+	inbound_describe(c->inbound, reply_line, r);
 	if (flows_sessions(c->flows) == 0) {
 		admin_reply_line(r, "Sessions: none");
 	} else {
@@ -261,7 +265,17 @@ static void cmd_testid(void *ctx, admin_reply_t *r, int argc, char **argv)
 	}
 }
 
+const struct tlscli_desc pedclient_tls = {"pedclient", "pedserver", INBOUND_STORE, false};
+
+static void cmd_tls(void *ctx, admin_reply_t *r, int argc, char **argv)
+{
+	(void)ctx;
+	tlscli_admin(&pedclient_tls, daemon_statedir(), r, argc, argv);
+}
+
 const struct admin_cmd pedclient_admin_cmds[] = {
+	{"tls-register", cmd_tls, "tls-register <name> - 0 <fp>: admit that pedserver's links"},
+	{"tls-delete", cmd_tls, "tls-delete <name>: delete a pedserver registration"},
 	{"show", cmd_show, "status of pedclient"},
 	{"show-json", cmd_show_json, "status of pedclient as one JSON object"},
 	{"stop", prog_admin_stop, "stop pedclient"},
@@ -293,6 +307,11 @@ static void on_shutdown(void *arg)
 		if (c->tests[i].used && c->tests[i].probe != NULL)
 			probe_cancel(c->tests[i].probe);
 	c->closing = 1; /* held until every close below is started */
+	if (c->inbound != NULL) {
+		c->closing++;
+		inbound_close(c->inbound, part_closed, c);
+		c->inbound = NULL;
+	}
 	if (c->flows != NULL) {
 		c->closing++;
 		flows_shutdown(c->flows, part_closed, c);
@@ -356,7 +375,7 @@ static int open_state(struct client *c)
 /* The Local PED, the slots' commands and their socket. */
 static int start_hsm(struct client *c)
 {
-	char path[PATH_MAX + 32];
+	char path[PATH_MAX + 32], err[512];
 	struct flows_env env;
 	int rc;
 
@@ -373,6 +392,14 @@ static int start_hsm(struct client *c)
 	env.host = c->host;
 	env.cfg = c->cfg;
 	env.ids = &c->ids;
+	if (c->cfg->Listen &&
+	    (rc = inbound_listen(&c->loop, daemon_statedir(), c->cfg->Ip, c->cfg->Port,
+				 (unsigned)c->cfg->HandshakeTimeout * 1000u, &c->inbound, err,
+				 sizeof(err))) != 0) {
+		daemon_fail("PED-initiated links: %s", err);
+		return 1;
+	}
+	env.inbound = c->inbound;
 	if ((rc = flows_new(&env, &c->flows)) != 0) {
 		daemon_fail("%s", ped_strerror(rc));
 		return 1;

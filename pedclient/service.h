@@ -7,10 +7,14 @@
 
 #include "common/admin.h"
 #include "common/prog.h"
+#include "session/tlscli.h"
 
 /* The admin verbs: show, show-json, stop, setid, assignid, releaseid,
  * deleteid, testid (ids.h and probe.h give their argument forms). */
 extern const struct admin_cmd pedclient_admin_cmds[];
+
+/* -regen and -pedserver register|list|delete (session/tlscli.h) */
+extern const struct tlscli_desc pedclient_tls;
 
 /* desc->run: returns the daemon's exit status. */
 int pedclient_run(prog_t *p);

@@ -1,0 +1,104 @@
+#!/bin/sh
+# tls_link.sh - PED-initiated mode end to end (issue 14), real processes on
+# loopback: the operator's set-up walk-through (regen on both hosts,
+# certificates exchanged and registered, pedclient listening, pedserver
+# -mode connect), then ped connect with no address over the link (the
+# orange key still authenticates the PED), ped show naming the mode, hsm
+# init with an SO keyset of 2 of 3 and an SO login with 2 of them through
+# the link, both audit trails (registrations, link up/down with
+# fingerprints), -mode disconnect.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_client.sh"
+. "$(dirname "$0")/lib_tls.sh"
+ok() { echo "ok: $*"; }
+
+start_pedemu local -mode local
+start_pedemu far -mode remote
+OPIN=13579
+PC_ARGS="-localped $EMU_local_LINK"
+tls_pair
+export CTL_SOCK=$EMU_local_SOCK
+hsm_bg rpv ped vector init
+ped_mn 1 1
+ped_write_keys o 1 $OPIN
+ctl_wait "duplicating" 5000
+ctl press NO >/dev/null
+hsm_done rpv || fail "vector init: $OUT"
+cp "$T/local.keys/o1.key" "$T/far.keys/o1.key"
+
+RC=0
+OUT=$("$PS" -mode show -statedir "$SRV" -name hsm1 2>&1) || RC=$?
+assert_contains "disconnected" "$OUT"
+RC=0
+OUT=$("$PS" -mode connect -name hsm1 -statedir "$SRV" 2>&1) || RC=$?
+[ "$RC" -eq 0 ] || fail "-mode connect: $OUT"
+wait_link hsm1 connected
+wait_pc_link
+assert_contains "ped1 from 127.0.0.1" "$OUT"
+assert_contains "$PS_FP" "$OUT"
+OUT=$("$PS" -mode show -statedir "$SRV" -name hsm1 2>&1)
+assert_contains "Connected since:" "$OUT"
+assert_contains "$PC_FP" "$OUT"
+ok "walk-through: regen, exchange, register, connect: the link is up on both sides"
+
+export CTL_SOCK=$EMU_far_SOCK
+hsm_bg c1 ped connect
+ctl_wait "PED Key (ORANGE)" 5000
+ped_key o1 $OPIN
+hsm_done c1 || fail "ped connect over the link: $OUT"
+assert_contains "PED-initiated link of pedserver ped1" "$OUT"
+hsm_run ped show
+assert_contains "PED-initiated" "$OUT"
+ok "ped connect with no address uses the link; the orange key opens the session; ped show says PED-initiated"
+
+SOPIN=24680
+hsm_bg hi hsm init -label TLSHSM
+ctl_wait "SETTING SO PIN" 5000
+ped_mn 2 3
+ped_write_keys b 3 $SOPIN
+ctl_wait "duplicating" 5000
+ctl press NO >/dev/null
+ctl_wait "SETTING DOMAIN" 5000
+ped_mn 1 1
+ped_write_keys r 1 -
+ctl_wait "duplicating" 5000
+ctl press NO >/dev/null
+hsm_done hi || fail "hsm init over the link: $OUT"
+hsm_bg l1 role login -name so
+ctl_wait "PED Key (BLUE)" 5000
+ped_key b3 $SOPIN
+ctl_wait "Keys read: 01 of 02" 5000
+ped_key b1 $SOPIN
+hsm_done l1 || fail "SO login 2 of 3 over the link: $OUT"
+assert_contains "logged in" "$OUT"
+ok "hsm init (SO keyset 2 of 3) and SO login with 2 keys through the PED-initiated link"
+
+hsm_run ped disconnect
+[ "$RC" -eq 0 ] || fail "ped disconnect: $OUT"
+# the link carries one session: pedserver dials again at once
+wait_pc_link
+ok "after ped disconnect the link is made again, waiting for the next ped connect"
+
+RC=0
+OUT=$("$PS" -mode disconnect -name hsm1 -statedir "$SRV" 2>&1) || RC=$?
+[ "$RC" -eq 0 ] || fail "-mode disconnect: $OUT"
+wait_link hsm1 disconnected
+hsm_run ped connect -port 1
+# no link any more: ped connect falls back to dialling (and fails here)
+assert_not_contains "PED-initiated link" "$OUT"
+ok "-mode disconnect closes the link and it stays closed"
+
+A=$(cat "$SRV/audit.log")
+for ev in cert_registered link_connect link_up link_down link_disconnect; do
+	assert_contains "\"event\":\"$ev\"" "$A"
+done
+assert_contains "$PC_FP" "$A"
+"$PS" -mode audit -verify -statedir "$SRV" >/dev/null || fail "pedserver audit chain broken"
+A=$(cat "$PCD/audit.log")
+for ev in cert_registered link_up link_down; do
+	assert_contains "\"event\":\"$ev\"" "$A"
+done
+assert_contains "$PS_FP" "$A"
+pc -mode audit -verify -statedir "$PCD"
+[ "$RC" -eq 0 ] || fail "pedclient audit chain broken: $OUT"
+ok "audit trails: registrations, link up/down with fingerprints; chains intact"
