@@ -449,8 +449,8 @@ static void handshake(tlslink_t *l)
 			     "(fingerprint %s)", l->peer, l->fp);
 		else
 			fail_alert(l, PED_E_TLS_HANDSHAKE, "TLS handshake with %s failed: %s (it offered "
-			     "fingerprint %s; ours is %s)", l->peer, why,
-			     l->fp[0] != '\0' ? l->fp : "none", l->ctx->fp);
+			     "fingerprint %s; this host offered %s)", l->peer, why,
+			     l->fp[0] != '\0' ? l->fp : "none yet", l->ctx->fp);
 		return;
 	}
 	l->shook = true;

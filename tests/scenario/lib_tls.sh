@@ -5,34 +5,25 @@
 #                            pedclient listening on LPORT, pedserver running
 #                            (SRV = its state dir) with PED $EMU_far_LINK
 #   link_state NAME          pedserver -mode show -name NAME: its "Link state"
-#   wait_link NAME STATE [S] until that state (deadline S, default 10 s)
-#   wait_pc_link [S]         until pedclient shows a link waiting for ped connect
+#   wait_log FILE REGEX N [S]  until FILE's Nth line matching REGEX
+#   wait_up N [S]            until the Nth "link up" in both daemons' logs
 [ -n "${_lib_exit_hooks+x}" ] || . tests/scenario/lib.sh
 
 link_state() {
 	"$PS" -mode show -statedir "$SRV" -name "$1" 2>&1 | sed -n 's/^Link state: *//p'
 }
 
-# Polls a status that has no event to wait on (a daemon's own state), with a
-# deadline; each round is one admin call, so it paces itself.
-wait_link() {
-	local name=$1 want=$2 end=$((SECONDS + ${3:-10})) got=""
-	while [ $SECONDS -lt $end ]; do
-		got=$(link_state "$name")
-		[ "$got" = "$want" ] && return 0
-		timeout 0.2 tail -f /dev/null 2>/dev/null || true
-	done
-	fail "link $name: state '$got', expected '$want': $("$PS" -mode show -statedir "$SRV" -name "$name" 2>&1 | tr '\n' '|')"
+# wait_log FILE REGEX N [S]: until FILE has its Nth line matching REGEX (a
+# daemon's log: each link up/down is a line), deadline S (default 10 s).
+wait_log() {
+	timeout "${4:-10}" sh -c 'tail -n +1 -F "$1" 2>/dev/null | grep -q -m "$3" -E -- "$2"' _ \
+		"$1" "$2" "$3" || fail "no line $3 /$2/ in $1: $(tail -n 5 "$1" 2>/dev/null | tr '\n' '|')"
 }
 
-wait_pc_link() {
-	local end=$((SECONDS + ${1:-10}))
-	while [ $SECONDS -lt $end ]; do
-		pc -mode show -statedir "$PC_DIR"
-		case "$OUT" in *"waiting for ped connect"*) return 0 ;; esac
-		timeout 0.2 tail -f /dev/null 2>/dev/null || true
-	done
-	fail "no PED-initiated link at pedclient: $OUT"
+# the Nth link up on each side
+wait_up() {
+	wait_log "$SRV/pedserver.log" "appliance hsm1 .*PED-initiated link up" "$1" "${2:-10}"
+	wait_log "$PCD/pedclient.log" "pedserver ped1 .*PED-initiated link up" "$1" "${2:-10}"
 }
 
 # pedclient's config for PED-initiated links (before it starts)

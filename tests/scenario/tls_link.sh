@@ -32,8 +32,10 @@ assert_contains "disconnected" "$OUT"
 RC=0
 OUT=$("$PS" -mode connect -name hsm1 -statedir "$SRV" 2>&1) || RC=$?
 [ "$RC" -eq 0 ] || fail "-mode connect: $OUT"
-wait_link hsm1 connected
-wait_pc_link
+wait_up 1
+[ "$(link_state hsm1)" = connected ] || fail "pedserver: link not shown connected"
+pc -mode show -statedir "$PCD"
+assert_contains "waiting for ped connect" "$OUT"
 assert_contains "ped1 from 127.0.0.1" "$OUT"
 assert_contains "$PS_FP" "$OUT"
 OUT=$("$PS" -mode show -statedir "$SRV" -name hsm1 2>&1)
@@ -76,13 +78,15 @@ ok "hsm init (SO keyset 2 of 3) and SO login with 2 keys through the PED-initiat
 hsm_run ped disconnect
 [ "$RC" -eq 0 ] || fail "ped disconnect: $OUT"
 # the link carries one session: pedserver dials again at once
-wait_pc_link
+wait_up 2
 ok "after ped disconnect the link is made again, waiting for the next ped connect"
 
 RC=0
 OUT=$("$PS" -mode disconnect -name hsm1 -statedir "$SRV" 2>&1) || RC=$?
 [ "$RC" -eq 0 ] || fail "-mode disconnect: $OUT"
-wait_link hsm1 disconnected
+wait_log "$SRV/pedserver.log" "appliance hsm1: disconnected by the operator" 1
+wait_log "$PCD/pedclient.log" "pedserver ped1 .*PED-initiated link down" 2
+[ "$(link_state hsm1)" = disconnected ] || fail "pedserver: link not shown disconnected"
 hsm_run ped connect -port 1
 # no link any more: ped connect falls back to dialling (and fails here)
 assert_not_contains "PED-initiated link" "$OUT"
