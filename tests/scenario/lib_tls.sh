@@ -15,9 +15,10 @@ link_state() {
 
 # wait_log FILE REGEX N [S]: until FILE has its Nth line matching REGEX (a
 # daemon's log: each link up/down is a line), deadline S (default 10 s).
+# (mawk -W interactive counts line by line; grep -m N waits for more input.)
 wait_log() {
-	timeout "${4:-10}" sh -c 'tail -n +1 -F "$1" 2>/dev/null | grep -q -m "$3" -E -- "$2"' _ \
-		"$1" "$2" "$3" || fail "no line $3 /$2/ in $1: $(tail -n 5 "$1" 2>/dev/null | tr '\n' '|')"
+	RE=$2 N=$3 timeout "${4:-10}" sh -c 'tail -n +1 -f "$1" 2>/dev/null |
+		mawk -W interactive '"'"'$0 ~ ENVIRON["RE"] && ++c >= ENVIRON["N"] { exit 0 }'"'"'' _ "$1" || fail "no line $3 /$2/ in $1: $(tail -n 5 "$1" 2>/dev/null | tr '\n' '|')"
 }
 
 # the Nth link up on each side
@@ -64,6 +65,6 @@ tls_pair() {
 	start_pc hsm ${PC_ARGS:-}
 	RC=0
 	OUT=$("$PS" -mode start -statedir "$SRV" -port "$(free_port)" -admin "$(free_port)" \
-		-ped "$EMU_far_LINK" 2>&1) || RC=$?
+		-ped "$EMU_far_LINK" ${PS_ARGS:-} 2>&1) || RC=$?
 	[ "$RC" -eq 0 ] || fail "pedserver start: $OUT"
 }

@@ -14,6 +14,7 @@ ok() { echo "ok: $*"; }
 
 start_pedemu far -mode remote
 PC_ARGS=""
+PS_ARGS="-handshaketimeout 1"
 tls_pair
 PSLOG="$SRV/pedserver.log"
 PCLOG="$PCD/pedclient.log"
@@ -78,5 +79,5 @@ _lc_pids="$_lc_pids $!"
 "$PS" -appliance register -name mute -certificate "$T/hsm-host.crt" -ip 127.0.0.1 \
 	-port "$SPORT" -statedir "$SRV" >/dev/null
 "$PS" -mode connect -name mute -statedir "$SRV" >/dev/null
-wait_log "$PSLOG" "appliance mute .*did not finish the TLS handshake within 5000 ms \\(TLS_HANDSHAKE_TIMEOUT\\)" 1 15
+wait_log "$PSLOG" "appliance mute .*did not finish the TLS handshake within 1000 ms \\(TLS_HANDSHAKE_TIMEOUT\\)" 1 5
 ok "a silent TLS peer is dropped at the handshake deadline on both sides"
