@@ -126,7 +126,8 @@ static void link_up(void *arg, int fd, const char *name, const char *fp)
 	gmtime_r(&k->since, &tm);
 	strftime(k->since_text, sizeof(k->since_text), "%Y-%m-%d %H:%M:%S UTC", &tm);
 	k->last_err[0] = '\0';
-	log_info("%s: PED-initiated link up (TLS 1.3, appliance fingerprint %s)", lb, fp);
+	log_info("%s: PED-initiated link up (TLS 1.3 handshake %.2f ms, appliance fingerprint %s)",
+		 lb, tlslink_handshake_ms(k->tl), fp);
 	audit_event("link_up", "appliance:s address:s port:d fingerprint:s", k->pin.name,
 		    k->pin.addr, k->pin.port, fp);
 }

@@ -49,6 +49,7 @@ struct tlslink {
 	bool started, shook, up, plain_open, closing, draining;
 	unsigned writes;    /* network writes in flight */
 	int code;
+	uint64_t t_start, t_up; /* uv_hrtime at tlslink_start and when up */
 	bool refused;       /* our pin check refused the peer */
 	char why[TLSLINK_WHY_MAX];
 	char peer[96];
@@ -385,6 +386,7 @@ static void go_up(tlslink_t *l)
 		return;
 	}
 	l->up = true;
+	l->t_up = uv_hrtime();
 	l->cbs.up(l->arg, sv[1], l->name, l->fp);
 }
 
@@ -538,6 +540,7 @@ uv_tcp_t *tlslink_tcp(tlslink_t *l)
 void tlslink_start(tlslink_t *l, const char *peer)
 {
 	snprintf(l->peer, sizeof(l->peer), "%s", peer);
+	l->t_start = uv_hrtime();
 	uv_timer_start(&l->timer, on_deadline, l->handshake_ms, 0);
 	if ((l->ssl = SSL_new(l->ctx->ssl)) == NULL ||
 	    (l->rbio = BIO_new(BIO_s_mem())) == NULL || (l->wbio = BIO_new(BIO_s_mem())) == NULL) {
@@ -562,4 +565,9 @@ void tlslink_start(tlslink_t *l, const char *peer)
 	l->started = true;
 	if (!l->ctx->server)
 		handshake(l);
+}
+
+double tlslink_handshake_ms(const tlslink_t *l)
+{
+	return l->t_up > l->t_start ? (double)(l->t_up - l->t_start) / 1e6 : 0.0;
 }

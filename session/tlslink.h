@@ -56,6 +56,8 @@ int tlslink_new(uv_loop_t *loop, tlslink_ctx_t *ctx, const struct tlspins *pins,
 uv_tcp_t *tlslink_tcp(tlslink_t *l);
 /* peer: "address:port" for logs. */
 void tlslink_start(tlslink_t *l, const char *peer);
+/* Time from tlslink_start to up (the TLS handshake, and READY), in ms. */
+double tlslink_handshake_ms(const tlslink_t *l);
 /* Closes now (the TCP connect failed, or the owner gives up); down follows
  * with code. */
 void tlslink_close(tlslink_t *l, int code, const char *why);

@@ -3,7 +3,8 @@
 #   tls_pair                 the walk-through's set-up: key and certificate on
 #                            both hosts, certificates exchanged and registered,
 #                            pedclient listening on LPORT, pedserver running
-#                            (SRV = its state dir) with PED $EMU_far_LINK
+#                            (SRV = its state dir, SPORT its server port)
+#                            with PED $EMU_far_LINK
 #   link_state NAME          pedserver -mode show -name NAME: its "Link state"
 #   wait_log FILE REGEX N [S]  until FILE's Nth line matching REGEX
 #   wait_up N [S]            until the Nth "link up" in both daemons' logs
@@ -64,7 +65,8 @@ tls_pair() {
 	# 4. both daemons run; pedserver connects out
 	start_pc hsm ${PC_ARGS:-}
 	RC=0
-	OUT=$("$PS" -mode start -statedir "$SRV" -port "$(free_port)" -admin "$(free_port)" \
+	SPORT=${SPORT:-$(free_port)}
+	OUT=$("$PS" -mode start -statedir "$SRV" -port "$SPORT" -admin "$(free_port)" \
 		-ped "$EMU_far_LINK" ${PS_ARGS:-} 2>&1) || RC=$?
 	[ "$RC" -eq 0 ] || fail "pedserver start: $OUT"
 }

@@ -3,8 +3,8 @@
 # start says in one line where it listens, which PED and where it logs; a
 # PED path that does not exist yet starts but says "waiting for the PED at";
 # stop with nothing running says "<prog> is not running" (exit 3) like show;
-# a failed start leaves no pid file for a later stop; -help marks the modes
-# not supported yet; pedemu makes its key directory with its parents, names
+# a failed start leaves no pid file for a later stop; -help describes the
+# PED-initiated modes; pedemu makes its key directory with its parents, names
 # a bad option, and -h, -help and --help agree; pedhsm names an unknown
 # option; pedhsm's usage and pedclient's role login usage list the same roles.
 . tests/scenario/lib_server.sh
@@ -60,11 +60,11 @@ ps_run -mode stop -statedir "$D"
 kill "$holder"
 wait "$holder" 2>/dev/null || true
 
-note "-help marks the modes not supported yet"
+note "-help lists the PED-initiated modes"
 help=$("$PS" -help)
 for m in connect disconnect; do
-	grep -E "^  $m +.*not supported by this build yet" <<<"$help" >/dev/null ||
-		fail "-help does not mark $m: $help"
+	grep -E "^  $m +.*PED-initiated link" <<<"$help" >/dev/null ||
+		fail "-help does not describe $m: $help"
 done
 
 note "pedemu: help, bad options, key directory with its parents"

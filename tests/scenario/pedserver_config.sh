@@ -98,13 +98,12 @@ assert_contains "-port: 70000 is out of range (1-65535)" "$OUT"
 ps_run -mode start -prot 1 -statedir "$B"
 assert_contains "-prot: unknown option" "$OUT"
 
-note "PED-initiated mode is not in this build"
-for args in "-appliance list" "-regen -commonname x" "-mode connect" "-mode disconnect" \
+note "PED-initiated mode: usage errors (tls_*.sh test the rest)"
+for args in "-mode connect" "-mode disconnect" "-regen" "-appliance register" \
 	"-mode start -name box"; do
 	# shellcheck disable=SC2086
-	ps_run $args
+	ps_run $args -statedir "$B"
 	[ "$RC" -eq 2 ] || fail "'$args': exit $RC ($OUT)"
-	assert_contains "not supported by this build yet" "$OUT"
 done
 
 note "log file unwritable: the daemon starts and says where it logs"
