@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "common/audit.h"
 #include "common/err.h"
@@ -77,7 +76,7 @@ static void link_down(void *arg, int code, const char *why, const char *fp)
 			    fp != NULL && fp[0] != '\0' ? fp : NULL, ped_errname(code));
 	}
 	if (k->fd >= 0)
-		close(k->fd);
+		tlslink_drop_fd(in->loop, k->fd);
 	memset(k, 0, sizeof(*k));
 	k->fd = -1;
 	in->handles--;

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -16,6 +15,7 @@
 #include "common/log.h"
 #include "session/pake.h"
 #include "session/session.h"
+#include "session/tlslink.h"
 #include "common/sys.h"
 
 #define WRAP_MAX (SHAMIR_ENCODED_MAX + 16)
@@ -843,7 +843,7 @@ int remote_connect(uv_loop_t *loop, hsm_t *hsm, const struct remote_opts *o,
 				return 0;
 			}
 		}
-		close(o->link_fd);
+		tlslink_drop_fd(loop, o->link_fd); /* not taken by r->tcp */
 		finish(r, PED_E_IO, "cannot use the PED-initiated link %s", o->link_name);
 		return 0;
 	}

@@ -8,7 +8,6 @@
 #include "pedserver/pedserver.h"
 
 #include <limits.h>
-#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,7 +116,7 @@ static void link_up(void *arg, int fd, const char *name, const char *fp)
 		if (k->wanted)
 			tlslink_close(k->tl, PED_E_IO, "the server cannot take the link");
 		else
-			close(fd);
+			tlslink_drop_fd(k->ob->loop, fd);
 		return;
 	}
 	k->st = OL_UP;

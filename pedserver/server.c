@@ -54,6 +54,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "session/pake.h"
+#include "session/tlslink.h"
 #include "session/wire.h"
 #include "common/sys.h"
 
@@ -1510,7 +1511,7 @@ int server_adopt(server_t *s, int fd, const char *label)
 	snprintf(c->peer, sizeof(c->peer), "%s", label);
 	snprintf(c->ip, sizeof(c->ip), "%s", label);
 	if (uv_tcp_open(&c->tcp, (uv_os_sock_t)fd) != 0) {
-		close(fd);
+		tlslink_drop_fd(s->loop, fd);
 		conn_close(c);
 		return PED_E_IO;
 	}

@@ -112,7 +112,6 @@ out:
 static int self_sign(EVP_PKEY *k, const char *cn, X509 **out)
 {
 	X509 *x = X509_new();
-	X509_NAME *nm;
 	unsigned char serial[16];
 	BIGNUM *bn = NULL;
 	int r = PED_E_CRYPTO;
@@ -126,10 +125,10 @@ static int self_sign(EVP_PKEY *k, const char *cn, X509 **out)
 	if (X509_gmtime_adj(X509_getm_notBefore(x), -3600) == NULL ||
 	    X509_gmtime_adj(X509_getm_notAfter(x), (long)TLSCERT_DAYS * 86400) == NULL)
 		goto out;
-	nm = X509_get_subject_name(x);
-	if (X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1,
-				       -1, 0) != 1 ||
-	    X509_set_issuer_name(x, nm) != 1 || X509_set_pubkey(x, k) != 1 ||
+	/* (no X509_NAME variable: wincrypt.h defines that name as a macro) */
+	if (X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_UTF8,
+				       (const unsigned char *)cn, -1, -1, 0) != 1 ||
+	    X509_set_issuer_name(x, X509_get_subject_name(x)) != 1 || X509_set_pubkey(x, k) != 1 ||
 	    X509_sign(x, k, EVP_sha256()) <= 0)
 		goto out;
 	*out = x;

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -370,8 +369,8 @@ static void go_up(tlslink_t *l)
 		return;
 	}
 	if (uv_tcp_init(l->loop, &l->plain) != 0) {
-		close(sv[0]);
-		close(sv[1]);
+		tlslink_drop_fd(l->loop, (int)sv[0]);
+		tlslink_drop_fd(l->loop, (int)sv[1]);
 		fail(l, PED_E_IO, "cannot make a socket pair");
 		return;
 	}
@@ -380,14 +379,13 @@ static void go_up(tlslink_t *l)
 	l->plain_open = true;
 	if (uv_tcp_open(&l->plain, sv[0]) != 0 ||
 	    uv_read_start((uv_stream_t *)&l->plain, on_alloc, on_plain_read) != 0) {
-		close(sv[0]);
-		close(sv[1]);
+		tlslink_drop_fd(l->loop, (int)sv[1]);
 		fail(l, PED_E_IO, "cannot open the socket pair");
 		return;
 	}
 	l->up = true;
 	l->t_up = uv_hrtime();
-	l->cbs.up(l->arg, sv[1], l->name, l->fp);
+	l->cbs.up(l->arg, (int)sv[1], l->name, l->fp);
 }
 
 /* Decrypts what arrived; before the link is up, the client waits for the
@@ -570,4 +568,23 @@ void tlslink_start(tlslink_t *l, const char *peer)
 double tlslink_handshake_ms(const tlslink_t *l)
 {
 	return l->t_up > l->t_start ? (double)(l->t_up - l->t_start) / 1e6 : 0.0;
+}
+
+static void dropped(uv_handle_t *h)
+{
+	free(h);
+}
+
+void tlslink_drop_fd(uv_loop_t *loop, int fd)
+{
+	uv_tcp_t *t = malloc(sizeof(*t));
+
+	/* through libuv, which closes a socket the platform's way */
+	if (t == NULL || uv_tcp_init(loop, t) != 0) {
+		free(t);
+		return;
+	}
+	if (uv_tcp_open(t, (uv_os_sock_t)fd) != 0)
+		log_warning("tls: cannot close socket %d", fd);
+	uv_close((uv_handle_t *)t, dropped);
 }

@@ -56,6 +56,8 @@ int tlslink_new(uv_loop_t *loop, tlslink_ctx_t *ctx, const struct tlspins *pins,
 uv_tcp_t *tlslink_tcp(tlslink_t *l);
 /* peer: "address:port" for logs. */
 void tlslink_start(tlslink_t *l, const char *peer);
+/* Closes a plaintext end the owner will not use (portably, through libuv). */
+void tlslink_drop_fd(uv_loop_t *loop, int fd);
 /* Time from tlslink_start to up (the TLS handshake, and READY), in ms. */
 double tlslink_handshake_ms(const tlslink_t *l);
 /* Closes now (the TCP connect failed, or the owner gives up); down follows
