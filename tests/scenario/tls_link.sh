@@ -5,8 +5,9 @@
 # -mode connect), then ped connect with no address over the link (the
 # orange key still authenticates the PED), ped show naming the mode, hsm
 # init with an SO keyset of 2 of 3 and an SO login with 2 of them through
-# the link, both audit trails (registrations, link up/down with
-# fingerprints), -mode disconnect.
+# the link, a second HSM host through its own link answered SERVER_BUSY,
+# -mode disconnect, both audit trails (registrations, link up/down with
+# fingerprints).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_client.sh"
 . "$(dirname "$0")/lib_tls.sh"
@@ -74,6 +75,26 @@ ped_key b1 $SOPIN
 hsm_done l1 || fail "SO login 2 of 3 over the link: $OUT"
 assert_contains "logged in" "$OUT"
 ok "hsm init (SO keyset 2 of 3) and SO login with 2 keys through the PED-initiated link"
+
+note "a second registered HSM host while the first holds the PED: busy"
+L2=$(free_port)
+PCD2="$T/hsm2"
+pc_listen_conf "$PCD2" "$L2"
+pc -regen -commonname hsm-host-2 -statedir "$PCD2"
+[ "$RC" -eq 0 ] || fail "regen 2: $OUT"
+pc -pedserver register -name ped1 -certificate "$T/ped-host.crt" -statedir "$PCD2"
+"$PS" -appliance register -name hsm2 -certificate "$PCD2/tls.crt" -ip 127.0.0.1 -port "$L2" \
+	-statedir "$SRV" >/dev/null || fail "register hsm2 (through the daemon)"
+PC_DIR_1=$PC_DIR
+start_pc hsm2
+"$PS" -mode connect -name hsm2 -statedir "$SRV" >/dev/null || fail "connect hsm2"
+wait_log "$PCD2/pedclient.log" "pedserver ped1 .*PED-initiated link up" 1
+# its HSM has no RPV yet: the one-time password mode, which reaches pedserver
+hsm_run ped connect -password
+assert_contains "SERVER_BUSY" "$OUT"
+assert_contains "PED-initiated link of pedserver ped1" "$OUT"
+PC_DIR=$PC_DIR_1
+ok "a second HSM host through its own link gets SERVER_BUSY while the first holds the PED"
 
 hsm_run ped disconnect
 [ "$RC" -eq 0 ] || fail "ped disconnect: $OUT"
