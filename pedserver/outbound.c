@@ -186,6 +186,29 @@ static void on_connect(uv_connect_t *req, int status)
 	tlslink_start(k->tl, lb);
 }
 
+/* 0 with k->pin refreshed from the store, or -1: the registration is gone
+ * or unreadable and the link stops (the operator must -mode connect again). */
+static int reload(struct olink *k)
+{
+	char path[PATH_MAX + 64], err[512];
+	struct tlspins pins;
+	const struct tlspin *pin;
+
+	snprintf(path, sizeof(path), "%s/%s", k->ob->statedir, OUTBOUND_STORE);
+	if (tlspins_load(&pins, path, err, sizeof(err)) == 0 &&
+	    (pin = tlspins_by_name(&pins, k->pin.name)) != NULL) {
+		k->pin = *pin;
+		return 0;
+	}
+	if (err[0] == '\0')
+		snprintf(err, sizeof(err), "appliance %s is no longer registered", k->pin.name);
+	snprintf(k->last_err, sizeof(k->last_err), "%s (NAME_NOT_REGISTERED); not dialling", err);
+	log_warning("appliance %s: %s", k->pin.name, k->last_err);
+	k->wanted = false;
+	k->st = OL_OFF;
+	return -1;
+}
+
 /* One try: load the key (a -regen since is taken), dial, TLS. */
 static void attempt(struct olink *k)
 {
@@ -196,6 +219,10 @@ static void attempt(struct olink *k)
 	int r;
 
 	if (!k->wanted || o->closing || k->tl != NULL)
+		return;
+	/* the registration as it is now: deleted, or re-registered after a
+	 * -regen on the appliance */
+	if (reload(k) != 0)
 		return;
 	k->st = OL_CONNECTING;
 	if (uv_ip4_addr(k->pin.addr, k->pin.port, (struct sockaddr_in *)&ss) != 0 &&

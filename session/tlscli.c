@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <uv.h>
+
 #include "common/audit.h"
 #include "common/cli.h"
 #include "common/err.h"
@@ -145,6 +147,14 @@ static int regen(const struct tlscli_desc *d, const char *dir, const struct cli_
 	return 0;
 }
 
+static bool ip_ok(const char *a)
+{
+	struct sockaddr_in6 s6;
+	struct sockaddr_in s4;
+
+	return uv_ip4_addr(a, 1, &s4) == 0 || uv_ip6_addr(a, 1, &s6) == 0;
+}
+
 bool tlscli_wants(const struct tlscli_desc *d, int argc, char *argv[])
 {
 	return prog_argv_has(argc, argv, "regen") || prog_argv_has(argc, argv, d->verb);
@@ -193,6 +203,8 @@ int tlscli_main(const struct tlscli_desc *d, int argc, char *argv[])
 		return cli_fail(&s, "register needs -certificate <file>");
 	if (d->dials && !r.val[O_IP].set)
 		return cli_fail(&s, "register needs -ip <address>");
+	if (d->dials && !ip_ok(r.val[O_IP].str))
+		return cli_fail(&s, "-ip: not an IPv4 or IPv6 address");
 	if ((rc = tlscert_read(r.val[O_CERT].str, e.fp, cn, sizeof(cn))) != 0) {
 		fprintf(stderr, "%s: %s: %s (%s)\n", d->prog, r.val[O_CERT].str, ped_strerror(rc),
 			ped_errname(rc));

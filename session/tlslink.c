@@ -17,6 +17,10 @@
 #include "common/log.h"
 
 #define CHUNK 16384
+/* Bytes queued towards one side beyond which the link is dropped: the
+ * session bounds its own traffic far below this (one record in flight per
+ * PED operation, pings), so only a misbehaving peer gets here. */
+#define QUEUE_MAX (1024 * 1024)
 #define PATH_CAP 4200
 
 struct tlslink_ctx {
@@ -245,6 +249,10 @@ static void flush_net(tlslink_t *l)
 	uv_buf_t b;
 	int n;
 
+	if (l->tcp.write_queue_size > QUEUE_MAX) {
+		fail(l, PED_E_TOO_LONG, "%s does not read what is sent", l->peer);
+		return;
+	}
 	while (!l->closing && BIO_ctrl_pending(l->wbio) > 0) {
 		n = (int)BIO_ctrl_pending(l->wbio);
 		if ((q = malloc(sizeof(*q) + (size_t)n)) == NULL) {
@@ -314,6 +322,10 @@ static void to_plain(tlslink_t *l, const uint8_t *p, size_t n)
 
 	if (!l->plain_open || n == 0)
 		return;
+	if (l->plain.write_queue_size > QUEUE_MAX) {
+		fail(l, PED_E_TOO_LONG, "%s sends faster than the session reads", l->peer);
+		return;
+	}
 	if ((q = malloc(sizeof(*q) + n)) == NULL) {
 		fail(l, PED_E_NOMEM, "out of memory");
 		return;

@@ -3,8 +3,9 @@
 # (issue 14): -regen (modes, -force, P-256/P-521), the 20-registration limit,
 # duplicate names, malformed certificate files, delete, -mode connect to an
 # unknown name, registrations through the running daemon (its audit chain
-# stays whole), and a -regen on the PED host: the appliance refuses the new
-# certificate until it is registered there.
+# stays whole), a -regen on the PED host: the appliance refuses the new
+# certificate until it is registered there; a deleted appliance is no
+# longer dialled once its link ends.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_client.sh"
 . "$(dirname "$0")/lib_tls.sh"
@@ -48,6 +49,9 @@ psr -appliance register -name nofile -certificate "$T/none.pem" -ip 127.0.0.1 -s
 [ "$RC" -eq 1 ] || fail "missing file: exit $RC"
 psr -appliance register -name x -certificate "$D/tls.crt" -statedir "$D"
 [ "$RC" -eq 2 ] || fail "register without -ip: exit $RC"
+psr -appliance register -name x -certificate "$D/tls.crt" -ip hsm.example -statedir "$D"
+[ "$RC" -eq 2 ] || fail "register with a host name: exit $RC"
+assert_contains "-ip: not an IPv4 or IPv6 address" "$OUT"
 ok "malformed, RSA and missing certificate files: BAD_CERTIFICATE / NOT_FOUND (exit 1); usage errors exit 2"
 
 for i in $(seq 1 20); do
@@ -107,8 +111,13 @@ assert_contains "$NEWFP" "$OUT"
 "$PS" -mode audit -verify -statedir "$SRV" >/dev/null || fail "pedserver audit chain"
 pc -mode audit -verify -statedir "$PCD"
 [ "$RC" -eq 0 ] || fail "pedclient audit chain: $OUT"
+psr -appliance delete -name hsm1 -statedir "$SRV"
+[ "$RC" -eq 0 ] || fail "delete while the link is up: $OUT"
+pc -mode stop -statedir "$PCD"
+wait_log "$SRV/pedserver.log" "appliance hsm1: .*no longer registered" 1
+[ "$(link_state hsm1)" = disconnected ] || fail "a deleted appliance is still dialled"
 "$PS" -mode stop -statedir "$SRV" >/dev/null
 RC=0
 OUT=$("$PS" -mode connect -name hsm1 -statedir "$SRV" 2>&1) || RC=$?
 [ "$RC" -eq 3 ] || fail "connect with no daemon: exit $RC"
-ok "unknown name refused; registrations through the daemon; after a regen the new certificate is refused until registered, then the link is up; audit chains whole"
+ok "unknown name refused; registrations through the daemon; after a regen the new certificate is refused until registered, then the link is up; a deleted appliance is no longer dialled; audit chains whole"
