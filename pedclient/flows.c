@@ -1469,6 +1469,7 @@ static void cmd_ped_connect(struct cmd_ctx *x)
 	char why[128], host[256], via[64], pw[PAKE_PW_DIGITS + 1], link[TLSPINS_NAME_MAX + 1];
 	char *argv[8];
 	int argc = 0, port = 0, r, password = 0;
+	bool by_name;
 	struct op *o;
 
 	pw[0] = '\0';
@@ -1520,7 +1521,21 @@ static void cmd_ped_connect(struct cmd_ctx *x)
 			    "Local PED", x->slot);
 		return;
 	}
-	if (connect_target(x, v[0], v[1], v[2], host, sizeof(host), &port, via, sizeof(via)) != 0) {
+	/* -ped NAME: a registered pedserver's PED-initiated link (a PED ID is
+	 * a number) */
+	by_name = v[2] != NULL && strspn(v[2], "0123456789") != strlen(v[2]);
+	if (by_name && (v[0] != NULL || v[1] != NULL || x->f->env.inbound == NULL ||
+			!tlspins_name_ok(v[2]))) {
+		OPENSSL_cleanse(pw, sizeof(pw));
+		hsmsock_end(x->c, PED_E_NO_LINK, "-ped %s: not a PED ID, and no PED-initiated "
+						 "link of that name can be up here", v[2]);
+		return;
+	}
+	if (by_name) {
+		snprintf(host, sizeof(host), "%s", v[2]);
+		port = WIRE_DEFAULT_PORT;
+	} else if (connect_target(x, v[0], v[1], v[2], host, sizeof(host), &port, via,
+				  sizeof(via)) != 0) {
 		OPENSSL_cleanse(pw, sizeof(pw));
 		return;
 	}
@@ -1559,12 +1574,21 @@ static void cmd_ped_connect(struct cmd_ctx *x)
 	ro.ping_timeout_ms = (unsigned)cfg->PingTimeout * 1000u;
 	ro.idle_timeout_ms = (unsigned)cfg->IdleTimeout * 1000u;
 	ro.password = password ? pw : NULL;
-	/* no address given: a PED-initiated link that is up goes first */
-	if (v[0] == NULL && v[1] == NULL && v[2] == NULL && x->f->env.inbound != NULL &&
-	    inbound_take(x->f->env.inbound, NULL, &ro.link_fd, link, sizeof(link)) == 0) {
+	/* no address given: a PED-initiated link that is up goes first; -ped
+	 * NAME: that pedserver's link, or NO_PED_LINK */
+	if (((v[0] == NULL && v[1] == NULL && v[2] == NULL) || by_name) &&
+	    x->f->env.inbound != NULL &&
+	    inbound_take(x->f->env.inbound, by_name ? v[2] : NULL, &ro.link_fd, link,
+			 sizeof(link)) == 0) {
 		ro.link_name = link;
 		hsmsock_line(o->conn, "out", "Using the PED-initiated link of pedserver %s ...",
 			     link);
+	} else if (by_name) {
+		free(g);
+		OPENSSL_cleanse(pw, sizeof(pw));
+		op_end(o, PED_E_NO_LINK, "pedserver %s has no PED-initiated link up here "
+					 "(pedserver -mode connect on the PED host)", v[2]);
+		return;
 	} else {
 		hsmsock_line(o->conn, "out", "Connecting to the Remote PED server at %s:%d%s ...",
 			     host, port, via);

@@ -27,7 +27,7 @@
 
 static const char *const help_text[] = {
 	"ped connect [-ip A] [-port P] [-ped ID] [-slot S]  open a Remote PED session (orange key)",
-	"ped connect                               no address: through a PED-initiated link if one is up",
+	"ped connect [-ped NAME]                   through a PED-initiated link (no address: any that is up)",
 	"ped connect -password [NNNNNNNN] [...]   first contact before RPV init (one-time password)",
 	"ped disconnect                            close the Remote PED session",
 	"ped set -ip A -port P                     the slot's default Remote PED server",

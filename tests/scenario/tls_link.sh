@@ -102,11 +102,22 @@ hsm_run ped disconnect
 wait_up 2
 ok "after ped disconnect the link is made again, waiting for the next ped connect"
 
+hsm_run ped connect -ped nosuch
+[ "$RC" -ne 0 ] || fail "ped connect -ped nosuch succeeded"
+assert_contains "NO_PED_LINK" "$OUT"
+# the PED cached the orange key at the first connect: it answers at once
+hsm_run ped connect -ped ped1
+[ "$RC" -eq 0 ] || fail "ped connect -ped ped1: $OUT"
+assert_contains "PED-initiated link of pedserver ped1" "$OUT"
+hsm_run ped disconnect
+wait_up 3
+ok "ped connect -ped NAME takes that pedserver's link (NO_PED_LINK for a name without one)"
+
 RC=0
 OUT=$("$PS" -mode disconnect -name hsm1 -statedir "$SRV" 2>&1) || RC=$?
 [ "$RC" -eq 0 ] || fail "-mode disconnect: $OUT"
 wait_log "$SRV/pedserver.log" "appliance hsm1: disconnected by the operator" 1
-wait_log "$PCD/pedclient.log" "pedserver ped1 .*PED-initiated link down" 2
+wait_log "$PCD/pedclient.log" "pedserver ped1 .*PED-initiated link down" 3
 [ "$(link_state hsm1)" = disconnected ] || fail "pedserver: link not shown disconnected"
 hsm_run ped connect -port 1
 # no link any more: ped connect falls back to dialling (and fails here)
