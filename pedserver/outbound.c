@@ -389,6 +389,23 @@ void outbound_show(outbound_t *o, admin_reply_t *r, const char *name)
 	admin_reply_end(r, 0);
 }
 
+void outbound_describe(const outbound_t *o, admin_reply_t *r)
+{
+	unsigned i;
+
+	for (i = 0; o != NULL && i < TLSPINS_MAX; i++) {
+		const struct olink *k = &o->l[i];
+		char what[48];
+
+		if (!k->used || (!k->wanted && k->st == OL_OFF))
+			continue;
+		snprintf(what, sizeof(what), "PED-initiated Link %s:", k->pin.name);
+		admin_reply_line(r, "%-28s %s:%d %s%s%s", what, k->pin.addr, k->pin.port,
+				 state_names[k->st], k->st == OL_UP ? " since " : "",
+				 k->st == OL_UP ? k->since_text : "");
+	}
+}
+
 void outbound_admin(outbound_t *o, admin_reply_t *r, int argc, char **argv)
 {
 	if (argc != 2 || !tlspins_name_ok(argv[1])) {

@@ -179,6 +179,8 @@ int outbound_new(uv_loop_t *loop, server_t *srv, const char *statedir, unsigned 
 /* Admin verbs: link-connect NAME, link-disconnect NAME; show -name NAME. */
 void outbound_admin(outbound_t *o, admin_reply_t *r, int argc, char **argv);
 void outbound_show(outbound_t *o, admin_reply_t *r, const char *name);
+/* One line per link asked for (show's block; nothing when none). */
+void outbound_describe(const outbound_t *o, admin_reply_t *r);
 void outbound_close(outbound_t *o, void (*done)(void *arg), void *arg);
 
 /* ---- status report (show.c) ---- */

@@ -146,6 +146,7 @@ void pedserver_show(void *ctx, admin_reply_t *r, int argc, char **argv)
 	item(r, "HSM Policy, Allowlist:", "%s, %zu HSM%s", allow_policy_name(server_policy(ps->server)),
 	     allow_count(server_allow(ps->server)), allow_count(server_allow(ps->server)) == 1 ? "" : "s");
 	allow_list_lines(server_allow(ps->server), r, "        ");
+	outbound_describe(ps->outbound, r);
 	admin_reply_line(r, "Show command passed.");
 	admin_reply_end(r, 0);
 }

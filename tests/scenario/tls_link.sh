@@ -41,6 +41,7 @@ assert_contains "ped1 from 127.0.0.1" "$OUT"
 assert_contains "$PS_FP" "$OUT"
 OUT=$("$PS" -mode show -statedir "$SRV" -name hsm1 2>&1)
 assert_contains "Connected since:" "$OUT"
+assert_contains "PED-initiated Link hsm1:" "$("$PS" -mode show -statedir "$SRV" 2>&1)"
 assert_contains "$PC_FP" "$OUT"
 ok "walk-through: regen, exchange, register, connect: the link is up on both sides"
 
