@@ -38,11 +38,6 @@ int tlscert_fp(const void *x509, char fp[static TLSCERT_FP_TEXT])
 	return 0;
 }
 
-void tlscert_fp_short(const char *fp, char *out, size_t cap)
-{
-	snprintf(out, cap, "%.16s...", fp != NULL && fp[0] != '\0' ? fp : "(none)");
-}
-
 /* The key's curve: 521, 256 or 0 (not an accepted key). */
 static int key_bits(EVP_PKEY *k)
 {

@@ -29,7 +29,5 @@ int tlscert_regen(const char *dir, const char *cn, int bits, int force,
 int tlscert_read(const char *path, char fp[static TLSCERT_FP_TEXT], char *cn, size_t cncap);
 /* The fingerprint of an X509 * (passed as void * to keep OpenSSL out). */
 int tlscert_fp(const void *x509, char fp[static TLSCERT_FP_TEXT]);
-/* "ab:cd:..." form of the first n bytes of a hex fingerprint for logs. */
-void tlscert_fp_short(const char *fp, char *out, size_t cap);
 
 #endif

@@ -49,7 +49,7 @@ struct tlslink {
 	SSL *ssl;
 	BIO *rbio, *wbio;   /* network -> SSL, SSL -> network */
 	int handles;        /* open uv handles */
-	bool started, shook, up, plain_open, closing, draining;
+	bool shook, up, plain_open, closing, draining;
 	unsigned writes;    /* network writes in flight */
 	int code;
 	uint64_t t_start, t_up; /* uv_hrtime at tlslink_start and when up */
@@ -186,6 +186,7 @@ static void close_now(tlslink_t *l)
 }
 
 /* Records why (the first reason wins) and closes. */
+static void vnote(tlslink_t *l, int code, const char *fmt, va_list ap) PED_PRINTF(3, 0);
 static void vnote(tlslink_t *l, int code, const char *fmt, va_list ap)
 {
 	if (l->code == 0 && l->why[0] == '\0') {
@@ -572,7 +573,6 @@ void tlslink_start(tlslink_t *l, const char *peer)
 		fail(l, PED_E_IO, "cannot read from %s", l->peer);
 		return;
 	}
-	l->started = true;
 	if (!l->ctx->server)
 		handshake(l);
 }
