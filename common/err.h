@@ -108,7 +108,15 @@
 	X(TLS_TIMEOUT, 79, "TLS_HANDSHAKE_TIMEOUT",                                 \
 	  "the TLS peer did not finish its handshake in time")                     \
 	X(NO_CERT, 80, "NO_CERTIFICATE",                                            \
-	  "this host has no TLS key and certificate yet (use -regen)")
+	  "this host has no TLS key and certificate yet (use -regen)") \
+	X(RESUME_UNKNOWN, 81, "RESUME_UNKNOWN",                                     \
+	  "no session to resume with this secret (stale, replayed or foreign)")    \
+	X(RESUME_REFUSED, 82, "RESUME_REFUSED",                                     \
+	  "the resume's key confirmation failed (wrong resumption secret)")        \
+	X(RESUME_EXPIRED, 83, "RESUME_WINDOW_EXPIRED",                              \
+	  "the link did not come back within the resume window")                   \
+	X(RESUME_WRONG_SERVER, 84, "RESUME_WRONG_SERVER",                           \
+	  "the server answering the resume is not the one of the session")
 
 enum ped_err {
 	PED_OK = 0,

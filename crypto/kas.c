@@ -15,10 +15,7 @@
 #include "crypto/kdf.h"
 
 #define KAS_L_BITS ((uint32_t)KAS_DKM_LEN * 8)
-#define KAS_ALG_MAX                                                            \
-	(sizeof(KAS_ALG_FULL_UNIFIED) > sizeof(KAS_ALG_ONE_PASS)               \
-		 ? sizeof(KAS_ALG_FULL_UNIFIED)                                 \
-		 : sizeof(KAS_ALG_ONE_PASS))
+#define KAS_ALG_MAX 128 /* the longest AlgorithmID is KAS_ALG_RESUME, 78 */
 /* lv(AlgorithmID) lv(ID_U) lv(EphemData_U) lv(ID_V) lv(EphemData_V) L
  * lv(SuppPubInfo) lv(SuppPrivInfo) */
 #define KAS_FIXED_MAX                                                          \
@@ -250,6 +247,30 @@ static void split_dkm(const uint8_t dkm[KAS_DKM_LEN], kas_keys_t *out)
 	split_dir(dkm + KAS_MACKEY_LEN + dir_len, &out->vu);
 }
 
+/* KAS_RESUME: MacTag_U, MacTag_V and the next resumption secret from
+ * MacKey over "label" || ID_self || ID_peer || E_self || E_peer, as Full
+ * Unified does (PROTOCOL.md §6.3). */
+static int resume_tags(const uint8_t mac_key[KAS_MACKEY_LEN], const struct kas_fixed *f,
+		       enum kas_role role, kas_keys_t *out)
+{
+	uint8_t tag_u[KAS_TAG_LEN], tag_v[KAS_TAG_LEN];
+	int r;
+
+	if ((r = mac_tag(mac_key, "KC_R_U", f->id_u, f->id_u_len, f->id_v, f->id_v_len, f->e_u,
+			 f->e_u_len, f->e_v, f->e_v_len, tag_u)) == 0 &&
+	    (r = mac_tag(mac_key, "KC_R_V", f->id_v, f->id_v_len, f->id_u, f->id_u_len, f->e_v,
+			 f->e_v_len, f->e_u, f->e_u_len, tag_v)) == 0 &&
+	    (r = mac_tag(mac_key, "RSEC_R", f->id_u, f->id_u_len, f->id_v, f->id_v_len, f->e_u,
+			 f->e_u_len, f->e_v, f->e_v_len, out->rs)) == 0) {
+		memcpy(out->own_tag, role == KAS_U ? tag_u : tag_v, KAS_TAG_LEN);
+		memcpy(out->peer_tag, role == KAS_U ? tag_v : tag_u, KAS_TAG_LEN);
+		out->has_own_tag = out->has_peer_tag = out->has_rs = 1;
+	}
+	OPENSSL_cleanse(tag_u, sizeof(tag_u));
+	OPENSSL_cleanse(tag_v, sizeof(tag_v));
+	return r;
+}
+
 int kas_schedule(const uint8_t *z, size_t zlen, const struct kas_fixed *f,
 		 enum kas_scheme scheme, enum kas_role role, kas_keys_t *out)
 {
@@ -265,8 +286,12 @@ int kas_schedule(const uint8_t *z, size_t zlen, const struct kas_fixed *f,
 		out->scheme = scheme;
 		out->role = role;
 		split_dkm(dkm, out);
+		if (scheme == KAS_RESUME)
+			r = resume_tags(dkm, f, role, out);
 	}
-	OPENSSL_cleanse(dkm, sizeof(dkm)); /* MacKey is not used: wiped unread */
+	OPENSSL_cleanse(dkm, sizeof(dkm)); /* MacKey (unused but by KAS_RESUME) */
+	if (r != 0)
+		kas_keys_wipe(out);
 	return r;
 }
 
@@ -317,6 +342,12 @@ int kas_derive(const struct kas_params *p, kas_keys_t *out)
 		memcpy(out->own_tag, p->role == KAS_U ? tag_u : tag_v, KAS_TAG_LEN);
 		memcpy(out->peer_tag, p->role == KAS_U ? tag_v : tag_u, KAS_TAG_LEN);
 		out->has_own_tag = out->has_peer_tag = 1;
+		/* the first resumption secret (PROTOCOL.md §6.2), same MacData
+		 * fields, so it is bound to both identities and the RPV */
+		if ((r = mac_tag(mac_key, "RSEC_2", pp.id_u, pp.id_u_len, pp.id_v, pp.id_v_len,
+				 pp.e_u, pp.e_u_len, pp.e_v, pp.e_v_len, out->rs)) != 0)
+			goto out;
+		out->has_rs = 1;
 	} else {
 		/* MacData_V = "KC_1_V" || ID_V || ID_U || Nonce_V || EphemData_U,
 		 * ID_U empty: unilateral confirmation from V to U. */

@@ -48,12 +48,18 @@
 #define KAS_DKM_LEN (KAS_MACKEY_LEN + 2 * (KAS_DEK_LEN + KAS_DMK_LEN + KAS_CWK_LEN))
 #define KAS_TAG_LEN 64
 #define KAS_NONCE_LEN 32
+#define KAS_RS_LEN 64 /* resumption secret, HMAC-SHA-512(MacKey, ...) */
 #define KAS_SECRET_MAX 512   /* SuppPrivInfo */
 #define KAS_CONTEXT_MAX 1024 /* SuppPubInfo */
 
 /* KAS_SPAKE2: keys from kas_schedule over SPAKE2's Ke (PROTOCOL.md Part 4),
  * confirmation tags from SPAKE2 itself. */
-enum kas_scheme { KAS_FULL_UNIFIED = 1, KAS_ONE_PASS = 2, KAS_SPAKE2 = 3 };
+/* KAS_RESUME: a session resumption (PROTOCOL.md Part 6): keys from
+ * kas_schedule over an ephemeral-only CDH with the resumption secret as
+ * SuppPrivInfo, and, unlike KAS_SPAKE2, its tags and next resumption secret
+ * from MacKey like Full Unified's (labels "KC_R_U", "KC_R_V", "RSEC_R"). */
+enum kas_scheme { KAS_FULL_UNIFIED = 1, KAS_ONE_PASS = 2, KAS_SPAKE2 = 3, KAS_RESUME = 4 };
+#define KAS_ALG_RESUME "RemotePED-1 resume C(2e,0s) P-521 SHA-512 AES-256-CTR HMAC-SHA-512 AES-256-KWP"
 #define KAS_ID_MAX 512 /* ID_U / ID_V in kas_schedule */
 enum kas_role { KAS_U = 0, KAS_V = 1 };
 
@@ -71,6 +77,9 @@ typedef struct kas_keys {
 	int has_own_tag, has_peer_tag;    /* One-Pass: V sends, U checks */
 	uint8_t own_tag[KAS_TAG_LEN];     /* the tag this party sends */
 	uint8_t peer_tag[KAS_TAG_LEN];    /* the tag this party expects */
+	int has_rs;                       /* Full Unified and KAS_RESUME: */
+	uint8_t rs[KAS_RS_LEN];           /* the resumption secret, "RSEC_2" /
+					   * "RSEC_R" over the MacData fields */
 } kas_keys_t;
 
 struct kas_params {

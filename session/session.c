@@ -29,6 +29,7 @@
 #define PAKE_A_LEN (ECP_PUB_LEN + PAKE_PT_LEN)
 #define PAKE_B_LEN (PAKE_PT_LEN + PAKE_CONF_LEN)
 #define PAKE_CONFIRM_LEN PAKE_CONF_LEN
+#define RESUME_INIT_LEN (SESS_RID_LEN + ECP_PUB_LEN)
 #define TR_ENTRY_HDR 5 /* u8 type || u32be length */
 #define TR_MAX                                                                 \
 	(2 * (TR_ENTRY_HDR + WIRE_MAX_HELLO) + 2 * TR_ENTRY_HDR + KEX_SHARE_LEN +      \
@@ -55,6 +56,8 @@ enum st {
 	S_PW_A,      /* server, password: waiting for PAKE_A */
 	S_PW_NEED,   /* server, password: waiting for sess_server_password */
 	S_PW_CONFIRM, /* server, password: waiting for PAKE_CONFIRM */
+	S_RS_INIT,   /* server, resume: waiting for RESUME_INIT */
+	S_RS_NEED,   /* server, resume: waiting for sess_server_resume */
 	ST_OPEN,
 	ST_CLOSED,
 	ST_COUNT
@@ -90,6 +93,12 @@ struct sess {
 	uint8_t pake_peer[PAKE_PT_LEN];   /* password: pA (server) or pB (client) */
 	int pending_derive;               /* client: SESS_EV_DERIVE not yet given */
 	int pending_open;                 /* client, password: SESS_EV_OPEN not yet given */
+	/* resumption (Part 6) */
+	uint8_t id_u[ECP_PUB_LEN], id_v[ECP_PUB_LEN]; /* Qs_U, Qh_V of this session */
+	uint8_t rid[SESS_RID_LEN];        /* server: RESUME_INIT's */
+	struct sess_resume rsm;           /* client resuming: the state it takes up;
+					   * once open: this session's next one */
+	int resuming, has_rs;
 	int closed_reported;
 	int close_code;
 	char close_reason[WIRE_STR_MAX + 1];
@@ -111,6 +120,7 @@ static int on_record(sess_t *s, const uint8_t *p, size_t n, struct sess_event *e
 static int on_pake_a(sess_t *s, const uint8_t *p, size_t n, struct sess_event *ev);
 static int on_pake_b(sess_t *s, const uint8_t *p, size_t n, struct sess_event *ev);
 static int on_pake_confirm(sess_t *s, const uint8_t *p, size_t n, struct sess_event *ev);
+static int on_resume_init(sess_t *s, const uint8_t *p, size_t n, struct sess_event *ev);
 
 /* What each state accepts besides ERROR (type 0: nothing), and the length cap. */
 static const struct state_rule {
@@ -135,6 +145,8 @@ static const struct state_rule {
 	[S_PW_A] = {SESS_ST_KEX, WIRE_PAKE_A, on_pake_a, WIRE_MAX_HELLO},
 	[S_PW_NEED] = {SESS_ST_NEED_KEYS, 0, NULL, WIRE_MAX_HELLO},
 	[S_PW_CONFIRM] = {SESS_ST_CONFIRM, WIRE_PAKE_CONFIRM, on_pake_confirm, WIRE_MAX_HELLO},
+	[S_RS_INIT] = {SESS_ST_KEX, WIRE_RESUME_INIT, on_resume_init, WIRE_MAX_HELLO},
+	[S_RS_NEED] = {SESS_ST_NEED_KEYS, 0, NULL, WIRE_MAX_HELLO},
 	[ST_OPEN] = {SESS_ST_OPEN, WIRE_RECORD, on_record, CHAN_MAX_RECORD},
 	[ST_CLOSED] = {SESS_ST_CLOSED, 0, NULL, 0},
 };
@@ -207,6 +219,15 @@ static void tell_peer(sess_t *s, int code, const char *reason)
 }
 
 /* ---- closing ----------------------------------------------------------- */
+
+/* At open: the resumption secret of the keys, for sess_resume_export. */
+static void keep_rs(sess_t *s)
+{
+	if (s->keys.has_rs && resume_state(s->keys.rs, s->id_u, s->id_v, &s->rsm) == 0)
+		s->has_rs = 1;
+	else
+		resume_wipe(&s->rsm);
+}
 
 static void wipe_handshake(sess_t *s)
 {
@@ -376,6 +397,7 @@ static int on_kex_init(sess_t *s, const uint8_t *p, size_t n, struct sess_event 
 	if ((r = tr_add(s, WIRE_KEX_INIT, p, n)) != 0 || (r = tr_hash(s)) != 0)
 		return sess_close(s, r, NULL, 1);
 	memcpy(s->peer_qs, p, ECP_PUB_LEN);
+	memcpy(s->id_u, p, ECP_PUB_LEN);
 	memcpy(s->peer_qe, p + ECP_PUB_LEN, ECP_PUB_LEN);
 	memcpy(s->proof, p + 2 * ECP_PUB_LEN, SESS_PROOF_LEN);
 	s->proof_ok = 0;
@@ -396,10 +418,11 @@ static int on_kex_reply(sess_t *s, const uint8_t *p, size_t n, struct sess_event
 	if (n != KEX_REPLY_LEN)
 		return sess_close(s, PED_E_PARSE, "KEX_REPLY of the wrong length", 1);
 	if (kas_check_tag(&s->keys, p) != 0)
-		return sess_close(s, PED_E_RPV_MISMATCH, NULL, 1);
+		return sess_close(s, s->resuming ? PED_E_RESUME_REFUSED : PED_E_RPV_MISMATCH, NULL, 1);
 	if ((r = queue_frame(s, WIRE_KEX_CONFIRM, s->keys.own_tag, KAS_TAG_LEN)) != 0 ||
 	    (r = chan_new(&s->keys, &s->chan)) != 0)
 		return sess_close(s, r, NULL, 1);
+	keep_rs(s);
 	wipe_handshake(s);
 	s->st = ST_OPEN;
 	ev->type = SESS_EV_OPEN;
@@ -416,8 +439,10 @@ static int confirm_open(sess_t *s, const uint8_t *p, size_t n, size_t want, int 
 	if (n != want)
 		return sess_close(s, PED_E_PARSE, "key confirmation of the wrong length", 1);
 	if (kas_check_tag(&s->keys, p) != 0)
-		return sess_close(s, bad_tag, NULL, 1);
+		return sess_close(s, s->resuming ? PED_E_RESUME_REFUSED : bad_tag, NULL, 1);
 	r = chan_new(&s->keys, &s->chan);
+	if (r == 0)
+		keep_rs(s);
 	wipe_handshake(s);
 	if (r != 0)
 		return sess_close(s, r, NULL, 1);
@@ -429,6 +454,29 @@ static int confirm_open(sess_t *s, const uint8_t *p, size_t n, size_t want, int 
 static int on_kex_confirm(sess_t *s, const uint8_t *p, size_t n, struct sess_event *ev)
 {
 	return confirm_open(s, p, n, KEX_CONFIRM_LEN, PED_E_RPV_MISMATCH, ev);
+}
+
+/* ---- resumption (Part 6) ------------------------------------------------ */
+
+/* Server: rid || Qe_U. The point is validated; T covers HELLO, HELLO_ACK,
+ * KEX_SHARE and this frame; the owner then looks rid up. */
+static int on_resume_init(sess_t *s, const uint8_t *p, size_t n, struct sess_event *ev)
+{
+	int r;
+
+	if (n != RESUME_INIT_LEN)
+		return sess_close(s, PED_E_PARSE, "RESUME_INIT of the wrong length", 1);
+	if (ecp_import_public(p + SESS_RID_LEN, ECP_PUB_LEN, &s->peer_e) != 0)
+		return sess_close(s, PED_E_BAD_KEY, NULL, 1);
+	if ((r = tr_add(s, WIRE_RESUME_INIT, p, n)) != 0 || (r = tr_hash(s)) != 0)
+		return sess_close(s, r, NULL, 1);
+	memcpy(s->rid, p, SESS_RID_LEN);
+	memcpy(s->peer_qe, p + SESS_RID_LEN, ECP_PUB_LEN);
+	s->st = S_RS_NEED;
+	ev->type = SESS_EV_RESUME;
+	ev->rid = s->rid;
+	ev->hello = s->hello;
+	return 0;
 }
 
 /* ---- the password mode (Part 4) ----------------------------------------- */
@@ -680,6 +728,89 @@ int sess_client_new_password(const char *client_name, const char *hsm_serial, se
 	return client_new(client_name, hsm_serial, WIRE_PURPOSE_PASSWORD, out);
 }
 
+int sess_client_new_resume(const char *client_name, const char *hsm_serial,
+			   const struct sess_resume *st, sess_t **out)
+{
+	int r;
+
+	if (st == NULL)
+		return PED_E_INVAL;
+	if ((r = client_new(client_name, hsm_serial, WIRE_PURPOSE_RESUME, out)) == 0) {
+		(*out)->rsm = *st;
+		(*out)->resuming = 1;
+	}
+	return r;
+}
+
+int sess_client_resume(sess_t *s)
+{
+	uint8_t init[RESUME_INIT_LEN];
+	struct sess_resume st;
+	int r = PED_E_INVAL;
+
+	memset(&st, 0, sizeof(st));
+	if (s == NULL || s->st != C_ACKED || !s->resuming)
+		goto out;
+	st = s->rsm;
+	if (CRYPTO_memcmp(s->peer_qh, st.qh_v, ECP_PUB_LEN) != 0) {
+		r = sess_close(s, PED_E_RESUME_WRONG_SERVER, NULL, 1);
+		goto out;
+	}
+	memcpy(init, st.rid, SESS_RID_LEN);
+	if ((r = ecp_generate(&s->own_e)) != 0 ||
+	    (r = ecp_export_public(s->own_e, init + SESS_RID_LEN)) != 0 ||
+	    (r = queue_hs(s, WIRE_RESUME_INIT, init, sizeof(init))) != 0 || (r = tr_hash(s)) != 0 ||
+	    (r = resume_derive(KAS_U, &st, s->own_e, init + SESS_RID_LEN, s->peer_qe, s->T,
+			       &s->keys)) != 0) {
+		r = sess_close(s, r, NULL, 1);
+		goto out;
+	}
+	memcpy(s->id_u, st.qs_u, ECP_PUB_LEN);
+	memcpy(s->id_v, st.qh_v, ECP_PUB_LEN);
+	resume_wipe(&s->rsm); /* the next one comes with the keys */
+	s->st = C_KEX;
+	r = 0;
+out:
+	resume_wipe(&st);
+	return r;
+}
+
+int sess_is_resume(const sess_t *s)
+{
+	return s != NULL && s->hello.purpose == WIRE_PURPOSE_RESUME;
+}
+
+int sess_server_resume(sess_t *s, const struct sess_resume *st)
+{
+	uint8_t qe_v[ECP_PUB_LEN];
+	int r;
+
+	if (s == NULL || s->st != S_RS_NEED)
+		return PED_E_INVAL;
+	if (st == NULL || CRYPTO_memcmp(st->rid, s->rid, SESS_RID_LEN) != 0)
+		return sess_close(s, PED_E_RESUME_UNKNOWN, NULL, 1);
+	if (CRYPTO_memcmp(st->qh_v, s->id_v, ECP_PUB_LEN) != 0)
+		return sess_close(s, PED_E_RESUME_UNKNOWN, "the session was held under another host key", 1);
+	if ((r = ecp_export_public(s->own_e, qe_v)) != 0 ||
+	    (r = resume_derive(KAS_V, st, s->own_e, s->peer_qe, qe_v, s->T, &s->keys)) != 0 ||
+	    (r = queue_frame(s, WIRE_KEX_REPLY, s->keys.own_tag, KAS_TAG_LEN)) != 0)
+		return sess_close(s, r, NULL, 1);
+	memcpy(s->id_u, st->qs_u, ECP_PUB_LEN);
+	s->resuming = 1;
+	s->st = S_CONFIRM;
+	return 0;
+}
+
+int sess_resume_export(const sess_t *s, struct sess_resume *out)
+{
+	if (s == NULL || out == NULL)
+		return PED_E_INVAL;
+	if (!s->has_rs)
+		return PED_E_NOT_FOUND;
+	*out = s->rsm;
+	return 0;
+}
+
 int sess_is_password(const sess_t *s)
 {
 	return s != NULL && s->hello.purpose == WIRE_PURPOSE_PASSWORD;
@@ -846,11 +977,12 @@ int sess_server_accept(sess_t *s, const struct wire_hello_ack *ack, ecp_key_t *e
 		return 0;
 	}
 	memcpy(qe + ECP_PUB_LEN, host_pub, ECP_PUB_LEN);
+	memcpy(s->id_v, host_pub, ECP_PUB_LEN);
 	if ((s->own_e == NULL && (r = ecp_generate(&s->own_e)) != 0) ||
 	    (r = ecp_export_public(s->own_e, qe)) != 0 ||
 	    (r = queue_hs(s, WIRE_KEX_SHARE, qe, sizeof(qe))) != 0 || (r = tr_hash_to(s, s->Ts)) != 0)
 		return sess_close(s, r, NULL, 1);
-	s->st = S_KEX;
+	s->st = s->hello.purpose == WIRE_PURPOSE_RESUME ? S_RS_INIT : S_KEX;
 	return 0;
 }
 
@@ -1016,6 +1148,8 @@ int sess_client_kex_init(sess_t *s, const uint8_t qs_u[static ECP_PUB_LEN],
 	if (s == NULL || s->st != C_ACKED)
 		return PED_E_INVAL;
 	memcpy(init, qs_u, ECP_PUB_LEN);
+	memcpy(s->id_u, qs_u, ECP_PUB_LEN);
+	memcpy(s->id_v, s->peer_qh, ECP_PUB_LEN);
 	memcpy(init + ECP_PUB_LEN, qe_u, ECP_PUB_LEN);
 	memcpy(init + 2 * ECP_PUB_LEN, proof, SESS_PROOF_LEN);
 	if ((r = queue_hs(s, WIRE_KEX_INIT, init, sizeof(init))) != 0 || (r = tr_hash(s)) != 0)

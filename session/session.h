@@ -58,6 +58,7 @@
 #include "crypto/chan.h"
 #include "crypto/ecp.h"
 #include "crypto/kas.h"
+#include "session/resume.h"
 
 #define WIRE_KEX_INIT 0x10
 #define WIRE_KEX_REPLY 0x11
@@ -66,6 +67,7 @@
 #define WIRE_PAKE_A 0x14       /* password mode (Part 4): Qs_U || pA */
 #define WIRE_PAKE_B 0x15       /* pB || confB */
 #define WIRE_PAKE_CONFIRM 0x16 /* confA */
+#define WIRE_RESUME_INIT 0x17 /* resume (Part 6): rid(32) || Qe_U(133) */
 #define WIRE_RECORD 0x20
 
 #define SESS_TRANSCRIPT_LEN 64
@@ -112,6 +114,9 @@ enum sess_event_type {
 	                      * (ev.peer_static = Qs_U, ev.peer_ephem = pA,
 	                      * ev.hello); ask the PED for the password, then
 	                      * sess_server_password */
+	SESS_EV_RESUME,      /* server, resume (HELLO purpose RESUME): RESUME_INIT
+	                      * arrived (ev.rid, ev.hello); answer with
+	                      * sess_server_resume */
 	SESS_EV_OPEN,        /* key confirmation succeeded: records flow */
 	SESS_EV_MESSAGE,     /* open: a SESS_MSG_LINK / PED_STATE message
 	                      * (ev.msg_type, ev.body, ev.body_len; valid until
@@ -132,6 +137,7 @@ struct sess_event {
 	const uint8_t *body;
 	size_t body_len;
 	uint64_t nonce;
+	const uint8_t *rid;                      /* SESS_EV_RESUME: SESS_RID_LEN */
 	int code;                                /* negative PED_E_* or 0 */
 	char reason[WIRE_STR_MAX + 1];
 };
@@ -224,6 +230,28 @@ int sess_client_kex_init(sess_t *s, const uint8_t qs_u[static ECP_PUB_LEN],
  * mismatch closes with RPV_MISMATCH (ERROR sent), a match queues KEX_CONFIRM
  * and gives SESS_EV_OPEN. */
 int sess_client_keys(sess_t *s, kas_keys_t *k);
+
+/* Resumption (docs/PROTOCOL.md Part 6, session/resume.h).
+ * Client: a session that takes up the one st describes (copied) on a new
+ * connection: HELLO purpose RESUME; after SESS_EV_HELLO_ACK the owner calls
+ * sess_client_resume, which checks that the server's host key is the one of
+ * the session (else RESUME_WRONG_SERVER), makes a fresh ephemeral key, queues
+ * RESUME_INIT and derives; KEX_REPLY / KEX_CONFIRM then open it as in a full
+ * handshake (a wrong tag is RESUME_REFUSED). */
+int sess_client_new_resume(const char *client_name, const char *hsm_serial,
+			   const struct sess_resume *st, sess_t **out);
+int sess_client_resume(sess_t *s);
+/* 1 for a session opened (or opening) by a resume. */
+int sess_is_resume(const sess_t *s);
+/* Server, after SESS_EV_RESUME: st is the state whose rid the owner found
+ * for ev.rid, or NULL when it has none (closes with RESUME_UNKNOWN, ERROR
+ * sent). Derives and queues KEX_REPLY; KEX_CONFIRM then opens, or closes
+ * with RESUME_REFUSED. st is not changed: the owner drops it on open. */
+int sess_server_resume(sess_t *s, const struct sess_resume *st);
+/* Either side, once the session has opened (also after it closed): the
+ * state for the next resume, with this session's resumption secret.
+ * PED_E_NOT_FOUND for a session that has none (password mode, not opened). */
+int sess_resume_export(const sess_t *s, struct sess_resume *out);
 
 /* Open session: queue one message (SESS_MSG_*), sealed in a record. */
 int sess_send(sess_t *s, uint8_t msg_type, const uint8_t *body, size_t len);

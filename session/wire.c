@@ -101,7 +101,7 @@ int wire_hello_decode(const uint8_t *p, size_t len, struct wire_hello *h)
 		return PED_E_PARSE;
 	if (h->min_version == 0 || h->min_version > h->max_version)
 		return PED_E_PARSE;
-	if (h->purpose < WIRE_PURPOSE_PROBE || h->purpose > WIRE_PURPOSE_PASSWORD)
+	if (h->purpose < WIRE_PURPOSE_PROBE || h->purpose > WIRE_PURPOSE_RESUME)
 		return PED_E_PARSE;
 	if (wire_get_str(&b, h->client_name) != 0 || wire_get_str(&b, h->hsm_serial) != 0)
 		return PED_E_PARSE;

@@ -30,7 +30,8 @@ enum wire_type {
 };
 
 /* PASSWORD: the one-time password mode (PROTOCOL.md Part 4) */
-enum wire_purpose { WIRE_PURPOSE_PROBE = 1, WIRE_PURPOSE_SESSION = 2, WIRE_PURPOSE_PASSWORD = 3 };
+enum wire_purpose { WIRE_PURPOSE_PROBE = 1, WIRE_PURPOSE_SESSION = 2, WIRE_PURPOSE_PASSWORD = 3,
+		    WIRE_PURPOSE_RESUME = 4 /* PROTOCOL.md Part 6 */ };
 
 struct wire_hello {
 	uint8_t min_version, max_version;
