@@ -29,6 +29,9 @@
 	  "seconds between keep-alive pings on an idle session")                       \
 	X(Client, PingTimeout, INT, 30, 1, 3600,                                        \
 	  "seconds without an answer to a ping before the session is dropped")         \
+	X(Client, ResumeWindow, INT, 300, 0, 86400,                                     \
+	  "seconds to reconnect and resume a session whose link broke, without the "   \
+	  "orange key (0: no resumption)")                                             \
 	X(Process, InternalShutdownTimeout, INT, 10, 1, 3600,                           \
 	  "seconds a shutdown may take before the process exits anyway")              \
 	X(Process, BgProcessStartupTimeout, INT, 10, 1, 3600,                           \

@@ -1389,6 +1389,18 @@ static void glue_closed(void *arg, int err, const char *msg)
 	on_session_closed(f, slot, err, msg);
 }
 
+/* The link broke and resumes, or resumed: the console of the command that
+ * waits on this slot's PED hears it (each console asks `ped show` anyway). */
+static void glue_link(void *arg, const char *msg)
+{
+	struct conn_glue *g = arg;
+	struct op *o = g->f->slot[g->slot].op;
+
+	audit_event("session_link", "slot:u hsm:s what:s", g->slot, slot_serial(g->f, g->slot), msg);
+	if (o != NULL)
+		hsmsock_line(o->conn, "out", "%s", msg);
+}
+
 static void connect_gone(void *arg)
 {
 	struct op *o = arg;
@@ -1459,7 +1471,7 @@ static int connect_target(struct cmd_ctx *x, const char *ip, const char *port, c
 static void cmd_ped_connect(struct cmd_ctx *x)
 {
 	static const char *const names[] = {"-ip", "-port", "-ped", NULL};
-	static const struct remote_cbs cbs = {glue_attend, glue_connected, glue_closed};
+	static const struct remote_cbs cbs = {glue_attend, glue_connected, glue_closed, glue_link};
 	struct slotrt *s = &x->f->slot[x->slot];
 	const struct pedclient_cfg *cfg = x->f->env.cfg;
 	struct remote_opts ro;
@@ -1573,6 +1585,7 @@ static void cmd_ped_connect(struct cmd_ctx *x)
 	ro.ping_interval_ms = (unsigned)cfg->PingInterval * 1000u;
 	ro.ping_timeout_ms = (unsigned)cfg->PingTimeout * 1000u;
 	ro.idle_timeout_ms = (unsigned)cfg->IdleTimeout * 1000u;
+	ro.resume_window_ms = (unsigned)cfg->ResumeWindow * 1000u;
 	ro.password = password ? pw : NULL;
 	/* no address given: a PED-initiated link that is up goes first; -ped
 	 * NAME: that pedserver's link, or NO_PED_LINK */

@@ -57,6 +57,15 @@ struct remote {
 	uint64_t ping_nonce;
 	int ping_out;
 
+	/* resumption (docs/PROTOCOL.md Part 6) */
+	struct sess_resume rsm;  /* the open session's state for a resume */
+	int has_rsm, no_resume;  /* no_resume: the PED was unplugged meanwhile */
+	int resuming;            /* the link broke: reconnecting to resume */
+	uv_timer_t retry;        /* the back-off between attempts */
+	uint64_t lost_at;        /* uv_now at the loss */
+	unsigned attempt, resumes;
+	uint64_t last_resume_ms; /* how long the last resume took */
+
 	/* the running PED operation */
 	int op_running;
 	uint16_t op_id, next_id;
@@ -69,6 +78,10 @@ struct remote {
 
 static void flush(remote_t *r);
 static void finish(remote_t *r, int err, const char *fmt, ...) PED_PRINTF(3, 4);
+static void link_lost(remote_t *r, int err, const char *fmt, ...) PED_PRINTF(3, 4);
+static void schedule_retry(remote_t *r);
+static void resumed(remote_t *r);
+static int resume_failed(remote_t *r, const struct sess_event *ev);
 
 /* ---- teardown ---- */
 
@@ -106,6 +119,8 @@ static void tcp_closed(uv_handle_t *h)
 	r->tcp_closing = 0;
 	if (r->finished)
 		maybe_free(r); /* close_handles counted the socket as closed */
+	else if (r->resuming)
+		schedule_retry(r);
 	else
 		try_next(r);
 }
@@ -117,6 +132,7 @@ static void close_handles(remote_t *r)
 	uv_close((uv_handle_t *)&r->deadline, handle_closed);
 	uv_close((uv_handle_t *)&r->ping, handle_closed);
 	uv_close((uv_handle_t *)&r->idle, handle_closed);
+	uv_close((uv_handle_t *)&r->retry, handle_closed);
 	if (r->tcp_open) {
 		r->tcp_open = 0;
 		uv_close((uv_handle_t *)&r->tcp, handle_closed);
@@ -165,6 +181,10 @@ static void finish(remote_t *r, int err, const char *fmt, ...)
 		va_end(ap);
 	}
 	r->st = R_CLOSING;
+	r->resuming = 0;
+	resume_wipe(&r->rsm);
+	r->has_rsm = 0;
+	uv_timer_stop(&r->retry);
 	OPENSSL_cleanse(r->password, sizeof(r->password));
 	hsm_pake_abort(r->hsm); /* one attempt per ped connect -password */
 	uv_timer_stop(&r->ping);
@@ -213,8 +233,10 @@ static void on_written(uv_write_t *req, int status)
 		}
 		return;
 	}
+	if (status == UV_ECANCELED && r->resuming)
+		return; /* the broken connection's last writes */
 	if (status < 0)
-		finish(r, PED_E_IO, "connection to %s lost: %s", r->where, uv_strerror(status));
+		link_lost(r, PED_E_IO, "connection to %s lost: %s", r->where, uv_strerror(status));
 	else if (r->writes == 0 && r->st == R_OPEN && !r->ping_out && r->notified)
 		uv_timer_stop(&r->deadline); /* else it is the pong or confirmation deadline */
 }
@@ -243,7 +265,7 @@ static void flush(remote_t *r)
 	if (uv_write(&w->req, (uv_stream_t *)&r->tcp, &b, 1, on_written) != 0) {
 		OPENSSL_cleanse(w->data, len);
 		free(w);
-		finish(r, PED_E_IO, "connection to %s lost", r->where);
+		link_lost(r, PED_E_IO, "connection to %s lost", r->where);
 		return;
 	}
 	r->writes++;
@@ -269,13 +291,18 @@ static void on_deadline(uv_timer_t *t)
 			       "%s did not confirm the session within %u ms", r->where,
 			       r->o.handshake_ms);
 		else if (r->ping_out)
-			finish(r, PED_E_PEER_TIMEOUT, "%s stopped answering (no pong within %u s)",
-			       r->where, r->o.ping_timeout_ms / 1000);
+			link_lost(r, PED_E_PEER_TIMEOUT, "%s stopped answering (no pong within %u s)",
+				  r->where, r->o.ping_timeout_ms / 1000);
 		else
-			finish(r, PED_E_IO, "%s: a write did not complete within %u s", r->where,
-			       r->o.write_timeout_ms / 1000);
+			link_lost(r, PED_E_IO, "%s: a write did not complete within %u s", r->where,
+				  r->o.write_timeout_ms / 1000);
 		break;
 	default:
+		if (r->resuming) { /* this attempt is over: the next one */
+			link_lost(r, PED_E_HANDSHAKE_TIMEOUT, "%s did not answer the resume within "
+				  "%u ms", r->where, r->o.handshake_ms);
+			break;
+		}
 		finish(r, PED_E_HANDSHAKE_TIMEOUT, "%s did not complete the handshake within %u ms",
 		       r->where, r->o.handshake_ms);
 		break;
@@ -586,6 +613,11 @@ static void on_event(remote_t *r, const struct sess_event *ev)
 		snprintf(r->ped_firmware, sizeof(r->ped_firmware), "%s", ev->ack.ped_firmware);
 		if (ev->ack.busy)
 			return; /* ERROR SERVER_BUSY and CLOSED follow */
+		if (r->resuming) { /* no orange key: RESUME_INIT, then KEX_REPLY */
+			if ((e = sess_client_resume(r->s)) != 0 && sess_state(r->s) != SESS_ST_CLOSED)
+				finish(r, e, "%s: resume: %s", r->where, ped_strerror(e));
+			break;
+		}
 		if ((e = r->password_mode ? do_pake(r) : do_kex_init(r, ev)) != 0)
 			finish(r, e, "%s: key exchange: %s", r->where, ped_strerror(e));
 		break;
@@ -602,8 +634,14 @@ static void on_event(remote_t *r, const struct sess_event *ev)
 		 * with V's first record (V sends PED_STATE as it opens), so a
 		 * KEX_CONFIRM that V rejects is reported as that failure */
 		r->st = R_OPEN;
-		r->t_open = time(NULL);
-		uv_timer_start(&r->deadline, on_deadline, r->o.handshake_ms, 0);
+		if (!r->no_resume && sess_resume_export(r->s, &r->rsm) == 0)
+			r->has_rsm = 1;
+		if (r->resuming) {
+			resumed(r);
+		} else {
+			r->t_open = time(NULL);
+			uv_timer_start(&r->deadline, on_deadline, r->o.handshake_ms, 0);
+		}
 		uv_timer_start(&r->ping, on_ping, r->o.ping_interval_ms, r->o.ping_interval_ms);
 		touch(r);
 		break;
@@ -619,8 +657,13 @@ static void on_event(remote_t *r, const struct sess_event *ev)
 			if (pbuf_get_u8(&b, &att) == 0 && wire_get_str(&b, fw) == 0) {
 				r->ped_attached = att;
 				snprintf(r->ped_firmware, sizeof(r->ped_firmware), "%s", fw);
-				if (!att)
+				if (!att) {
 					end_op(r, PED_E_UNPLUGGED);
+					/* the PED forgot the orange key: no resume */
+					r->no_resume = 1;
+					r->has_rsm = 0;
+					resume_wipe(&r->rsm);
+				}
 			}
 		}
 		break;
@@ -633,6 +676,8 @@ static void on_event(remote_t *r, const struct sess_event *ev)
 		}
 		break;
 	case SESS_EV_CLOSED:
+		if (r->resuming && resume_failed(r, ev))
+			break;
 		if (ev->code == PED_E_SERVER_BUSY)
 			finish(r, PED_E_SERVER_BUSY, "the PED server %s is serving another HSM%s%s",
 			       r->where, r->ack.holder[0] ? ": " : "", r->ack.holder);
@@ -671,16 +716,16 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	if (r->finished)
 		return;
 	if (nread < 0) {
-		finish(r, r->st == R_OPEN ? PED_E_DISCONNECTED : PED_E_IO,
-		       "%s closed the connection%s", r->where,
-		       r->st == R_OPEN ? "" : " during the handshake");
+		link_lost(r, r->st == R_OPEN ? PED_E_DISCONNECTED : PED_E_IO,
+			  "%s closed the connection%s", r->where,
+			  r->st == R_OPEN ? "" : " during the handshake");
 		return;
 	}
 	if (nread == 0)
 		return;
 	e = sess_feed(r->s, (const uint8_t *)buf->base, (size_t)nread);
 	OPENSSL_cleanse(buf->base, (size_t)nread);
-	while (!r->finished) {
+	while (!r->finished && r->tcp_open) { /* a link_lost closes the socket */
 		memset(&ev, 0, sizeof(ev));
 		if (sess_next(r->s, &ev) != 0 && ev.type == SESS_EV_NONE)
 			break;
@@ -689,11 +734,143 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		on_event(r, &ev);
 		flush(r);
 	}
-	if (!r->finished && e != 0)
+	if (r->finished || !r->tcp_open)
+		return;
+	if (e != 0)
 		finish(r, e, "%s: %s", r->where, ped_strerror(e));
 	if (!r->finished && sess_state(r->s) == SESS_ST_CLOSED)
 		finish(r, PED_E_DISCONNECTED, "%s: session closed", r->where);
 	flush(r);
+}
+
+/* ---- resumption (docs/PROTOCOL.md Part 6) ---- */
+
+static void say(remote_t *r, const char *fmt, ...) PED_PRINTF(2, 3);
+static void say(remote_t *r, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (r->cbs.on_link != NULL)
+		r->cbs.on_link(r->arg, msg);
+}
+
+/* The connection broke (or a resume attempt failed): resume if the session
+ * can, else end it with err. The running PED operation stays pending: its
+ * result comes after the resume (the server keeps it), or it ends with the
+ * session. */
+static void link_lost(remote_t *r, int err, const char *fmt, ...)
+{
+	char msg[300];
+	va_list ap;
+
+	if (r->finished || (r->resuming && !r->tcp_open))
+		return; /* the loss is being handled */
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* a PED-initiated link (Part 5) is dialled by pedserver, not by us: no
+	 * resume over it yet */
+	if (!r->resuming && (r->o.resume_window_ms == 0 || !r->has_rsm || r->st != R_OPEN ||
+			     !r->notified || r->o.link_name != NULL || r->ai == NULL)) {
+		finish(r, err, "%s", msg);
+		return;
+	}
+	if (!r->resuming) {
+		r->resuming = 1;
+		r->lost_at = uv_now(r->loop);
+		r->attempt = 0;
+		log_warning("remote PED session with %s: network lost (%s): resuming, for up to %u s",
+			    r->where, ped_errname(err), r->o.resume_window_ms / 1000);
+		say(r, "Network lost to %s (%s): resuming...", r->where, msg);
+	} else {
+		log_info("remote PED session with %s: resume attempt %u failed: %s", r->where,
+			 r->attempt, msg);
+	}
+	uv_timer_stop(&r->deadline);
+	uv_timer_stop(&r->ping);
+	uv_timer_stop(&r->idle);
+	r->ping_out = 0;
+	r->st = R_CONNECT;
+	sess_free(r->s);
+	r->s = NULL;
+	if (r->tcp_open) { /* tcp_closed schedules the next attempt */
+		r->tcp_open = 0;
+		r->tcp_closing = 1;
+		uv_close((uv_handle_t *)&r->tcp, tcp_closed);
+	} else if (!r->tcp_closing) {
+		schedule_retry(r);
+	}
+}
+
+static void on_retry(uv_timer_t *t)
+{
+	remote_t *r = t->data;
+
+	if (r->finished || !r->resuming)
+		return;
+	r->attempt++;
+	r->next = r->ai;
+	uv_timer_start(&r->deadline, on_deadline, r->o.handshake_ms, 0);
+	try_next(r);
+}
+
+/* The next attempt after a back-off with jitter, within the window. */
+static void schedule_retry(remote_t *r)
+{
+	uint64_t spent = uv_now(r->loop) - r->lost_at, left;
+	uint32_t rnd = 0;
+	unsigned ms;
+
+	if (spent >= r->o.resume_window_ms) {
+		finish(r, PED_E_RESUME_EXPIRED, "the link to %s did not come back within %u s; the "
+		       "session is over (ped connect again, with the orange key)", r->where,
+		       r->o.resume_window_ms / 1000);
+		return;
+	}
+	left = r->o.resume_window_ms - spent;
+	(void)RAND_bytes((unsigned char *)&rnd, sizeof(rnd));
+	ms = resume_backoff_ms(r->attempt, rnd);
+	uv_timer_start(&r->retry, on_retry, ms < left ? ms : left, 0);
+}
+
+/* The resumed session is open. */
+static void resumed(remote_t *r)
+{
+	r->resuming = 0;
+	r->resumes++;
+	r->last_resume_ms = uv_now(r->loop) - r->lost_at;
+	uv_timer_stop(&r->deadline);
+	log_info("remote PED session with %s resumed after %llu.%01llu s (attempt %u)%s", r->where,
+		 (unsigned long long)(r->last_resume_ms / 1000),
+		 (unsigned long long)(r->last_resume_ms % 1000 / 100), r->attempt,
+		 r->op_running ? "; the PED operation's result is awaited" : "");
+	say(r, "Resumed the session with %s after %llu.%01llu s.", r->where,
+	    (unsigned long long)(r->last_resume_ms / 1000),
+	    (unsigned long long)(r->last_resume_ms % 1000 / 100));
+}
+
+/* A resume attempt was refused: 1 if that ends the session (said), 0 to
+ * try again (the server may be restarting its listener, say). */
+static int resume_failed(remote_t *r, const struct sess_event *ev)
+{
+	switch (ev->code) {
+	case PED_E_RESUME_UNKNOWN:
+	case PED_E_RESUME_REFUSED:
+	case PED_E_RESUME_WRONG_SERVER:
+	case PED_E_SERVER_BUSY:
+		finish(r, ev->code, "%s: the session cannot be resumed: %s%s%s (ped connect again, "
+		       "with the orange key)", r->where, ped_strerror(ev->code),
+		       ev->reason[0] ? ": " : "", ev->reason);
+		return 1;
+	default:
+		link_lost(r, ev->code != 0 ? ev->code : PED_E_DISCONNECTED, "%s: %s", r->where,
+			  ped_strerror(ev->code != 0 ? ev->code : PED_E_DISCONNECTED));
+		return 1;
+	}
 }
 
 /* ---- connecting ---- */
@@ -707,7 +884,7 @@ static void on_connect(uv_connect_t *req, int status)
 	if (r->finished)
 		return;
 	if (status < 0) {
-		if (r->next != NULL) {
+		if (r->next != NULL || r->resuming) { /* the next address, or a later attempt */
 			r->tcp_open = 0;
 			r->tcp_closing = 1;
 			uv_close((uv_handle_t *)&r->tcp, tcp_closed);
@@ -726,8 +903,11 @@ static void connected(remote_t *r)
 
 	r->st = R_HELLO;
 	r->t_connect = time(NULL);
-	e = r->password_mode ? sess_client_new_password(r->client, r->serial, &r->s)
-			     : sess_client_new(r->client, r->serial, &r->s);
+	sess_free(r->s); /* a failed resume attempt's */
+	r->s = NULL;
+	e = r->resuming ? sess_client_new_resume(r->client, r->serial, &r->rsm, &r->s)
+	    : r->password_mode ? sess_client_new_password(r->client, r->serial, &r->s)
+			       : sess_client_new(r->client, r->serial, &r->s);
 	if (e != 0) {
 		finish(r, e, "cannot start a session: %s", ped_strerror(e));
 		return;
@@ -754,7 +934,7 @@ static void try_next(remote_t *r)
 	r->creq.data = r;
 	r->st = R_CONNECT;
 	if (uv_tcp_connect(&r->creq, &r->tcp, a->ai_addr, on_connect) != 0) {
-		if (r->next != NULL) {
+		if (r->next != NULL || r->resuming) {
 			r->tcp_open = 0;
 			r->tcp_closing = 1;
 			uv_close((uv_handle_t *)&r->tcp, tcp_closed);
@@ -826,8 +1006,9 @@ int remote_connect(uv_loop_t *loop, hsm_t *hsm, const struct remote_opts *o,
 	uv_timer_init(loop, &r->deadline);
 	uv_timer_init(loop, &r->ping);
 	uv_timer_init(loop, &r->idle);
-	r->deadline.data = r->ping.data = r->idle.data = r;
-	r->handles = 4; /* three timers and the tcp handle (counted even if never opened) */
+	uv_timer_init(loop, &r->retry);
+	r->deadline.data = r->ping.data = r->idle.data = r->retry.data = r;
+	r->handles = 5; /* four timers and the tcp handle (counted even if never opened) */
 	r->gai.data = r;
 	if (o->link_name != NULL) { /* PED-initiated: the link is there already */
 		snprintf(r->link, sizeof(r->link), "%s", o->link_name);
@@ -864,6 +1045,11 @@ int remote_connect(uv_loop_t *loop, hsm_t *hsm, const struct remote_opts *o,
 	r->gai_pending = 1;
 	*out = r;
 	return 0;
+}
+
+int remote_is_resuming(const remote_t *r)
+{
+	return r != NULL && r->resuming && !r->finished;
 }
 
 int remote_is_password(const remote_t *r)
@@ -1020,8 +1206,21 @@ void remote_describe(const remote_t *r, void (*fn)(void *arg, const char *line),
 		 r->ped_firmware[0] ? ", firmware " : "", r->ped_firmware,
 		 r->ack.ped_protocol[0] ? "" : "");
 	fn(arg, line);
-	snprintf(line, sizeof(line), "Session:            %s", states[r->st]);
+	if (r->resuming)
+		snprintf(line, sizeof(line), "Session:            network lost %llu s ago, resuming "
+			 "(attempt %u, window %u s)",
+			 (unsigned long long)((uv_now(r->loop) - r->lost_at) / 1000), r->attempt,
+			 r->o.resume_window_ms / 1000);
+	else
+		snprintf(line, sizeof(line), "Session:            %s", states[r->st]);
 	fn(arg, line);
+	if (r->resumes > 0) {
+		snprintf(line, sizeof(line), "Resumed:            %u time%s, the last after %llu.%01llu s",
+			 r->resumes, r->resumes == 1 ? "" : "s",
+			 (unsigned long long)(r->last_resume_ms / 1000),
+			 (unsigned long long)(r->last_resume_ms % 1000 / 100));
+		fn(arg, line);
+	}
 	fmt_time(r->t_open, t1, sizeof(t1));
 	fmt_time(r->t_last, t2, sizeof(t2));
 	snprintf(line, sizeof(line), "Connected since:    %s (%ld s)", t1,

@@ -44,6 +44,10 @@ struct remote_opts {
 	 * the session takes link_fd (closed on every path). NULL: dial. */
 	const char *link_name;
 	int link_fd;
+	/* session resumption (docs/PROTOCOL.md Part 6): when the connection of
+	 * an open session breaks, reconnect with back-off and resume without the
+	 * orange key for up to this long; 0: no resumption */
+	unsigned resume_window_ms;
 };
 
 struct remote_cbs {
@@ -56,11 +60,17 @@ struct remote_cbs {
 	 * after this call. Also the end of a connect that failed (after
 	 * on_connected). */
 	void (*on_closed)(void *arg, int err, const char *msg);
+	/* The link broke and the session is resuming, or it resumed: a line
+	 * for the console ("Network lost ... resuming...", "Resumed ... after
+	 * 3.2 s."). May be NULL. */
+	void (*on_link)(void *arg, const char *msg);
 };
 
 int remote_connect(uv_loop_t *loop, hsm_t *hsm, const struct remote_opts *o,
 		   const struct remote_cbs *cbs, void *arg, remote_t **out);
 int remote_is_open(const remote_t *r);
+/* 1 while a broken link is being resumed (PED operations wait). */
+int remote_is_resuming(const remote_t *r);
 /* 1 for a session opened with a one-time password (RPV initialization only). */
 int remote_is_password(const remote_t *r);
 /* PED operations, as lped.h. */

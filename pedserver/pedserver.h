@@ -54,6 +54,9 @@
 	  "seconds between keep-alive pings in a session")                                 \
 	X(Server, PingTimeout, INT, 60, 1, 3600,                                           \
 	  "seconds without an answer to pings before a session is dropped")                \
+	X(Server, ResumeWindow, INT, 300, 0, 86400,                                        \
+	  "seconds the PED stays reserved for an HSM whose connection broke, so that it "   \
+	  "resumes without the orange key (0: no resumption)")                             \
 	X(Server, InternalShutdownTimeout, INT, 10, 1, 600,                                \
 	  "seconds the daemon may take to shut down before it exits anyway")               \
 	X(Server, BgProcessStartupTimeout, INT, 10, 1, 600,                                \
@@ -122,6 +125,10 @@ struct server_stats {
 	unsigned long refused_rate;       /* closed at accept: the source's rate */
 	unsigned long refused_per_source; /* closed at accept: the source's cap */
 	unsigned long evicted;     /* pre-session connections evicted for a newcomer */
+	unsigned long resumed;     /* sessions resumed after a link loss */
+	unsigned long resume_refused; /* resumes refused: unknown, stale or replayed
+				       * secret, failed confirmation */
+	unsigned long resume_expired; /* reservations that ran out */
 	uint64_t session_total_s;  /* total connection time */
 	uint64_t session_idle_s;   /* of which idle */
 };
@@ -138,6 +145,7 @@ struct server_client {
 	char since[32];          /* UTC, "YYYY-MM-DD HH:MM:SS" */
 	const char *state;       /* "open", "reading the orange key", ... */
 	bool open;
+	char resume[160];        /* the link is lost and the PED reserved: what for */
 	uint64_t conn_s, idle_s; /* since the session opened; since the last operation */
 };
 /* false if nobody holds or is taking the slot */
@@ -151,6 +159,35 @@ int server_adopt(server_t *s, int fd, const char *label);
 /* Live-changeable settings (SIGHUP). */
 void server_set_timeouts(server_t *s, const struct pedserver_cfg *cfg);
 void server_close(server_t *s, void (*done)(void *arg), void *arg);
+
+/* ---- the PED reserved for a resuming HSM (resume.c) ----
+ * When an open session's connection breaks, the server keeps what a resume
+ * needs (session/resume.h) and the relayed PED operation under way, for
+ * ResumeWindow seconds; the server owns the timer and the logging. */
+struct resv {
+	bool on;
+	struct sess_resume st;    /* the session's resumption secret and identities */
+	char hsm[WIRE_STR_MAX + 1], client[WIRE_STR_MAX + 1];
+	char peer[80], ip[72], since[32];
+	time_t t_open, t_lost, until;
+	bool password;
+	/* the PED operation the session had under way (it continues) */
+	bool op;
+	uint8_t op_type, op_key_type;
+	uint16_t op_cid, op_pid;
+	char op_title[WIRE_STR_MAX + 1]; /* its title on the PED: the audit's role */
+	pedhost_result_t *result; /* its result once the PED answered, for the resume */
+};
+/* Starts a reservation with a copy of st (wipes any previous one). */
+void resv_hold(struct resv *v, const struct sess_resume *st, unsigned window_s);
+/* true if v holds the secret named rid (constant time). */
+bool resv_match(const struct resv *v, const uint8_t rid[SESS_RID_LEN]);
+/* Keeps a copy of the operation's result (wiped on drop); PED_E_NOMEM. */
+int resv_keep_result(struct resv *v, const pedhost_result_t *res);
+/* Ends it, wiping the secret and any kept result. */
+void resv_drop(struct resv *v);
+/* "HSM 154704 at 10.0.0.7 (link lost 12 s ago, resuming; reserved until ...)" */
+void resv_holder_text(const struct resv *v, char *out, size_t cap);
 
 /* ---- session <-> PED relay codec (relay.c) ---- */
 /* The orange key's one secret: RPV(32) || d_PED(66) (pedclient/hsm.h). */

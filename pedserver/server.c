@@ -107,6 +107,8 @@ struct conn {
 	char op_title[WIRE_STR_MAX + 1]; /* its title on the PED: the audit's role */
 	bool ping_out;
 	uint64_t ping_nonce;
+	bool no_resume;      /* the PED was unplugged in this session: no resume */
+	bool suspended;      /* its link broke; the server holds it for a resume */
 	time_t t_hello, t_open, t_last;
 	int trail_code; /* how the session ended, for the audit trail */
 	char since[32];
@@ -126,6 +128,9 @@ struct server {
 	unsigned read_ms, write_ms, handshake_ms, ping_ms, ping_timeout_ms, idle_ms, ped_op_ms;
 	struct conn *holder; /* the open session: the slot */
 	struct conn *hs;     /* a handshake past KEX_INIT (the PED reads its key) */
+	struct resv resv;    /* the PED reserved for a resuming HSM (resume.c) */
+	uv_timer_t resv_timer;
+	unsigned resume_ms;
 	char hostname[WIRE_STR_MAX + 1];
 	ecp_key_t *next_ephem; /* the next handshake's ephemeral, made ahead */
 	ecp_key_t *host;       /* the host key (Qh_V of KEX_SHARE): key proofs */
@@ -181,6 +186,10 @@ static void conn_handle_closed(uv_handle_t *h)
 }
 
 static void release_slot(struct conn *c);
+static void hold_for_resume(struct conn *c);
+static bool reserved_for_other(const struct conn *c);
+static void send_link(struct conn *c, const uint8_t *body, size_t len);
+static void link_status(struct conn *c, uint16_t cid, int status);
 
 /* c is no longer a pre-session connection (it opened, or it closes). */
 static void leave_pre(struct conn *c)
@@ -366,9 +375,17 @@ static void release_slot(struct conn *c)
 		s->holder = NULL;
 		s->stats.session_total_s += (uint64_t)(now - c->t_open);
 		s->stats.session_idle_s += (uint64_t)(now - c->t_last);
-		log_session(LOG_LVL_INFO, "client %s (HSM %s): session closed after %ld s; the PED "
-			    "is free", c->peer, hsm_name(c), (long)(now - c->t_open));
-		trail_session_close(c->peer, hsm_name(c), c->trail_code, c->t_open);
+		if (c->suspended) {
+			log_session(LOG_LVL_WARNING, "client %s (HSM %s): link lost after %ld s; the "
+				    "PED is reserved for it to resume for %u s", c->peer,
+				    hsm_name(c), (long)(now - c->t_open), s->resume_ms / 1000);
+			audit_event("session_suspended", "peer:s hsm:s window:l", c->peer,
+				    hsm_name(c), (long long)(s->resume_ms / 1000));
+		} else {
+			log_session(LOG_LVL_INFO, "client %s (HSM %s): session closed after %ld s; "
+				    "the PED is free", c->peer, hsm_name(c), (long)(now - c->t_open));
+			trail_session_close(c->peer, hsm_name(c), c->trail_code, c->t_open);
+		}
 	}
 	if (c->session_timers) {
 		uv_timer_stop(&c->ping);
@@ -387,6 +404,8 @@ static void on_wreq(uv_write_t *w, int status)
 	if (status < 0 && status != UV_ECANCELED && !c->closing)
 		log_limited(LOG_LVL_WARNING, "write failed", c->ip,
 			    "client %s: write failed: %s", c->peer, uv_strerror(status));
+	if (status < 0)
+		hold_for_resume(c);
 	if (status < 0 || (c->draining && c->writes == 0))
 		conn_close(c);
 }
@@ -440,7 +459,11 @@ static void on_hs_deadline(uv_timer_t *t)
 		log_warning("client %s (HSM %s): no answer to a ping within %u s; dropping the "
 			    "session (PEER_TIMEOUT)", c->peer, hsm_name(c),
 			    c->srv->ping_timeout_ms / 1000);
-		sess_end(c, PED_E_PEER_TIMEOUT, "no answer to pings");
+		hold_for_resume(c); /* the link is gone, not the HSM: no DISCONNECT */
+		if (c->suspended)
+			conn_close(c);
+		else
+			sess_end(c, PED_E_PEER_TIMEOUT, "no answer to pings");
 		return;
 	}
 	if (c->draining) {
@@ -539,9 +562,12 @@ static void ev_hello(struct conn *c, const struct sess_event *ev)
 
 	c->hello = ev->hello;
 	fill_ack(s, &a);
-	if (h != NULL) {
+	if (h != NULL || reserved_for_other(c)) {
 		a.busy = 1;
-		holder_text(h, a.holder, sizeof(a.holder));
+		if (h != NULL)
+			holder_text(h, a.holder, sizeof(a.holder));
+		else
+			resv_holder_text(&s->resv, a.holder, sizeof(a.holder));
 		log_limited(LOG_LVL_WARNING, "busy", c->ip, "client %s (claims HSM %s): refused, "
 			    "the PED serves %s (SERVER_BUSY)", c->peer, hsm_name(c), a.holder);
 		audit_refusal("SERVER_BUSY", c->ip);
@@ -555,6 +581,157 @@ static void ev_hello(struct conn *c, const struct sess_event *ev)
 	s->next_ephem = NULL; /* taken; sess_pump makes the next once written */
 	if (r == 0)
 		arm_deadline(c, s->handshake_ms);
+}
+
+/* ---- resumption (docs/PROTOCOL.md Part 6; the reservation is resume.c) ---- */
+
+/* The PED is reserved for a resuming HSM, and c is neither its resume nor a
+ * new session of that same HSM (say pedclient restarted). */
+static bool reserved_for_other(const struct conn *c)
+{
+	const struct resv *v = &c->srv->resv;
+
+	return v->on && c->hello.purpose != WIRE_PURPOSE_RESUME &&
+	       strcmp(c->hello.hsm_serial, v->hsm) != 0;
+}
+
+static void on_resv_expired(uv_timer_t *t)
+{
+	server_t *s = t->data;
+	struct resv *v = &s->resv;
+	pedhost_t *h = pedatt_host(s->ped);
+
+	if (!v->on)
+		return;
+	if (v->op && v->result == NULL && h != NULL)
+		(void)pedhost_cancel(h, v->op_pid); /* the PED goes back to idle */
+	log_warning("client %s (HSM %s): did not resume within %u s (RESUME_WINDOW_EXPIRED)%s; "
+		    "the PED is free", v->peer, v->hsm, s->resume_ms / 1000,
+		    v->op ? v->result != NULL ? "; the PED operation's result is dropped"
+					      : "; the PED operation is cancelled" : "");
+	trail_session_close(v->peer, v->hsm, PED_E_RESUME_EXPIRED, v->t_open);
+	s->stats.resume_expired++;
+	resv_drop(v);
+}
+
+/* Drops the reservation (a reason to log, or NULL), cancelling its operation. */
+static void resv_end(server_t *s, const char *why)
+{
+	struct resv *v = &s->resv;
+	pedhost_t *h = pedatt_host(s->ped);
+
+	if (!v->on)
+		return;
+	if (v->op && v->result == NULL && h != NULL)
+		(void)pedhost_cancel(h, v->op_pid);
+	if (why != NULL) {
+		log_warning("HSM %s: the PED is no longer reserved for its resume: %s", v->hsm, why);
+		trail_session_close(v->peer, v->hsm, PED_E_DISCONNECTED, v->t_open);
+	}
+	uv_timer_stop(&s->resv_timer);
+	resv_drop(v);
+}
+
+/* c's open session lost its link (EOF, reset, write failure, pings): keep
+ * its resumption state and PED operation for ResumeWindow, unless resuming
+ * is off or the PED was unplugged meanwhile. release_slot then logs it. */
+static void hold_for_resume(struct conn *c)
+{
+	server_t *s = c->srv;
+	struct resv *v = &s->resv;
+	struct sess_resume st;
+
+	if (s->holder != c || c->suspended || c->draining || s->resume_ms == 0 || c->no_resume ||
+	    s->closing || sess_state(c->sess) != SESS_ST_OPEN ||
+	    sess_resume_export(c->sess, &st) != 0)
+		return;
+	resv_hold(v, &st, s->resume_ms / 1000);
+	resume_wipe(&st);
+	snprintf(v->hsm, sizeof(v->hsm), "%s", c->hello.hsm_serial);
+	snprintf(v->client, sizeof(v->client), "%s", c->hello.client_name);
+	snprintf(v->peer, sizeof(v->peer), "%s", c->peer);
+	snprintf(v->ip, sizeof(v->ip), "%s", c->ip);
+	snprintf(v->since, sizeof(v->since), "%s", c->since);
+	v->t_open = c->t_open;
+	v->password = sess_is_password(c->sess);
+	if (c->op) { /* the PED operation goes on: its result waits for the resume */
+		v->op = true;
+		v->op_type = c->op_type;
+		v->op_key_type = c->op_key_type;
+		v->op_cid = c->op_cid;
+		v->op_pid = c->op_pid;
+		memcpy(v->op_title, c->op_title, sizeof(v->op_title));
+		c->op = false;
+	}
+	c->suspended = true;
+	c->trail_code = PED_E_DISCONNECTED;
+	uv_timer_start(&s->resv_timer, on_resv_expired, s->resume_ms, 0);
+}
+
+/* RESUME_INIT named a secret: the reserved one, or none (refused, counted;
+ * the reservation is not touched). */
+static void ev_resume(struct conn *c, const struct sess_event *ev)
+{
+	server_t *s = c->srv;
+
+	if (resv_match(&s->resv, ev->rid) && s->holder == NULL) {
+		(void)sess_server_resume(c->sess, &s->resv.st);
+		arm_deadline(c, s->handshake_ms);
+		return;
+	}
+	log_limited(LOG_LVL_WARNING, "resume refused", c->ip, "client %s (HSM %s): resume "
+		    "refused: no session holds that secret (stale, replayed or foreign) "
+		    "(RESUME_UNKNOWN)", c->peer, hsm_name(c));
+	audit_refusal("RESUME_UNKNOWN", c->ip);
+	s->stats.resume_refused++;
+	s->stats.refused++;
+	(void)sess_server_resume(c->sess, NULL);
+}
+
+/* A resume opened: c takes the reserved session's place, its operation and,
+ * if the PED answered meanwhile, the result (delivered now, once). */
+static void resumed(struct conn *c)
+{
+	server_t *s = c->srv;
+	struct resv *v = &s->resv;
+	uint8_t m[LINK_MAX_PAYLOAD + 3];
+	size_t n = 0;
+	int r;
+
+	snprintf(c->hello.hsm_serial, sizeof(c->hello.hsm_serial), "%s", v->hsm);
+	snprintf(c->hello.client_name, sizeof(c->hello.client_name), "%s", v->client);
+	snprintf(c->since, sizeof(c->since), "%s", v->since);
+	c->t_open = v->t_open;
+	if (strcmp(c->ip, v->ip) != 0)
+		log_warning("client %s (HSM %s): resuming from another address than %s (allowed: "
+			    "the secret is bound to the session, not to the address)", c->peer,
+			    v->hsm, v->ip);
+	log_session_open(LOG_LVL_INFO, "client %s (HSM %s): session resumed after %ld s without "
+			 "the orange key%s", c->peer, v->hsm, (long)(time(NULL) - v->t_lost),
+			 v->op ? v->result != NULL ? "; delivering the PED's result"
+						   : "; the PED operation is still under way"
+			       : "");
+	audit_event("session_resumed", "peer:s hsm:s was:s seconds:l", c->peer, v->hsm, v->peer,
+		    (long long)(time(NULL) - v->t_lost));
+	s->stats.resumed++;
+	if (v->op) {
+		c->op = v->result == NULL;
+		c->op_type = v->op_type;
+		c->op_key_type = v->op_key_type;
+		c->op_cid = v->op_cid;
+		c->op_pid = v->op_pid;
+		memcpy(c->op_title, v->op_title, sizeof(c->op_title));
+		if (v->result != NULL) {
+			r = relay_encode_result(c->sess, v->op_cid, v->result, m, sizeof(m), &n);
+			if (r == 0)
+				send_link(c, m, n);
+			else
+				link_status(c, v->op_cid, r);
+			OPENSSL_cleanse(m, sizeof(m));
+		}
+	}
+	v->op = false; /* c has it now: resv_end must not cancel it */
+	resv_end(s, NULL);
 }
 
 /* Kp for an HSM's static key (cached: a known HSM costs one HMAC). */
@@ -619,8 +796,11 @@ static void ev_kex_init(struct conn *c)
 	/* the PED's wait is bounded by its own timeout, which an ALLOW_HSM
 	 * prompt before it shares (pedclient waits one PED timeout) */
 	uv_timer_stop(&c->timer);
-	if (h != NULL) {
-		holder_text(h, who, sizeof(who));
+	if (h != NULL || reserved_for_other(c)) {
+		if (h != NULL)
+			holder_text(h, who, sizeof(who));
+		else
+			resv_holder_text(&s->resv, who, sizeof(who));
 		log_warning("client %s (HSM %s): the PED was taken meanwhile by %s (SERVER_BUSY)",
 			    c->peer, hsm_name(c), who);
 		s->stats.busy++;
@@ -869,23 +1049,38 @@ static void ev_open(struct conn *c)
 	const pedhost_info_t *info = pedatt_info(s->ped);
 	uint8_t st[2 + WIRE_STR_MAX];
 	pbuf_t b;
+	bool resume = sess_is_resume(c->sess);
 
 	uv_timer_stop(&c->timer);
 	if (s->hs == c)
 		s->hs = NULL;
+	if (resume && (!s->resv.on || s->holder != NULL)) {
+		/* the window passed, or another attempt resumed first */
+		log_limited(LOG_LVL_WARNING, "resume refused", c->ip, "client %s (HSM %s): resume "
+			    "confirmed too late: the session is no longer reserved (RESUME_UNKNOWN)",
+			    c->peer, hsm_name(c));
+		s->stats.resume_refused++;
+		sess_end(c, PED_E_RESUME_UNKNOWN, "the session is no longer reserved");
+		return;
+	}
 	leave_pre(c);
 	s->holder = c;
-	c->proved = true;
+	c->proved = true; /* a resume's identities are bound to its secret (Part 6) */
 	if (sess_is_password(c->sess) && c->have_qs)
 		password_record(c);
-	s->stats.sessions++;
 	c->t_open = c->t_last = time(NULL);
 	utc_now(c->since, sizeof(c->since));
-	log_session_open(LOG_LVL_INFO, "client %s (%s, HSM %s): key confirmation passed; session "
-			 "open, the PED is held", c->peer, c->hello.client_name, hsm_name(c));
 	c->trail_code = PED_E_DISCONNECTED;
-	trail_session_open(c->peer, c->hello.client_name, hsm_name(c), sess_is_password(c->sess),
-			   info != NULL ? info->firmware : NULL);
+	if (!resume) {
+		/* the same HSM opened a new session: its old one will not resume */
+		resv_end(s, s->resv.on ? "the HSM opened a new session" : NULL);
+		s->stats.sessions++;
+		log_session_open(LOG_LVL_INFO, "client %s (%s, HSM %s): key confirmation passed; "
+				 "session open, the PED is held", c->peer, c->hello.client_name,
+				 hsm_name(c));
+		trail_session_open(c->peer, c->hello.client_name, hsm_name(c),
+				   sess_is_password(c->sess), info != NULL ? info->firmware : NULL);
+	}
 	/* the session's own timers, made only now: a connection that never
 	 * opens (most of a flood) costs a socket and one timer */
 	uv_timer_init(s->loop, &c->ping);
@@ -900,6 +1095,8 @@ static void ev_open(struct conn *c)
 	if (pbuf_put_u8(&b, info != NULL) == 0 &&
 	    link_put_str(&b, info != NULL ? info->firmware : "") == 0)
 		(void)sess_send(c->sess, SESS_MSG_PED_STATE, st, b.len);
+	if (resume) /* after PED_STATE: the kept PED result, if any */
+		resumed(c);
 }
 
 static void ev_closed(struct conn *c, const struct sess_event *ev)
@@ -913,6 +1110,12 @@ static void ev_closed(struct conn *c, const struct sess_event *ev)
 		/* the PED must not offer that key again */
 		if (h != NULL)
 			(void)pedhost_request(h, LINK_FORGET_RPK, NULL, 0, c->srv->ped_op_ms, &id);
+	} else if (ev->code == PED_E_RESUME_REFUSED) {
+		log_limited(LOG_LVL_WARNING, "resume refused", c->ip, "client %s (HSM %s): resume "
+			    "refused: key confirmation failed (RESUME_REFUSED); the reservation "
+			    "stands", c->peer, hsm_name(c));
+		audit_refusal("RESUME_REFUSED", c->ip);
+		c->srv->stats.resume_refused++;
 	} else if (ev->code == PED_E_PASSWORD_INCORRECT) {
 		log_warning("client %s (HSM %s): the one-time password typed on the PED does not "
 			    "match the HSM's (PASSWORD_INCORRECT)", c->peer, hsm_name(c));
@@ -1097,6 +1300,9 @@ static void sess_pump(struct conn *c)
 			c->ped_start = 0;
 			ev_kex_init(c);
 			break;
+		case SESS_EV_RESUME:
+			ev_resume(c, &ev);
+			break;
 		case SESS_EV_OPEN:
 			ev_open(c);
 			break;
@@ -1167,6 +1373,16 @@ static void ped_result(void *arg, uint16_t id, const pedhost_result_t *res)
 			rpk_result(s->hs, res);
 		return;
 	}
+	if (c == NULL && s->resv.on && s->resv.op && s->resv.op_pid == id &&
+	    s->resv.result == NULL) {
+		/* the link is down: the result waits for the resume */
+		log_session(LOG_LVL_INFO, "HSM %s: %s on the PED: %s; kept for the resume",
+			    s->resv.hsm, link_type_name(res->op), ped_errname(res->status));
+		trail_ped_result(s->resv.peer, s->resv.hsm, res, trail_role(s->resv.op_title));
+		if (resv_keep_result(&s->resv, res) != 0)
+			resv_end(s, "out of memory for the PED's result");
+		return;
+	}
 	if (c == NULL)
 		return; /* a cancelled operation of a session that is gone */
 	c->op = false;
@@ -1200,8 +1416,12 @@ static void ped_state(void *arg, bool up)
 	uint8_t st[2 + WIRE_STR_MAX];
 	pbuf_t b;
 
+	if (!up) /* the PED forgot its cached orange key: no resume without it */
+		resv_end(s, "the PED was unplugged");
 	if (c == NULL)
 		return;
+	if (!up)
+		c->no_resume = true;
 	log_info("client %s (HSM %s): telling it the PED is %s", c->peer, hsm_name(c),
 		 up ? "connected" : "disconnected");
 	pbuf_over(&b, st, sizeof(st));
@@ -1267,7 +1487,8 @@ static void handle_frame(struct conn *c, uint8_t type, const uint8_t *p, size_t 
 	}
 	if (h.purpose == WIRE_PURPOSE_PROBE) {
 		answer_probe(c, &h);
-	} else if (h.purpose == WIRE_PURPOSE_SESSION || h.purpose == WIRE_PURPOSE_PASSWORD) {
+	} else if (h.purpose == WIRE_PURPOSE_SESSION || h.purpose == WIRE_PURPOSE_PASSWORD ||
+		   h.purpose == WIRE_PURPOSE_RESUME) {
 		start_session(c, WIRE_HDR_LEN + len);
 	} else {
 		refuse(c, PED_E_BAD_REQUEST, "unknown HELLO purpose %u", h.purpose);
@@ -1300,6 +1521,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 					    "client %s (HSM %s): connection lost (%s)%s", c->peer,
 					    hsm_name(c), n == UV_EOF ? "closed" : uv_strerror((int)n),
 					    sess_state(c->sess) == SESS_ST_OPEN ? "" : " during the handshake");
+			hold_for_resume(c);
 			conn_close(c);
 		} else if (n > 0) {
 			session_read(c, (size_t)n);
@@ -1580,6 +1802,7 @@ void server_set_timeouts(server_t *s, const struct pedserver_cfg *cfg)
 	s->ping_timeout_ms = (unsigned)cfg->PingTimeout * 1000u;
 	s->idle_ms = (unsigned)cfg->IdleTimeout * 1000u;
 	s->ped_op_ms = (unsigned)cfg->PedOperationTimeout * 1000u;
+	s->resume_ms = (unsigned)cfg->ResumeWindow * 1000u;
 	s->max_pre = (unsigned)cfg->MaxPreSession;
 	if (allow_policy_parse(cfg->HsmPolicy, &s->policy) != 0)
 		log_error("HsmPolicy = %s is not one of prompt, list, tofu, any; %s stays",
@@ -1664,6 +1887,9 @@ int server_listen(uv_loop_t *loop, const struct pedserver_cfg *cfg, pedatt_t *at
 		free(s);
 		return -1;
 	}
+	uv_timer_init(loop, &s->resv_timer);
+	s->resv_timer.data = s;
+	s->open_handles++; /* closed by server_close, like the listeners */
 	if (gethostname(s->hostname, sizeof(s->hostname) - 1) != 0)
 		snprintf(s->hostname, sizeof(s->hostname), "unknown");
 	for (char *q = s->hostname; *q != '\0'; q++)
@@ -1706,6 +1932,19 @@ bool server_client(const server_t *s, struct server_client *out)
 	time_t now = time(NULL);
 
 	memset(out, 0, sizeof(*out));
+	if (c == NULL && s != NULL && s->resv.on) {
+		snprintf(out->hsm_serial, sizeof(out->hsm_serial), "%s", s->resv.hsm);
+		snprintf(out->name, sizeof(out->name), "%s", s->resv.client);
+		snprintf(out->addr, sizeof(out->addr), "%s", s->resv.peer);
+		snprintf(out->since, sizeof(out->since), "%s", s->resv.since);
+		snprintf(out->resume, sizeof(out->resume), "link lost %ld s ago, reserved for its "
+			 "resume %ld s more%s", (long)(now - s->resv.t_lost),
+			 (long)(s->resv.until - now), s->resv.op ? s->resv.result != NULL
+				 ? "; the PED's result waits" : "; a PED operation runs" : "");
+		out->state = out->resume;
+		out->conn_s = (uint64_t)(now - s->resv.t_open);
+		return true;
+	}
 	if (c == NULL)
 		return false;
 	snprintf(out->hsm_serial, sizeof(out->hsm_serial), "%s", c->hello.hsm_serial);
@@ -1745,6 +1984,8 @@ void server_close(server_t *s, void (*done)(void *arg), void *arg)
 	s->done_arg = arg;
 	if (s->ped != NULL)
 		pedatt_set_client(s->ped, NULL, NULL);
+	resv_end(s, NULL); /* a restart forgets every resumption secret */
+	uv_close((uv_handle_t *)&s->resv_timer, listener_closed);
 	for (i = 0; i < s->nlisten; i++)
 		if (!uv_is_closing((uv_handle_t *)&s->listener[i]))
 			uv_close((uv_handle_t *)&s->listener[i], listener_closed);

@@ -141,6 +141,9 @@ void pedserver_show(void *ctx, admin_reply_t *r, int argc, char **argv)
 	item(r, "Dumpable, Core Limit:", "%d, %llu", dumpable, core);
 	item(r, "Sessions Opened, Busy:", "%lu, %lu", s.st->sessions, s.st->busy);
 	item(r, "Probes Answered, Refused:", "%lu, %lu", s.st->probes, s.st->refused);
+	item(r, "Resumed, Refused, Expired:", "%lu, %lu, %lu", s.st->resumed,
+	     s.st->resume_refused, s.st->resume_expired);
+	item(r, "Resume Window:", "%d (secs)", ps->cfg->ResumeWindow);
 	item(r, "Admission Refused, Evicted:", "rate %lu, per source %lu; evicted %lu",
 	     s.st->refused_rate, s.st->refused_per_source, s.st->evicted);
 	item(r, "HSM Policy, Allowlist:", "%s, %zu HSM%s", allow_policy_name(server_policy(ps->server)),
@@ -236,6 +239,9 @@ void pedserver_show_json(void *ctx, admin_reply_t *r, int argc, char **argv)
 	admin_reply_line(r, ",\"admission\":{\"refused_rate\":%lu,\"refused_per_source\":%lu,"
 			 "\"evicted\":%lu},", s.st->refused_rate, s.st->refused_per_source,
 			 s.st->evicted);
+	admin_reply_line(r, "\"resume\":{\"window_s\":%d,\"resumed\":%lu,\"refused\":%lu,"
+			 "\"expired\":%lu},", ps->cfg->ResumeWindow, s.st->resumed,
+			 s.st->resume_refused, s.st->resume_expired);
 	allow_json(ps, r);
 	admin_reply_end(r, 0);
 }

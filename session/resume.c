@@ -72,3 +72,14 @@ void resume_wipe(struct sess_resume *st)
 	if (st != NULL)
 		OPENSSL_cleanse(st, sizeof(*st));
 }
+
+unsigned resume_backoff_ms(unsigned attempt, uint32_t rnd)
+{
+	unsigned d = RESUME_BACKOFF_MIN_MS;
+
+	while (attempt-- > 0 && d < RESUME_BACKOFF_MAX_MS)
+		d *= 2;
+	if (d > RESUME_BACKOFF_MAX_MS)
+		d = RESUME_BACKOFF_MAX_MS;
+	return d / 2 + rnd % (d / 2 + 1);
+}

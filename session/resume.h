@@ -41,5 +41,12 @@ int resume_derive(enum kas_role role, const struct sess_resume *st, const ecp_ke
 		  const uint8_t qe_u[static ECP_PUB_LEN], const uint8_t qe_v[static ECP_PUB_LEN],
 		  const uint8_t t[static 64], kas_keys_t *out);
 void resume_wipe(struct sess_resume *st);
+/* The wait before reconnect attempt n (0, 1, ...): RESUME_BACKOFF_MIN_MS
+ * doubling up to RESUME_BACKOFF_MAX_MS, then "equal jitter": a uniform
+ * draw from rnd in [d/2, d], so that clients cut together do not come back
+ * together. */
+#define RESUME_BACKOFF_MIN_MS 200u
+#define RESUME_BACKOFF_MAX_MS 3200u
+unsigned resume_backoff_ms(unsigned attempt, uint32_t rnd);
 
 #endif
