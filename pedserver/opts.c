@@ -87,6 +87,9 @@ static const struct cli_opt opts[] = {
 	 .help = "admin port on every address (1) or loopback only (0)", .cfgkey = "ExternalAdmin"},
 	{.name = "idletimeout", SECS(0, 604800), .def = "1800", .modes = START | CONFIG,
 	 .help = "idle session timeout (0: never)", .cfgkey = "IdleTimeout"},
+	{.name = "resumewindow", SECS(0, 86400), .def = "300", .modes = START | CONFIG,
+	 .help = "how long the PED stays reserved for a session whose link broke (0: no "
+		 "resumption)", .cfgkey = "ResumeWindow"},
 	{.name = "socketreadtimeout", SECS(1, 3600), .def = "30", .modes = START | STOP | CONFIG,
 	 .help = "socket read timeout", .cfgkey = "SocketReadTimeout"},
 	{.name = "socketwritetimeout", SECS(1, 3600), .def = "30", .modes = START | STOP | CONFIG,
