@@ -221,6 +221,7 @@ bench: all
 	$(Q)$(BENCH_BIN)
 	$(Q)BUILD=$(BUILD) bash tests/bench/flood.sh
 	$(Q)BUILD=$(BUILD) bash tests/bench/tls_link.sh
+	$(Q)BUILD=$(BUILD) bash tests/bench/slownet.sh
 
 # libFuzzer builds: every library source compiled with clang's coverage
 # instrumentation into one archive; each target pulls what it needs from it.

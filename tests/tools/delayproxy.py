@@ -7,7 +7,8 @@ bench` (tc/netem is not available in these sandboxes):
   delayproxy.py serve --target HOST:PORT --control PATH
                       [--delay-ms D] [--jitter-ms J] [--port P] [--record DIR]
       listens on 127.0.0.1 (port P, 0: any free one), prints "port N" once
-      listening, and relays every connection to HOST:PORT. Each chunk read
+      listening, and "accept N TIME" (Unix time) for each connection it
+      relays; it relays every connection to HOST:PORT. Each chunk read
       on either side is delivered D ms later, plus a uniform draw in
       [-J, +J] ms, never before the chunk read before it (TCP keeps order).
       --record DIR keeps what each client sent, DIR/conn-N.c2s (N from 1),
@@ -27,6 +28,7 @@ import random
 import socket
 import struct
 import sys
+import time
 
 
 class Proxy:
@@ -107,6 +109,7 @@ class Proxy:
             if s is not None:
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.connections += 1
+        print("accept %d %.3f" % (self.connections, time.time()), flush=True)
         pair = {cwriter, swriter}
         self.pairs.add((cwriter, swriter))
         tap = None
