@@ -5,6 +5,12 @@
  *   pedhsm [-statedir DIR] [-slot N]                 a shell: pedhsm:> prompt,
  *                                                   one command per line,
  *                                                   exit / quit / EOF end it
+ *   pedhsm [-statedir DIR] -slot 0,1,2 <cmd> [; <cmd>...]
+ *                                                   one sitting: the commands,
+ *                                                   in order, on each slot in
+ *                                                   turn (a slot's first failure
+ *                                                   skips its other commands);
+ *                                                   exit 0 if every slot passed
  *
  * For each command it prints "Please attend to the PED." when pedclient
  * says `attend`, the PED's progress lines and other output, then
@@ -24,6 +30,7 @@
 #include "pedclient/hsmsock.h"
 
 #define PROG "pedhsm"
+#define SITTING_MAX 16 /* slots in one sitting (pedclient has at most 16) */
 
 static const char *const help_text[] = {
 	"ped connect [-ip A] [-port P] [-ped ID] [-slot S]  open a Remote PED session (orange key)",
@@ -55,7 +62,11 @@ static void usage(FILE *f)
 	size_t i;
 
 	fprintf(f, "usage: " PROG " [-statedir DIR] [-slot N] [command...]\n"
-		   "without a command: an interactive shell. Commands:\n");
+		   "       " PROG " [-statedir DIR] -slot N,N,... command [';' command...]\n"
+		   "without a command: an interactive shell. With several slots: the\n"
+		   "commands (separated by a ';' word) on each slot in turn, e.g.\n"
+		   "  " PROG " -slot 0,1 ped connect ';' role login -name so ';' ped disconnect\n"
+		   "Commands:\n");
 	for (i = 0; i < sizeof(help_text) / sizeof(help_text[0]); i++)
 		fprintf(f, "  %s\n", help_text[i]);
 }
@@ -262,11 +273,65 @@ static int shell(const char *statedir, unsigned slot)
 	return rc;
 }
 
+/* "0,1,2": the slots in order, no duplicate; their count, or -1. */
+static int parse_slots(const char *s, unsigned *slots, int max)
+{
+	char *end;
+	int n = 0, j;
+	long v;
+
+	for (;;) {
+		v = strtol(s, &end, 10);
+		if (end == s || v < 0 || v > 99 || n == max)
+			return -1;
+		for (j = 0; j < n; j++)
+			if (slots[j] == (unsigned)v)
+				return -1;
+		slots[n++] = (unsigned)v;
+		if (*end == '\0')
+			return n;
+		if (*end != ',')
+			return -1;
+		s = end + 1;
+	}
+}
+
+/* One sitting (issue 16): the ';'-separated commands on each slot in turn,
+ * each step announced with its slot; a summary line per slot at the end. */
+static int sitting(const char *statedir, const unsigned *slots, int nslots, int argc,
+		   char **argv)
+{
+	int failed[SITTING_MAX] = {0}, rc = 0, k, i, start;
+
+	for (k = 0; k < nslots; k++) {
+		for (start = 0; start < argc && !failed[k]; start = i + 1) {
+			for (i = start; i < argc && strcmp(argv[i], ";") != 0; i++)
+				;
+			if (i == start)
+				continue;
+			printf("=== Slot %u: ", slots[k]);
+			for (int w = start; w < i; w++) /* a -password value stays off the screen */
+				printf("%s%s", w > start ? " " : "",
+				       w > start && strcasecmp(argv[w - 1], "-password") == 0 ? "..."
+											   : argv[w]);
+			printf(" ===\n");
+			fflush(stdout);
+			failed[k] = run_command(statedir, slots[k], i - start, argv + start);
+		}
+		rc |= failed[k];
+	}
+	printf("=== Sitting: ");
+	for (k = 0; k < nslots; k++)
+		printf("%sslot %u %s", k > 0 ? ", " : "", slots[k], failed[k] ? "FAILED" : "passed");
+	printf(" ===\n");
+	return rc;
+}
+
 int main(int argc, char *argv[])
 {
 	char statedir[PATH_MAX];
-	unsigned slot = 0;
-	int i = 1;
+	unsigned slot = 0, slots[SITTING_MAX];
+	int i = 1, nslots = 1;
 
 	statedir[0] = '\0';
 	for (; i < argc && argv[i][0] == '-'; i++) {
@@ -290,13 +355,13 @@ int main(int argc, char *argv[])
 			}
 			snprintf(statedir, sizeof(statedir), "%s", argv[i + 1]);
 		} else if (strcasecmp(o, "slot") == 0) {
-			char *end;
-			long v = strtol(argv[i + 1], &end, 10);
-			if (*end != '\0' || argv[i + 1][0] == '\0' || v < 0 || v > 99) {
-				fprintf(stderr, PROG ": -slot: not a slot number\n");
+			nslots = parse_slots(argv[i + 1], slots, SITTING_MAX);
+			if (nslots < 1) {
+				fprintf(stderr, PROG ": -slot: a slot number 0-99, or several "
+						"separated by commas (each once)\n");
 				return 2;
 			}
-			slot = (unsigned)v;
+			slot = slots[0];
 		}
 		i++;
 	}
@@ -304,6 +369,13 @@ int main(int argc, char *argv[])
 	    prog_default_statedir(statedir, sizeof(statedir), "pedclient") != 0) {
 		fprintf(stderr, PROG ": no state dir (give -statedir)\n");
 		return 2;
+	}
+	if (nslots > 1) {
+		if (i >= argc) {
+			fprintf(stderr, PROG ": several slots need a command\n");
+			return 2;
+		}
+		return sitting(statedir, slots, nslots, argc - i, argv + i);
 	}
 	if (i >= argc)
 		return shell(statedir, slot);
