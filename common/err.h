@@ -116,7 +116,9 @@
 	X(RESUME_EXPIRED, 83, "RESUME_WINDOW_EXPIRED",                              \
 	  "the link did not come back within the resume window")                   \
 	X(RESUME_WRONG_SERVER, 84, "RESUME_WRONG_SERVER",                           \
-	  "the server answering the resume is not the one of the session")
+	  "the server answering the resume is not the one of the session") \
+	X(RESUMING, 85, "SESSION_RESUMING",                                         \
+	  "the link to the PED server is down and the session is resuming: try again shortly")
 
 enum ped_err {
 	PED_OK = 0,

@@ -1094,6 +1094,8 @@ int remote_start(remote_t *r, const struct pedreq *q, const struct pedport_owner
 	pbuf_t b;
 	int e;
 
+	if (remote_is_resuming(r))
+		return PED_E_RESUMING;
 	if (!remote_is_open(r))
 		return PED_E_UNPLUGGED;
 	if (r->op_running)

@@ -373,7 +373,9 @@ static void release_slot(struct conn *c)
 		s->hs = NULL;
 	if (s->holder == c) {
 		s->holder = NULL;
-		s->stats.session_total_s += (uint64_t)(now - c->t_open);
+		/* a suspended session's time is counted when it finally ends */
+		if (!c->suspended)
+			s->stats.session_total_s += (uint64_t)(now - c->t_open);
 		s->stats.session_idle_s += (uint64_t)(now - c->t_last);
 		if (c->suspended) {
 			log_session(LOG_LVL_WARNING, "client %s (HSM %s): link lost after %ld s; the "
@@ -611,6 +613,7 @@ static void on_resv_expired(uv_timer_t *t)
 					      : "; the PED operation is cancelled" : "");
 	trail_session_close(v->peer, v->hsm, PED_E_RESUME_EXPIRED, v->t_open);
 	s->stats.resume_expired++;
+	s->stats.session_total_s += (uint64_t)(time(NULL) - v->t_open);
 	resv_drop(v);
 }
 
@@ -627,6 +630,7 @@ static void resv_end(server_t *s, const char *why)
 	if (why != NULL) {
 		log_warning("HSM %s: the PED is no longer reserved for its resume: %s", v->hsm, why);
 		trail_session_close(v->peer, v->hsm, PED_E_DISCONNECTED, v->t_open);
+		s->stats.session_total_s += (uint64_t)(time(NULL) - v->t_open);
 	}
 	uv_timer_stop(&s->resv_timer);
 	resv_drop(v);

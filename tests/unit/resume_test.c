@@ -277,6 +277,22 @@ static void test_no_state(void **state)
 	assert_int_equal(sess_client_new_resume("h", "1", NULL, &s), PED_E_INVAL);
 }
 
+/* The reconnect back-off: doubling from 200 ms to 3.2 s, equal jitter. */
+static void test_backoff(void **state)
+{
+	(void)state;
+	unsigned a, d;
+
+	for (a = 0; a < 12; a++) {
+		d = RESUME_BACKOFF_MIN_MS << (a < 4 ? a : 4);
+		assert_int_equal(resume_backoff_ms(a, 0), d / 2);          /* the least */
+		assert_int_equal(resume_backoff_ms(a, d / 2), d);          /* the most */
+		assert_int_equal(resume_backoff_ms(a, d / 2 + 1), d / 2);  /* wraps */
+		assert_true(resume_backoff_ms(a, 0xffffffffu) <= RESUME_BACKOFF_MAX_MS);
+	}
+	assert_int_equal(resume_backoff_ms(1000000, 7), RESUME_BACKOFF_MAX_MS / 2 + 7);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -315,6 +331,7 @@ int main(void)
 		cmocka_unit_test(test_foreign_secret),
 		cmocka_unit_test(test_wrong_server),
 		cmocka_unit_test(test_no_state),
+		cmocka_unit_test(test_backoff),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
