@@ -16,7 +16,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_client.sh"
 
-ok() { echo "ok: $*"; }
+ok() { echo "ok: $(date +%T.%N | cut -c1-12) $*"; }
 PROXY=tests/tools/delayproxy.py
 
 start_pedemu local -mode local
@@ -54,19 +54,20 @@ SA=$(timeout 10 "$PH" -statedir "$A" slot list | sed -n 's/^Slot 0: serial \([0-
 SPORT=$(free_port)
 pc_out=$("$PS" -mode start -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \
 	-ped "$EMU_far_LINK" -resumewindow 30 2>&1) || fail "pedserver start: $pc_out"
-ln -s "$T/srv/pedserver.log" "$T/srvlog.log"
-ln -s "$A/pedclient.log" "$T/pclog.log"
 mkdir "$T/rec"
 run_bg proxy python3 "$PROXY" serve --target "127.0.0.1:$SPORT" --control "$T/proxy.sock" \
 	--record "$T/rec"
 wait_line proxy '^port [0-9]+$'
 PPORT=$(sed -n 's/^port //p' "$T/proxy.log")
 pctl() { python3 "$PROXY" ctl "$T/proxy.sock" "$@" >/dev/null || fail "proxy $*"; }
-# until $T/NAME.log has N lines matching REGEX (the logs grow across cuts)
+# until the daemon log (srvlog: pedserver's, pclog: pedclient's) has N lines
+# matching REGEX; tail -f on the file itself (through a symlink it polls)
 wait_nth() {
+	local f
+	case $1 in srvlog) f=$T/srv/pedserver.log ;; pclog) f=$A/pedclient.log ;; esac
 	timeout "${4:-10}" sh -c 'tail -n +1 -f "$1" | grep -m "$3" -E -- "$2" | cat >/dev/null' _ \
-		"$T/$1.log" "$2" "$3" ||
-		fail "no ${3}th line /$2/ from $1: $(tail -n 5 "$T/$1.log" | tr '\n' '|')"
+		"$f" "$2" "$3" ||
+		fail "no ${3}th line /$2/ from $1: $(tail -n 5 "$f" | tr '\n' '|')"
 }
 LOST="link lost after [0-9]+ s; the PED is reserved for it to resume"
 export CTL_SOCK=$FAR_SOCK
@@ -82,7 +83,7 @@ ctl_wait "Awaiting command" 5000
 note "a cut while idle: resumed without the orange key"
 pctl cut
 wait_nth srvlog "$LOST for 30 s" 1
-wait_line pclog "network lost .*resuming, for up to 30 s"
+wait_nth pclog "network lost .*resuming, for up to 30 s" 1
 RC=0
 OUT=$("$PS" -mode show -statedir "$T/srv" 2>&1) || RC=$?
 assert_contains "link lost" "$OUT"
@@ -176,7 +177,7 @@ code = struct.unpack(">H", f[6:8])[0]
 print("ERROR", code)
 assert code == 81, code        # RESUME_UNKNOWN
 PY
-wait_line srvlog "resume refused: no session holds that secret .*RESUME_UNKNOWN"
+wait_nth srvlog "resume refused: no session holds that secret .*RESUME_UNKNOWN" 1
 RC=0
 OUT=$("$PS" -mode show -statedir "$T/srv" 2>&1) || RC=$?
 grep -qE "Resumed, Refused, Expired: +2, 1, 0" <<<"$OUT" || fail "resume counters: $OUT"
@@ -191,7 +192,7 @@ wait_nth srvlog "$LOST" 4
 pc_out=$("$PS" -mode start -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \
 	-ped "$EMU_far_LINK" -resumewindow 2 2>&1) || fail "pedserver restart: $pc_out"
 pctl restore
-wait_line pclog "session cannot be resumed: .*RESUME_UNKNOWN|no session to resume"
+wait_nth pclog "session cannot be resumed: .*RESUME_UNKNOWN|no session to resume" 1
 hsm_run ped show
 assert_contains "not connected" "$OUT"
 ok "a restarted pedserver refuses the resume; pedclient ends the session"
@@ -210,7 +211,7 @@ pctl cut
 wait_line l3 "Network lost"
 hsm_done l3 && fail "a login across an expired window succeeded: $OUT"
 assert_contains "RESUME_WINDOW_EXPIRED" "$OUT"
-wait_line srvlog "did not resume within 2 s \(RESUME_WINDOW_EXPIRED\); the PED operation is cancelled"
+wait_nth srvlog "did not resume within 2 s \(RESUME_WINDOW_EXPIRED\); the PED operation is cancelled" 1
 ctl_wait "Awaiting command" 5000
 pctl restore
 hsm_run hsm show
