@@ -68,6 +68,7 @@ struct remote {
 
 	/* the running PED operation */
 	int op_running;
+	uint64_t op_until;       /* uv_now past which a result is not awaited */
 	uint16_t op_id, next_id;
 	uint8_t op_type;
 	struct pedport_owner owner;
@@ -832,6 +833,12 @@ static void schedule_retry(remote_t *r)
 		return;
 	}
 	left = r->o.resume_window_ms - spent;
+	/* the operation waits for its result within its own timeout only */
+	if (r->op_running && uv_now(r->loop) >= r->op_until) {
+		log_warning("remote PED session with %s: no result for the PED operation within its "
+			    "timeout while resuming (PED_TIMEOUT)", r->where);
+		end_op(r, PED_E_PED_TIMEOUT);
+	}
 	(void)RAND_bytes((unsigned char *)&rnd, sizeof(rnd));
 	ms = resume_backoff_ms(r->attempt, rnd);
 	uv_timer_start(&r->retry, on_retry, ms < left ? ms : left, 0);
@@ -881,7 +888,7 @@ static void on_connect(uv_connect_t *req, int status)
 {
 	remote_t *r = req->data;
 
-	if (r->finished)
+	if (r->finished || status == UV_ECANCELED) /* ECANCELED: the socket is closing */
 		return;
 	if (status < 0) {
 		if (r->next != NULL || r->resuming) { /* the next address, or a later attempt */
@@ -1121,6 +1128,8 @@ int remote_start(remote_t *r, const struct pedreq *q, const struct pedport_owner
 	r->op_type = q->op;
 	r->owner = *owner;
 	r->op_running = 1;
+	r->op_until = uv_now(r->loop) +
+		      (q->timeout_ms ? q->timeout_ms : LINK_DEFAULT_TIMEOUT_MS) + MARGIN_MS;
 	if ((e = send_link(r, q->op, r->op_id, b.data, b.len)) != 0) {
 		r->op_running = 0;
 		memset(&r->owner, 0, sizeof(r->owner));

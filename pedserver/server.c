@@ -588,13 +588,14 @@ static void ev_hello(struct conn *c, const struct sess_event *ev)
 /* ---- resumption (docs/PROTOCOL.md Part 6; the reservation is resume.c) ---- */
 
 /* The PED is reserved for a resuming HSM, and c is neither its resume nor a
- * new session of that same HSM (say pedclient restarted). */
+ * new orange-key session of that same HSM (say pedclient restarted; its key
+ * proof then comes before anything is dropped). */
 static bool reserved_for_other(const struct conn *c)
 {
 	const struct resv *v = &c->srv->resv;
 
 	return v->on && c->hello.purpose != WIRE_PURPOSE_RESUME &&
-	       strcmp(c->hello.hsm_serial, v->hsm) != 0;
+	       !(c->hello.purpose == WIRE_PURPOSE_SESSION && strcmp(c->hello.hsm_serial, v->hsm) == 0);
 }
 
 static void on_resv_expired(uv_timer_t *t)
@@ -811,6 +812,11 @@ static void ev_kex_init(struct conn *c)
 		sess_end(c, PED_E_SERVER_BUSY, who);
 		return;
 	}
+	/* the HSM proved its key and starts afresh (its pedclient restarted):
+	 * its reserved session will not resume, and its operation must leave
+	 * the PED to this handshake */
+	if (s->resv.on)
+		resv_end(s, "the HSM started a new session");
 	if (ped == NULL) {
 		log_warning("client %s (HSM %s): no PED connected (CKR_PED_UNPLUGGED)", c->peer,
 			    hsm_name(c));

@@ -35,12 +35,13 @@ SPORT=$(free_port)
 start_ps() {
 	RC=0
 	OUT=$("$PS" -mode start -hsmpolicy any -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \
-		-ped "$EMU_far_LINK" "$@" 2>&1) || RC=$?
+		-ped "$EMU_far_LINK" -resumewindow 0 "$@" 2>&1) || RC=$?
 	[ "$RC" -eq 0 ] || fail "pedserver start: $OUT"
 }
 # first a server whose PED operations time out after 1 s
 start_ps -pedoperationtimeout 1
-start_pc hsma
+# no resumption: the kill -9 tests below expect the command to fail at once
+start_pc hsma -resumewindow 0
 A=$PC_DIR
 SA=$(timeout 10 "$PH" -statedir "$A" slot list | sed -n 's/^Slot 0: serial \([0-9]*\),.*/\1/p')
 [ -n "$SA" ] || fail "no serial"
@@ -291,7 +292,7 @@ kill -9 "$(cat "$A/pedclient.pid")"
 hsm_done r5 && fail "rotation survived a dead pedclient: $OUT"
 ctl_wait "Awaiting command" 10000
 rm -f "$A/pedclient.pid"
-start_pc hsma
+start_pc hsma -resumewindow 0
 connect_keys n4 o1 o3 || fail "old key refused after pedclient was killed: $OUT"
 ok "kill -9 of either daemon mid-rotation leaves the old RPV"
 

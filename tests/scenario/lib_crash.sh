@@ -23,8 +23,10 @@ ok() { echo "ok: $*"; }
 
 start_srv() {
 	RC=0
+	# -resumewindow 0 (both daemons): these tests prove what a crash does
+	# without session resumption; resume_session.sh proves the restarts with it
 	OUT=$("$PS" -mode start -hsmpolicy any -statedir "$T/srv" -port "$SPORT" -admin "$SADMIN" \
-		-ped "$T/far.link" 2>&1) || RC=$?
+		-ped "$T/far.link" -resumewindow 0 2>&1) || RC=$?
 	[ "$RC" -eq 0 ] || fail "pedserver start: $OUT"
 	SRV_PID=$(cat "$T/srv/pedserver.pid")
 }
@@ -35,7 +37,7 @@ start_far() {
 }
 
 start_hsm() {
-	start_pc hsm -localped "$EMU_local_LINK"
+	start_pc hsm -localped "$EMU_local_LINK" -resumewindow 0
 	HSM=$PC_DIR
 	HSM_PID=$(cat "$HSM/pedclient.pid")
 }

@@ -72,7 +72,10 @@ st_hsm() {
 	local name=$1 init=$2 emu=$1l
 	shift 2
 	start_pedemu "$emu" -mode local
-	start_pc "$name" -localped "$EMU_LINK" "$@"
+	# -resumewindow 0 (both daemons): the stress tests prove the failures
+	# without session resumption (PEER_TIMEOUT and the like); resume_session.sh
+	# proves resumption
+	start_pc "$name" -localped "$EMU_LINK" -resumewindow 0 "$@"
 	export CTL_SOCK=$EMU_SOCK
 	hsm_bg "${name}_rpv" ped vector init
 	_st_one_key "${name}o" "$OPIN"
@@ -109,7 +112,8 @@ st_server() {
 	fi
 	RC=0
 	OUT=$(${SRV_NETNS:+ip netns exec "$SRV_NETNS"} "$PS" -mode start -hsmpolicy any -statedir "$SRV_DIR" \
-		-port "$SRV_PORT" -admin "$admin" ${SRV_NETNS:+-ip "$SRV_IP"} -ped "$FAR_LINK" 2>&1) || RC=$?
+		-port "$SRV_PORT" -admin "$admin" ${SRV_NETNS:+-ip "$SRV_IP"} -ped "$FAR_LINK" \
+		-resumewindow 0 2>&1) || RC=$?
 	[ "$RC" -eq 0 ] || fail "pedserver start: $OUT"
 }
 
