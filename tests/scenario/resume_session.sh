@@ -10,6 +10,9 @@
 #   while the PED is reserved: another HSM gets SERVER_BUSY naming the
 #     resuming one; the first resume's bytes replayed: RESUME_UNKNOWN,
 #     counted, and the real client still resumes;
+#   pedserver restarted during a cut: the resume is refused (RESUME_UNKNOWN),
+#     pedclient ends the session; pedclient killed during a cut: its new
+#     session (after the key proof) ends the reservation;
 #   a cut longer than the window: RESUME_WINDOW_EXPIRED on both sides, the
 #     PED idle again, the login not applied.
 # Every wait is on an event (a log or console line, LCD text, a process exit).
@@ -190,19 +193,31 @@ pctl cut
 wait_nth srvlog "$LOST" 4
 "$PS" -mode stop -statedir "$T/srv" >/dev/null 2>&1 || fail "pedserver stop"
 pc_out=$("$PS" -mode start -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \
-	-ped "$EMU_far_LINK" -resumewindow 2 2>&1) || fail "pedserver restart: $pc_out"
+	-ped "$EMU_far_LINK" -resumewindow 4 2>&1) || fail "pedserver restart: $pc_out"
 pctl restore
 wait_nth pclog "session cannot be resumed: .*RESUME_UNKNOWN|no session to resume" 1
 hsm_run ped show
 assert_contains "not connected" "$OUT"
 ok "a restarted pedserver refuses the resume; pedclient ends the session"
 
-note "a cut longer than the window: both sides end cleanly, the PED idle, nothing applied"
-pc -mode stop -statedir "$A"
-start_pc hsma -localped "$EMU_local_LINK" -resumewindow 2
-# (the PED has the orange key's RPK cached: no prompt this time)
+note "pedclient killed during a cut: its new session drops the reservation"
+# (the PED has the orange key's RPK cached: no prompt from here on)
 hsm_bg c2 ped connect -ip 127.0.0.1 -port "$PPORT"
 hsm_done c2 || fail "ped connect again: $OUT"
+pctl cut
+wait_nth srvlog "$LOST for 4 s" 1
+hold_pidfile "$A"
+kill -9 "$(cat "$A/pedclient.pid")"
+wait_unlocked "$A"
+rm -f "$A/pedclient.pid"
+pctl restore
+start_pc hsma -localped "$EMU_local_LINK" -resumewindow 2
+hsm_bg c3 ped connect -ip 127.0.0.1 -port "$PPORT"
+hsm_done c3 || fail "ped connect after the restart: $OUT"
+wait_nth srvlog "no longer reserved for its resume: the HSM started a new session" 1
+ok "a restarted pedclient forgot its secret; its new session (key proof) ends the reservation"
+
+note "a cut longer than the window: both sides end cleanly, the PED idle, nothing applied"
 hsm_bg l3 role login -name so
 ctl_wait "PED Key (BLUE)" 5000
 ped_key b1 $SOPIN
@@ -211,7 +226,7 @@ pctl cut
 wait_line l3 "Network lost"
 hsm_done l3 && fail "a login across an expired window succeeded: $OUT"
 assert_contains "RESUME_WINDOW_EXPIRED" "$OUT"
-wait_nth srvlog "did not resume within 2 s \(RESUME_WINDOW_EXPIRED\); the PED operation is cancelled" 1
+wait_nth srvlog "did not resume within 4 s \(RESUME_WINDOW_EXPIRED\); the PED operation is cancelled" 1
 ctl_wait "Awaiting command" 5000
 pctl restore
 hsm_run hsm show
