@@ -10,6 +10,8 @@
 #   while the PED is reserved: another HSM gets SERVER_BUSY naming the
 #     resuming one; the first resume's bytes replayed: RESUME_UNKNOWN,
 #     counted, and the real client still resumes;
+#   a silent cut (the proxy drops every byte): PEER_TIMEOUT on both sides
+#     suspends the session instead of ending it; it resumes;
 #   pedserver restarted during a cut: the resume is refused (RESUME_UNKNOWN),
 #     pedclient ends the session; pedclient killed during a cut: its new
 #     session (after the key proof) ends the reservation;
@@ -19,7 +21,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_client.sh"
 
-ok() { echo "ok: $(date +%T.%N | cut -c1-12) $*"; }
+ok() { echo "ok: $*"; }
 PROXY=tests/tools/delayproxy.py
 
 start_pedemu local -mode local
@@ -30,7 +32,7 @@ FAR_SOCK=$EMU_far_SOCK
 # its Local PED; the key holders carry the keys to the PED host.
 OPIN=13579
 SOPIN=24680
-start_pc hsma -localped "$EMU_local_LINK" -resumewindow 30
+start_pc hsma -localped "$EMU_local_LINK" -resumewindow 30 -pinginterval 1 -pingtimeout 2
 A=$PC_DIR
 export CTL_SOCK=$EMU_local_SOCK
 hsm_bg rpv ped vector init
@@ -56,7 +58,8 @@ SA=$(timeout 10 "$PH" -statedir "$A" slot list | sed -n 's/^Slot 0: serial \([0-
 
 SPORT=$(free_port)
 pc_out=$("$PS" -mode start -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \
-	-ped "$EMU_far_LINK" -resumewindow 30 2>&1) || fail "pedserver start: $pc_out"
+	-ped "$EMU_far_LINK" -resumewindow 30 -pinginterval 1 -pingtimeout 2 2>&1) ||
+	fail "pedserver start: $pc_out"
 mkdir "$T/rec"
 run_bg proxy python3 "$PROXY" serve --target "127.0.0.1:$SPORT" --control "$T/proxy.sock" \
 	--record "$T/rec"
@@ -144,9 +147,18 @@ assert_contains "HSM Security Officer logged in." "$OUT"
 hsm_run role logout
 ok "cut during a 2-key login: the PED went on, the result came after the resume, applied once"
 
+note "a silent cut (bytes dropped, no reset): the pings time out on both sides, then it resumes"
+pctl stall
+wait_nth srvlog "no answer to a ping within 2 s" 1
+wait_nth srvlog "$LOST" 3
+wait_nth pclog "network lost \(PEER_TIMEOUT\)" 1
+pctl restore
+wait_nth pclog "resumed after [0-9.]+ s" 3
+ok "a silent cut: PEER_TIMEOUT on both sides suspends the session (no DISCONNECT); resumed"
+
 note "a replayed resume is refused, counted, and the real client still resumes"
 pctl cut
-wait_nth srvlog "$LOST" 3
+wait_nth srvlog "$LOST" 4
 # the first resume's connection as recorded: HELLO (purpose RESUME), then
 # RESUME_INIT with a secret used up since
 python3 - "$SPORT" "$T/rec" >"$T/replay.out" 2>&1 <<'PY' || fail "replay: $(cat "$T/replay.out")"
@@ -183,14 +195,14 @@ PY
 wait_nth srvlog "resume refused: no session holds that secret .*RESUME_UNKNOWN" 1
 RC=0
 OUT=$("$PS" -mode show -statedir "$T/srv" 2>&1) || RC=$?
-grep -qE "Resumed, Refused, Expired: +2, 1, 0" <<<"$OUT" || fail "resume counters: $OUT"
+grep -qE "Resumed, Refused, Expired: +3, 1, 0" <<<"$OUT" || fail "resume counters: $OUT"
 pctl restore
-wait_nth pclog "resumed after [0-9.]+ s" 3
+wait_nth pclog "resumed after [0-9.]+ s" 4
 ok "a replayed RESUME_INIT: RESUME_UNKNOWN, counted; the reservation stood and A resumed"
 
 note "pedserver restarts during a cut: it forgot the secret; a clean end (RESUME_UNKNOWN)"
 pctl cut
-wait_nth srvlog "$LOST" 4
+wait_nth srvlog "$LOST" 5
 "$PS" -mode stop -statedir "$T/srv" >/dev/null 2>&1 || fail "pedserver stop"
 pc_out=$("$PS" -mode start -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \
 	-ped "$EMU_far_LINK" -resumewindow 4 2>&1) || fail "pedserver restart: $pc_out"

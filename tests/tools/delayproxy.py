@@ -17,7 +17,10 @@ bench` (tc/netem is not available in these sandboxes):
       sends one command to a running proxy, prints its answer:
         cut       resets every relayed connection (RST both ways) and
                   refuses new ones (accepted, then reset) until restore
-        restore   relays new connections again
+        stall     a silent cut: every byte (and every close) of the relayed
+                  connections is dropped, new connections are refused; no
+                  reset, so only the peers' own deadlines notice
+        restore   relays new connections again (ends a cut or a stall)
         delay D [J]  changes the one-way delay (and jitter) from now on
         stats     "connections N cuts N refused N up|down"
 """
@@ -39,6 +42,8 @@ class Proxy:
         self.delay = delay_ms / 1000.0
         self.jitter = jitter_ms / 1000.0
         self.down = False
+        self.stalled = False
+        self.dead = set()  # writers of connections a stall cut: silent for good
         self.pairs = set()
         self.connections = self.cuts = self.refused = 0
 
@@ -61,9 +66,11 @@ class Proxy:
                 wait = due - loop.time()
                 if wait > 0:
                     await asyncio.sleep(wait)  # the configured delay itself
+                if self.stalled or writer in self.dead:
+                    continue  # a silent cut: the bytes are lost
                 writer.write(data)
                 await writer.drain()
-            if writer.can_write_eof():
+            if not self.stalled and writer not in self.dead and writer.can_write_eof():
                 writer.write_eof()
 
         task = asyncio.ensure_future(deliver())
@@ -95,7 +102,7 @@ class Proxy:
         writer.transport.abort()
 
     async def client(self, creader, cwriter):
-        if self.down:
+        if self.down or self.stalled:
             self.refused += 1
             self.reset(cwriter)
             return
@@ -123,6 +130,7 @@ class Proxy:
                 tap.close()
             self.pairs.discard((cwriter, swriter))
             for w in (cwriter, swriter):
+                self.dead.discard(w)
                 w.transport.abort()
 
     def cut(self):
@@ -138,8 +146,13 @@ class Proxy:
         answer = "ok"
         if line[:1] == ["cut"]:
             self.cut()
+        elif line[:1] == ["stall"]:
+            self.stalled = True
+            for cw, sw in self.pairs:
+                self.dead.update((cw, sw))
         elif line[:1] == ["restore"]:
             self.down = False
+            self.stalled = False
         elif line[:1] == ["delay"] and len(line) in (2, 3):
             self.delay = int(line[1]) / 1000.0
             self.jitter = int(line[2]) / 1000.0 if len(line) == 3 else 0.0
