@@ -54,7 +54,7 @@ hsm_done hi || fail "hsm init: $OUT"
 for k in oa1 b1 b2; do cp "$T/local.keys/$k.key" "$T/far.keys/$k.key"; done
 
 SPORT=$(free_port)
-o=$("$PS" -mode start -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \
+o=$("$PS" -mode start -hsmpolicy any -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \
 	-ped "$EMU_far_LINK" -resumewindow 60 2>&1) || fail "pedserver: $o"
 run_bg proxy python3 "$PROXY" serve --target "127.0.0.1:$SPORT" --control "$T/proxy.sock"
 wait_line proxy '^port [0-9]+$'

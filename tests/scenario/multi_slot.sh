@@ -48,7 +48,7 @@ for k in o1 s0b1 s1b1; do cp "$T/local.keys/$k.key" "$T/far.keys/$k.key"; done
 ok "two HSMs, one orange key"
 
 SPORT=$(free_port)
-o=$("$PS" -mode start -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \
+o=$("$PS" -mode start -hsmpolicy any -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \
 	-ped "$EMU_far_LINK" 2>&1) || fail "pedserver: $o"
 export CTL_SOCK=$EMU_far_SOCK
 

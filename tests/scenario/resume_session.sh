@@ -57,7 +57,7 @@ for k in oa1 b1 b2; do cp "$T/local.keys/$k.key" "$T/far.keys/$k.key"; done
 SA=$(timeout 10 "$PH" -statedir "$A" slot list | sed -n 's/^Slot 0: serial \([0-9]*\),.*/\1/p')
 
 SPORT=$(free_port)
-pc_out=$("$PS" -mode start -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \
+pc_out=$("$PS" -mode start -hsmpolicy any -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \
 	-ped "$EMU_far_LINK" -resumewindow 30 -pinginterval 1 -pingtimeout 2 2>&1) ||
 	fail "pedserver start: $pc_out"
 mkdir "$T/rec"
@@ -204,7 +204,7 @@ note "pedserver restarts during a cut: it forgot the secret; a clean end (RESUME
 pctl cut
 wait_nth srvlog "$LOST" 5
 "$PS" -mode stop -statedir "$T/srv" >/dev/null 2>&1 || fail "pedserver stop"
-pc_out=$("$PS" -mode start -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \
+pc_out=$("$PS" -mode start -hsmpolicy any -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \
 	-ped "$EMU_far_LINK" -resumewindow 4 2>&1) || fail "pedserver restart: $pc_out"
 pctl restore
 wait_nth pclog "session cannot be resumed: .*RESUME_UNKNOWN|no session to resume" 1
