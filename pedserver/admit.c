@@ -145,10 +145,22 @@ void admit_leave(admit_t *a, const uint8_t key[ADMIT_KEY_LEN])
 		s->count--;
 }
 
+unsigned admit_slot(const admit_t *a, const uint8_t key[ADMIT_KEY_LEN])
+{
+	unsigned i;
+
+	for (i = 0; i < ADMIT_SOURCES; i++)
+		if (a->src[i].used && memcmp(a->src[i].key, key, ADMIT_KEY_LEN) == 0)
+			break;
+	return i;
+}
+
+unsigned admit_slot_count(const admit_t *a, unsigned slot)
+{
+	return slot < ADMIT_SOURCES ? a->src[slot].count : 0;
+}
+
 unsigned admit_count(const admit_t *a, const uint8_t key[ADMIT_KEY_LEN])
 {
-	for (unsigned i = 0; i < ADMIT_SOURCES; i++)
-		if (a->src[i].used && memcmp(a->src[i].key, key, ADMIT_KEY_LEN) == 0)
-			return a->src[i].count;
-	return 0;
+	return admit_slot_count(a, admit_slot(a, key));
 }

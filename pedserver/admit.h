@@ -11,9 +11,10 @@
  *              (accepted, not yet past key confirmation).
  *
  * The global cap of pre-session connections is the server's (server.c): a
- * full table evicts its oldest pre-session connection, preferring one that
- * has not even sent a complete HELLO, instead of refusing the newcomer; an
- * open session is never evicted. Sources are kept in a bounded table
+ * full table evicts a pre-session connection instead of refusing the
+ * newcomer (one that has not even sent a complete HELLO first, then one of
+ * the source holding the most, then the oldest); an open session is never
+ * evicted. Sources are kept in a bounded table
  * (ADMIT_SOURCES); an idle source whose bucket is full again carries no
  * state worth keeping and is reused first. */
 #ifndef PEDSERVER_ADMIT_H
@@ -48,5 +49,10 @@ enum admit_verdict admit_enter(admit_t *a, const uint8_t key[ADMIT_KEY_LEN], uin
 void admit_leave(admit_t *a, const uint8_t key[ADMIT_KEY_LEN]);
 /* Pre-session connections of key now (tests, show). */
 unsigned admit_count(const admit_t *a, const uint8_t key[ADMIT_KEY_LEN]);
+/* The entry of key's source, ADMIT_SOURCES if none; it stays key's while
+ * key has pre-session connections (an entry is reused only at count 0). */
+unsigned admit_slot(const admit_t *a, const uint8_t key[ADMIT_KEY_LEN]);
+/* Pre-session connections of the source in entry slot (0 if out of range). */
+unsigned admit_slot_count(const admit_t *a, unsigned slot);
 
 #endif

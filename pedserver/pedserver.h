@@ -39,8 +39,8 @@
 	  "seconds a client may take for each handshake step (HELLO, KEX_INIT, "           \
 	  "KEX_CONFIRM); the orange key read is bounded by PedOperationTimeout")           \
 	X(Server, MaxPreSession, INT, 64, 4, 512,                                          \
-	  "connections still in their handshake, all sources; a newcomer evicts the oldest" \
-	  " beyond it (an open session is never evicted)")                                 \
+	  "connections still in their handshake, all sources; a newcomer beyond it evicts" \
+	  " one, silent first, from the busiest source (never an open session)")           \
 	X(Server, MaxPreSessionPerSource, INT, 8, 1, 512,                                  \
 	  "connections in their handshake from one source (IPv4 address, IPv6 /64)")       \
 	X(Server, NewConnectionRate, INT, 10, 1, 100000,                                   \

@@ -87,6 +87,7 @@ struct conn {
 	bool closing, answered;
 	bool pre;            /* counted by admission: not (yet) an open session */
 	uint8_t key[ADMIT_KEY_LEN]; /* its source */
+	unsigned slot;              /* its source's admission entry, while pre */
 	/* a session (HELLO purpose SESSION) */
 	sess_t *sess;
 	struct wire_hello hello;
@@ -1605,9 +1606,6 @@ static void peer_name(uv_tcp_t *t, char *out, size_t cap, char *ip, size_t ipcap
 	snprintf(ip, ipcap, "%s", a);
 }
 
-/* The oldest pre-session connection, preferring one that has sent nothing
- * (a legitimate client sends its HELLO at once); never the open session nor
- * the handshake that is using the PED. */
 /* Bytes from the peer not read yet: a HELLO may be waiting in the socket
  * while a burst of accepts runs first. */
 static bool has_unread(struct conn *c)
@@ -1615,21 +1613,30 @@ static bool has_unread(struct conn *c)
 	return sys_socket_unread((uv_handle_t *)&c->tcp);
 }
 
+/* The pre-session connection to evict for a newcomer: one that has sent
+ * nothing (a real client sends its HELLO at once) before one that has; among
+ * those, one from the source holding the most handshakes (a flood holds many
+ * per source, a real HSM one), then the oldest. Never the open session nor
+ * the handshake that is using the PED. */
 static struct conn *eviction_victim(server_t *s, const struct conn *newcomer)
 {
-	struct conn *c, *tail = NULL, *any = NULL;
+	struct conn *c, *tail = NULL, *best = NULL;
+	unsigned rank, best_rank = 0;
 
 	for (c = s->conns; c != NULL; c = c->next)
 		tail = c;
-	for (c = tail; c != NULL; c = c->prev) { /* oldest first */
+	for (c = tail; c != NULL; c = c->prev) { /* oldest first: ties keep the oldest */
 		if (c == newcomer || !c->pre || c->closing || c == s->hs || c == s->holder)
 			continue;
+		rank = admit_slot_count(s->admit, c->slot);
 		if (c->sess == NULL && c->inlen == 0 && !has_unread(c))
-			return c; /* quiet: nothing sent, nothing waiting */
-		if (any == NULL)
-			any = c;
+			rank += ADMIT_SOURCES * 2u; /* quiet: before any that has spoken */
+		if (rank > best_rank) {
+			best = c;
+			best_rank = rank;
+		}
 	}
-	return any;
+	return best;
 }
 
 /* Admission of a new connection (pedserver/admit.h): the source's rate and
@@ -1660,6 +1667,7 @@ static bool admitted(server_t *s, struct conn *c)
 		return false;
 	}
 	c->pre = true;
+	c->slot = admit_slot(s->admit, c->key);
 	s->npre++;
 	if (s->npre > s->max_pre && (victim = eviction_victim(s, c)) != NULL) {
 		log_limited(LOG_LVL_WARNING, "evicted", victim->ip, "client %s: evicted for a new "

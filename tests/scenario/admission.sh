@@ -29,7 +29,7 @@ export CTL_SOCK=$FAR_SOCK
 # PER each, re-opened when the server drops one; prints "holding N" once all
 # are open, then runs SECS seconds at most (until killed)
 flood() {
-	python3 -u - "$SRV_PORT" "$@" <<'PY'
+	exec python3 -u - "$SRV_PORT" "$@" <<'PY'
 import selectors, socket, sys, time
 port, first, last, per, secs = (int(x) for x in sys.argv[1:6])
 sel = selectors.DefaultSelector()
@@ -89,6 +89,17 @@ note "  the PED prompts after $REACH ms, session open after $TOTAL ms"
 hsm_run ped disconnect
 
 note "200 silent connections from 25 sources; a real ped connect gets in"
+# a lone silent connection from its own source, opened first: the oldest
+# quiet one, but its source holds one handshake where the flood's hold 8,
+# so the evictions take the flood's (it may end at its HELLO deadline)
+run_bg lone python3 -u -c '
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.200", 0)); s.connect(("127.0.0.1", int(sys.argv[1])))
+print("open", flush=True); s.settimeout(30)
+try: s.recv(1)
+except OSError: pass
+' "$SRV_PORT"
+wait_line lone '^open$' 5
 run_bg fl1 flood 2 26 8 30
 wait_line fl1 '^holding 200$' 10
 timed_connect c1
@@ -98,6 +109,9 @@ note "  during the flood: the PED prompts after $REACH ms, session open after $T
 ev=$(jq -r '.admission.evicted' "$T/show.json")
 [ "$ev" -gt 0 ] || fail "no eviction counted: $(cat "$T/show.json")"
 note "  evicted so far: $ev"
+grep -q "client 127.0.0.200:[0-9]*: evicted" "$SLOG" &&
+	fail "the lone connection was evicted before the flood's"
+kill "$_lib_bg_lone" 2>/dev/null || true
 ok "a real connect succeeds within 1 s while 200 idle connections are held and re-opened"
 
 note "an open session is never evicted: A logs in through it during the flood"

@@ -95,12 +95,15 @@ static void test_table_bound(void **state)
 	uint8_t k[ADMIT_KEY_LEN], keep[ADMIT_KEY_LEN];
 	admit_t *ad;
 	char ip[32];
+	unsigned slot;
 
 	(void)state;
 	assert_int_equal(admit_new(&cfg, &ad), 0);
 	key4("10.9.9.9", keep);
 	assert_int_equal(admit_enter(ad, keep, 0), ADMIT_OK);
 	assert_int_equal(admit_enter(ad, keep, 0), ADMIT_OK);
+	slot = admit_slot(ad, keep);
+	assert_true(slot < ADMIT_SOURCES);
 	for (unsigned i = 0; i < 3 * ADMIT_SOURCES; i++) {
 		snprintf(ip, sizeof(ip), "10.%u.%u.%u", (i >> 16) & 255, (i >> 8) & 255, i & 255);
 		key4(ip, k);
@@ -108,6 +111,10 @@ static void test_table_bound(void **state)
 		admit_leave(ad, k);
 	}
 	assert_int_equal(admit_count(ad, keep), 2);
+	/* its entry was never reused while it held handshakes */
+	assert_int_equal(admit_slot(ad, keep), slot);
+	assert_int_equal(admit_slot_count(ad, slot), 2);
+	assert_int_equal(admit_slot_count(ad, ADMIT_SOURCES), 0);
 	assert_int_equal(admit_enter(ad, keep, 100000), ADMIT_PER_SOURCE);
 	admit_free(ad);
 }
