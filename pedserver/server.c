@@ -86,6 +86,7 @@ struct conn {
 	bool session_timers; /* `ping` and `idle` initialised: only once open */
 	bool closing, answered;
 	bool pre;            /* counted by admission: not (yet) an open session */
+	struct conn *pre_next, *pre_prev; /* the server's pre-session list, while pre */
 	uint8_t key[ADMIT_KEY_LEN]; /* its source */
 	unsigned slot;              /* its source's admission entry, while pre */
 	/* a session (HELLO purpose SESSION) */
@@ -125,6 +126,7 @@ struct server {
 	struct conn *conns;
 	unsigned nconns;
 	unsigned npre, max_pre;  /* pre-session connections, and their cap */
+	struct conn *pre, *pre_last; /* the pre-session connections, oldest first */
 	admit_t *admit;
 	unsigned read_ms, write_ms, handshake_ms, ping_ms, ping_timeout_ms, idle_ms, ped_op_ms;
 	struct conn *holder; /* the open session: the slot */
@@ -198,6 +200,14 @@ static void leave_pre(struct conn *c)
 	if (!c->pre)
 		return;
 	c->pre = false;
+	if (c->pre_prev != NULL)
+		c->pre_prev->pre_next = c->pre_next;
+	else
+		c->srv->pre = c->pre_next;
+	if (c->pre_next != NULL)
+		c->pre_next->pre_prev = c->pre_prev;
+	else
+		c->srv->pre_last = c->pre_prev;
 	c->srv->npre--;
 	admit_leave(c->srv->admit, c->key);
 }
@@ -1618,20 +1628,25 @@ static bool has_unread(struct conn *c)
  * those, one from the source holding the most handshakes (a flood holds many
  * per source, a real HSM one), then the oldest. Never the open session nor
  * the handshake that is using the PED. */
+#define QUIET_RANK (2u * ADMIT_SOURCES) /* above any per-source count */
 static struct conn *eviction_victim(server_t *s, const struct conn *newcomer)
 {
-	struct conn *c, *tail = NULL, *best = NULL;
+	struct conn *c, *best = NULL;
 	unsigned rank, best_rank = 0;
 
-	for (c = s->conns; c != NULL; c = c->next)
-		tail = c;
-	for (c = tail; c != NULL; c = c->prev) { /* oldest first: ties keep the oldest */
-		if (c == newcomer || !c->pre || c->closing || c == s->hs || c == s->holder)
+	/* The pre-session list only (at most MaxPreSession + 1, oldest first):
+	 * a flood leaves many closing connections in s->conns until the loop's
+	 * close phase. */
+	for (c = s->pre; c != NULL; c = c->pre_next) {
+		if (c == newcomer || c->closing || c == s->hs || c == s->holder)
 			continue;
 		rank = admit_slot_count(s->admit, c->slot);
-		if (c->sess == NULL && c->inlen == 0 && !has_unread(c))
-			rank += ADMIT_SOURCES * 2u; /* quiet: before any that has spoken */
-		if (rank > best_rank) {
+		/* quiet (nothing sent, nothing waiting) ranks before any that has
+		 * spoken; the socket is asked (a syscall) only when that matters */
+		if (c->sess == NULL && c->inlen == 0 && rank + QUIET_RANK > best_rank &&
+		    !has_unread(c))
+			rank += QUIET_RANK;
+		if (rank > best_rank) { /* oldest first: a tie keeps the older */
 			best = c;
 			best_rank = rank;
 		}
@@ -1668,6 +1683,12 @@ static bool admitted(server_t *s, struct conn *c)
 	}
 	c->pre = true;
 	c->slot = admit_slot(s->admit, c->key);
+	c->pre_prev = s->pre_last;
+	if (s->pre_last != NULL)
+		s->pre_last->pre_next = c;
+	else
+		s->pre = c;
+	s->pre_last = c;
 	s->npre++;
 	if (s->npre > s->max_pre && (victim = eviction_victim(s, c)) != NULL) {
 		log_limited(LOG_LVL_WARNING, "evicted", victim->ip, "client %s: evicted for a new "
