@@ -56,7 +56,8 @@ msg = @printf '  %-6s %s\n' $(1) $(2)
 endif
 
 # The system layer (common/sys.h): one implementation per platform.
-SYS_OTHER := $(if $(WINDOWS),common/sys_posix.c,common/sys_win.c usbped/usbped_win.c)
+SYS_OTHER := $(if $(WINDOWS),common/sys_posix.c,common/sys_win.c common/sys_win_service.c \
+	usbped/usbped_win.c)
 COMMON_SRC := $(filter-out $(SYS_OTHER) $(WIN_TODO),$(sort $(wildcard common/*.c)))
 CRYPTO_SRC := $(sort $(wildcard crypto/*.c))
 USBPED_SRC := $(filter-out $(SYS_OTHER) $(WIN_TODO),$(sort $(wildcard usbped/*.c)))
@@ -267,7 +268,7 @@ WIN_MAKE = $(MAKE) --no-print-directory WINDOWS=1 BUILD=$(WIN_BUILD) CC=$(WIN_HO
 .PHONY: windows wintest win-all
 windows:
 	$(Q)scripts/deps.sh windows
-	$(Q)$(WIN_MAKE) win-all
+	+$(Q)$(WIN_MAKE) win-all
 WIN_PROGS := $(PEDSERVER_BIN)
 win-all: $(LIBS) $(UNIT_BIN) $(WIN_PROGS)
 

@@ -40,6 +40,7 @@ static struct {
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t deadline;
 	uv_timer_t flush;    /* collapsed log lines and refusal counts due */
+	uv_async_t svc_stop; /* a Windows service's STOP/SHUTDOWN (another thread) */
 } D = {.pidfd = -1, .readyfd = -1};
 
 /* ------------------------------------------------------------------ */
@@ -300,6 +301,20 @@ static void on_term(uv_signal_t *h, int signum)
 	daemon_request_shutdown(signame(signum));
 }
 
+/* The SCM's thread (sys_service_on_stop): only wakes the loop. */
+static void wake_for_stop(void *arg)
+{
+	(void)arg;
+	uv_async_send(&D.svc_stop);
+}
+
+static void on_service_stop(uv_async_t *a)
+{
+	(void)a;
+	if (!D.shutting)
+		daemon_request_shutdown("service stop");
+}
+
 static void on_hup(uv_signal_t *h, int signum)
 {
 	(void)h;
@@ -338,7 +353,9 @@ int daemon_loop_attach(uv_loop_t *loop, const struct daemon_hooks *hooks)
 	uv_signal_init(loop, &D.sig_hup);
 	uv_timer_init(loop, &D.deadline);
 	uv_timer_init(loop, &D.flush);
+	uv_async_init(loop, &D.svc_stop, on_service_stop);
 	D.attached = 1;
+	sys_service_on_stop(wake_for_stop, NULL);
 	log_set_pending_hook(flush_pending);
 	audit_set_pending_hook(flush_pending);
 	if (uv_signal_start(&D.sig_term, on_term, SIGTERM) != 0 ||
@@ -355,6 +372,8 @@ void daemon_loop_detach(void)
 	if (!D.attached)
 		return;
 	D.attached = 0;
+	sys_service_on_stop(NULL, NULL);
+	uv_close((uv_handle_t *)&D.svc_stop, NULL);
 	uv_close((uv_handle_t *)&D.sig_term, NULL);
 	uv_close((uv_handle_t *)&D.sig_int, NULL);
 	uv_close((uv_handle_t *)&D.sig_hup, NULL);

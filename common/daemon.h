@@ -119,7 +119,8 @@ struct daemon_hooks {
 };
 
 /* Watches SIGTERM, SIGINT (shutdown) and SIGHUP (log_reopen + reload) on
- * loop with uv_signal handles. 0 or PED_E_INVAL / PED_E_IO. */
+ * loop with uv_signal handles, and a Windows service's STOP / SHUTDOWN
+ * control (sys_service_on_stop, woken by uv_async_send: the same shutdown). 0 or PED_E_INVAL / PED_E_IO. */
 int daemon_loop_attach(uv_loop_t *loop, const struct daemon_hooks *hooks);
 /* Starts the shutdown, as SIGTERM does: STOPPING=1, calls hooks.shutdown
  * once, and arms the deadline (internal_timeout_s): if the process is still

@@ -91,7 +91,15 @@
 	X(BAD_FINGERPRINT, 63, "BAD_FINGERPRINT",                                   \
 	  "not an HSM key fingerprint (64 hex digits: SHA-256 of its public key)")  \
 	X(ALLOWLIST_FULL, 64, "ALLOWLIST_FULL",                                     \
-	  "the HSM allowlist is full: delete an entry first") \
+	  "the HSM allowlist is full: delete an entry first")                      \
+	X(WINDOWS_ONLY, 67, "WINDOWS_ONLY",                                         \
+	  "Windows services exist only on Windows (use the systemd unit here)")    \
+	X(SERVICE_FAILED, 68, "SERVICE_FAILED",                                     \
+	  "the Windows service control manager refused the request")              \
+	X(SERVICE_EXISTS, 69, "SERVICE_EXISTS",                                     \
+	  "the Windows service is already installed (-mode uninstall first)")      \
+	X(SERVICE_NOT_INSTALLED, 70, "SERVICE_NOT_INSTALLED",                       \
+	  "the Windows service is not installed")                                  \
 	X(TLS_HANDSHAKE, 71, "TLS_HANDSHAKE_FAILED",                                \
 	  "the TLS handshake of a PED-initiated link failed")                      \
 	X(CERT_UNKNOWN, 72, "CERT_NOT_REGISTERED",                                  \

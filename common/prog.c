@@ -18,6 +18,8 @@
 
 #define MAX_ASSIGN CLI_MAX_OPTS
 
+static bool in_service; /* prog_run runs inside a Windows service */
+
 /* The level keys and their option names, in log_level order. */
 static const char *const level_key[4] = {"LogError", "LogWarning", "LogInfo", "LogTrace"};
 static const char *const level_opt[4] = {"logerror", "logwarning", "loginfo", "logtrace"};
@@ -361,8 +363,9 @@ static int daemon_body(void *arg)
 	const char *prog = p->desc->cli->prog;
 	const char *file = prog_cfg_str(p, "LogFileName");
 	size_t maxsz = (size_t)prog_cfg_num(p, "MaxLogFileSize", 0) * 1024;
-	bool background = !(p->foreground || getenv("NOTIFY_SOCKET") != NULL ||
-			    getenv("INVOCATION_ID") != NULL);
+	/* a Windows service logs as a background daemon does: to a file */
+	bool background = p->service || !(p->foreground || getenv("NOTIFY_SOCKET") != NULL ||
+					  getenv("INVOCATION_ID") != NULL);
 	char def[PATH_MAX];
 	int n, st;
 
@@ -384,6 +387,8 @@ static int daemon_body(void *arg)
 		}
 	}
 	log_keep_startup(1); /* until daemon_ready */
+	if (prog_opt(p, "winservice") != NULL && !p->service)
+		log_info("-winservice: Windows only; ignored here");
 	log_info("%s %s starting (pid %ld, state dir %s, config %s)", prog,
 		 p->desc->version != NULL ? p->desc->version : "", (long)getpid(),
 		 daemon_statedir(), p->cfgpath);
@@ -405,12 +410,75 @@ static int mode_start(prog_t *p)
 
 	o.prog = p->desc->cli->prog;
 	o.statedir = p->statedir;
-	o.foreground = p->foreground;
+	o.foreground = p->foreground || p->service; /* the SCM started us: no fork */
 	o.startup_timeout_s = (unsigned)prog_cfg_num(p, "BgProcessStartupTimeout", 0);
 	o.internal_timeout_s = (unsigned)prog_cfg_num(p, "InternalShutdownTimeout", 0);
 	o.run = daemon_body;
 	o.arg = p;
 	return daemon_start(&o);
+}
+
+/* -statedir and -configfile as given to install, made absolute (the
+ * service does not start in our working directory), quoted. */
+static int service_args(const prog_t *p, char *out, size_t cap)
+{
+	static const char *const pass[] = {"statedir", "configfile"};
+	char cwd[PATH_MAX];
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
+		const struct cli_val *v = prog_opt(p, pass[i]);
+		bool abs;
+		int n;
+		if (v == NULL)
+			continue;
+		abs = sys_path_absolute(v->str);
+		if (!abs && getcwd(cwd, sizeof(cwd)) == NULL)
+			return PED_E_IO;
+		n = snprintf(out + o, cap - o, "%s-%s \"%s%s%s\"", o > 0 ? " " : "", pass[i],
+			     abs ? "" : cwd, abs ? "" : "/", v->str);
+		if (n < 0 || (size_t)n >= cap - o)
+			return PED_E_TOO_LONG;
+		o += (size_t)n;
+	}
+	return 0;
+}
+
+static int mode_install(prog_t *p)
+{
+	const char *prog = p->desc->cli->prog;
+	char args[2 * PATH_MAX + 64], display[128], err[512];
+	int rc = service_args(p, args, sizeof(args));
+
+	snprintf(display, sizeof(display), "Remote PED %s", prog);
+	if (rc == 0)
+		rc = sys_service_install(prog, display, args, err, sizeof(err));
+	else
+		snprintf(err, sizeof(err), "-statedir / -configfile: path too long");
+	if (rc != 0) {
+		fprintf(stderr, "%s: error: %s: %s\n", prog, ped_errname(rc), err);
+		return 1;
+	}
+	printf("%s: service %s installed (automatic start, restart on failure); start it with: "
+	       "net start %s\n", prog, prog, prog);
+	return 0;
+}
+
+static int mode_uninstall(prog_t *p)
+{
+	const char *prog = p->desc->cli->prog;
+	unsigned t = (unsigned)prog_cfg_num(p, "BgProcessShutdownTimeout", 0);
+	char err[512];
+	int rc = sys_service_uninstall(prog, t ? t : DAEMON_DEFAULT_SHUTDOWN_TIMEOUT, err,
+				       sizeof(err));
+
+	if (rc != 0) {
+		fprintf(stderr, "%s: error: %s: %s\n", prog, ped_errname(rc), err);
+		return rc == PED_E_SERVICE_NOT_INSTALLED ? PROG_EXIT_NOT_RUNNING : 1;
+	}
+	printf("%s: service %s removed\n", prog, prog);
+	return 0;
 }
 
 static int mode_stop(prog_t *p)
@@ -583,6 +651,10 @@ static int standard_mode(prog_t *p, const char *name)
 		return mode_show(p);
 	if (strcmp(name, "config") == 0)
 		return mode_config(p);
+	if (strcmp(name, "install") == 0)
+		return mode_install(p);
+	if (strcmp(name, "uninstall") == 0)
+		return mode_uninstall(p);
 	return -1;
 }
 
@@ -611,10 +683,11 @@ static int locate(prog_t *p, char *err, size_t errlen)
 	}
 	p->foreground = prog_opt(p, "foreground") != NULL;
 	p->json = prog_opt(p, "json") != NULL;
+	p->service = in_service;
 	return 0;
 }
 
-int prog_main(const struct prog_desc *desc, void *vals, int argc, char *argv[])
+static int prog_run(const struct prog_desc *desc, void *vals, int argc, char *argv[])
 {
 	const struct cli_spec *s = desc->cli;
 	static prog_t p; /* lives as long as the daemon, which uses it */
@@ -662,4 +735,63 @@ int prog_main(const struct prog_desc *desc, void *vals, int argc, char *argv[])
 		return cli_fail(s, err);
 	}
 	return rc;
+}
+
+/* ---- -winservice: the whole flow runs inside the service (sys.h), so
+ * that a bad option or config file reaches the SCM as the exit code ---- */
+
+struct service_args {
+	const struct prog_desc *desc;
+	void *vals;
+	int argc;
+	char **argv;
+};
+
+static int service_body(void *arg)
+{
+	struct service_args *a = arg;
+
+	in_service = true;
+	return prog_run(a->desc, a->vals, a->argc, a->argv);
+}
+
+/* The value of -name VALUE or -name=VALUE in argv, before parsing; or NULL. */
+static const char *argv_value(int argc, char *const argv[], const char *name)
+{
+	size_t n = strlen(name);
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (a[0] != '-')
+			continue;
+		a += a[1] == '-' ? 2 : 1;
+		if (strncasecmp(a, name, n) != 0)
+			continue;
+		if (a[n] == '=')
+			return a + n + 1;
+		if (a[n] == '\0' && i + 1 < argc)
+			return argv[i + 1];
+	}
+	return NULL;
+}
+
+int prog_main(const struct prog_desc *desc, void *vals, int argc, char *argv[])
+{
+	const char *prog = desc->cli->prog, *sd;
+	struct service_args a = {desc, vals, argc, argv};
+	char dir[PATH_MAX];
+	bool have;
+	int rc;
+
+	if (prog_opt_index(desc->cli, "winservice") < 0 || !prog_argv_has(argc, argv, "winservice"))
+		return prog_run(desc, vals, argc, argv);
+	/* the transcript goes to the state dir (what is printed before the log
+	 * file is open, e.g. a bad config file) */
+	sd = argv_value(argc, argv, "statedir");
+	if (sd != NULL)
+		have = snprintf(dir, sizeof(dir), "%s", sd) < (int)sizeof(dir);
+	else
+		have = sys_default_statedir(dir, sizeof(dir), prog) == 0;
+	rc = sys_service_run(prog, have ? dir : NULL, service_body, &a);
+	return rc == PED_E_WINDOWS_ONLY ? prog_run(desc, vals, argc, argv) : rc;
 }

@@ -104,6 +104,7 @@ struct prog {
 	char logpath[PATH_MAX];          /* the log file opened by start, or "" */
 	bool foreground;                 /* -foreground given */
 	bool json;                       /* -json given */
+	bool service;                    /* started by the Windows SCM (-winservice) */
 };
 
 /* The whole front door: parse, load, override, dispatch (see above).

@@ -147,4 +147,38 @@ bool sys_setgid_dir(const char *dir);
  * sys_private_dir). Returns tmpl or NULL. */
 char *sys_mkdtemp(char *tmpl);
 
+/* ---- Windows services (sys_win_service.c; POSIX: none) ----
+ * The SCM side of `-mode start -winservice` and of `-mode install` /
+ * `-mode uninstall`. The daemon itself does not know it runs as a service:
+ * sys_notify's READY=1 and STOPPING=1 become SERVICE_RUNNING and
+ * SERVICE_STOP_PENDING, and a STOP or SHUTDOWN control calls the function
+ * given to sys_service_on_stop (daemon.c: uv_async_send, then the same
+ * clean stop as SIGTERM). */
+
+/* Runs body(arg) as the service prog under the service control manager and
+ * returns its status (reported to the SCM as the service-specific exit
+ * code when not 0). While it runs, stderr is the transcript
+ * STATEDIR/PROG-service.log (truncated at each start: what is printed before
+ * the log file is open, e.g. a bad config file; statedir NULL: none), and
+ * its last line goes to the event log when the status is not 0. Fails with 1
+ * and a message when the process was not started by the SCM. POSIX:
+ * PED_E_WINDOWS_ONLY, body not run (the caller runs it as an ordinary
+ * start: -winservice is ignored, as the reference's Linux programs do). */
+int sys_service_run(const char *prog, const char *statedir, int (*body)(void *), void *arg);
+/* fn(arg) is called on the SCM's thread when it asks the service to stop
+ * (it must only wake the loop, e.g. uv_async_send); a stop asked before fn
+ * was registered is delivered at once. fn NULL unregisters. */
+void sys_service_on_stop(void (*fn)(void *), void *arg);
+/* Registers the service prog (display name display): the running program's
+ * own path with "-mode start -winservice" and args (already quoted for a
+ * command line, "" for none), automatic start, restart on failure, and an
+ * event log source. 0, or PED_E_WINDOWS_ONLY / PED_E_SERVICE_EXISTS /
+ * PED_E_SERVICE_FAILED with the reason in err. */
+int sys_service_install(const char *prog, const char *display, const char *args, char *err,
+			size_t errlen);
+/* Stops the service prog if it runs (waits for its process to exit, at most
+ * timeout_s), then removes it and its event log source. 0, or
+ * PED_E_WINDOWS_ONLY / PED_E_SERVICE_NOT_INSTALLED / PED_E_SERVICE_FAILED. */
+int sys_service_uninstall(const char *prog, unsigned timeout_s, char *err, size_t errlen);
+
 #endif

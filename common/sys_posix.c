@@ -518,3 +518,42 @@ bool sys_socket_unread(uv_handle_t *h)
 
 	return uv_fileno(h, &fd) == 0 && ioctl(fd, FIONREAD, &n) == 0 && n > 0;
 }
+
+/* ---- Windows services: none here ---- */
+
+int sys_service_run(const char *prog, const char *statedir, int (*body)(void *), void *arg)
+{
+	(void)prog;
+	(void)statedir;
+	(void)body;
+	(void)arg;
+	return PED_E_WINDOWS_ONLY;
+}
+
+void sys_service_on_stop(void (*fn)(void *), void *arg)
+{
+	(void)fn;
+	(void)arg;
+}
+
+static int windows_only(char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s", ped_strerror(PED_E_WINDOWS_ONLY));
+	return PED_E_WINDOWS_ONLY;
+}
+
+int sys_service_install(const char *prog, const char *display, const char *args, char *err,
+			size_t errlen)
+{
+	(void)prog;
+	(void)display;
+	(void)args;
+	return windows_only(err, errlen);
+}
+
+int sys_service_uninstall(const char *prog, unsigned timeout_s, char *err, size_t errlen)
+{
+	(void)prog;
+	(void)timeout_s;
+	return windows_only(err, errlen);
+}

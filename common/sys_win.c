@@ -311,6 +311,10 @@ int sys_private_dir(const char *dir)
 		log_error("state directory %s is not a directory", dir);
 		return PED_E_IO;
 	}
+	/* already private: leave its DACL alone (wine maps a DACL set again on
+	 * an existing directory to group and world bits) */
+	if (a != INVALID_FILE_ATTRIBUTES && sys_is_private(dir))
+		return 0;
 	if (make_private_dir(w, false) != 0) {
 		log_error("cannot create state directory %s or restrict it to its owner, "
 			  "Administrators and SYSTEM: %s", dir, strerror(errno));
@@ -524,11 +528,7 @@ void sys_stderr_to_null(const char *prog)
 	(void)freopen("NUL", "w", stderr);
 }
 
-int sys_notify(const char *msg)
-{
-	(void)msg;
-	return 0;
-}
+/* sys_notify: sys_win_service.c (the SCM status of a service) */
 
 int sys_terminate(long pid)
 {

@@ -428,8 +428,6 @@ int pedclient_run(prog_t *p)
 	for (i = 0; c->host[i] != '\0'; i++)
 		if (c->host[i] < 0x21 || c->host[i] > 0x7e)
 			c->host[i] = '?';
-	if (prog_opt(p, "winservice") != NULL)
-		log_info("-winservice: Windows only; ignored here");
 	if (open_state(c) != 0)
 		goto out_fd;
 	if (uv_loop_init(&c->loop) != 0) {

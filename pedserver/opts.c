@@ -13,7 +13,8 @@ static void print_line(void *arg, const char *line)
 	printf("%s\n", line);
 }
 
-enum { M_START, M_STOP, M_SHOW, M_CONFIG, M_CONNECT, M_DISCONNECT, M_AUDIT, M_HSM, M_COUNT };
+enum { M_START, M_STOP, M_SHOW, M_CONFIG, M_CONNECT, M_DISCONNECT, M_AUDIT, M_HSM, M_INSTALL,
+       M_UNINSTALL, M_COUNT };
 
 #define ALL 0
 #define START CLI_MODE(M_START)
@@ -64,6 +65,9 @@ static const struct cli_mode modes[M_COUNT] = {
 		   allow_mode},
 	[M_DISCONNECT] = {"disconnect", "close the PED-initiated link to -name <appliance>",
 			  link_mode},
+	[M_INSTALL] = {"install", "Windows: register the pedserver service (automatic start, "
+				  "restart on failure; -statedir/-configfile kept)", NULL},
+	[M_UNINSTALL] = {"uninstall", "Windows: stop and remove the pedserver service", NULL},
 };
 
 static const char *const policy_words[] = {"prompt", "list", "tofu", "any", NULL};
@@ -101,7 +105,7 @@ static const struct cli_opt opts[] = {
 	 .modes = START | STOP | CONFIG, .help = "how long start waits for readiness",
 	 .cfgkey = "BgProcessStartupTimeout"},
 	{.name = "bgprocessshutdowntimeout", SECS(1, 600), .def = "25",
-	 .modes = START | STOP | CONFIG, .help = "how long stop waits for the exit",
+	 .modes = START | STOP | CONFIG | CLI_MODE(M_UNINSTALL), .help = "how long stop waits for the exit",
 	 .cfgkey = "BgProcessShutdownTimeout"},
 	{.name = "logfile", .alias = "logfilename", .type = CLI_PATH, .metavar = "<file>",
 	 .help = "log file (default: <statedir>/pedserver.log)", .cfgkey = "LogFileName"},
@@ -156,6 +160,8 @@ static const struct cli_opt opts[] = {
 		 "(default /var/lib/pedserver or ~/.local/state/pedserver)"},
 	{.name = "foreground", .type = CLI_FLAG, .modes = START,
 	 .help = "stay in the foreground (systemd; automatic with NOTIFY_SOCKET)"},
+	{.name = "winservice", .type = CLI_FLAG, .modes = START,
+	 .help = "run as a Windows service (the SCM starts it so: see -mode install)"},
 	{.name = "json", .type = CLI_FLAG, .modes = SHOW | CONFIG,
 	 .help = "print one JSON object"},
 	{.name = "set", .type = CLI_FLAG, .flags = CLI_BARE_NAMES, .modes = CONFIG,
