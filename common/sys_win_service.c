@@ -201,7 +201,7 @@ static void last_line(char *out, size_t cap)
 static void WINAPI service_main(DWORD argc, wchar_t **argv)
 {
 	char why[1024];
-	wchar_t w[MAX_PATH];
+	int fd;
 
 	(void)argc;
 	(void)argv;
@@ -219,9 +219,21 @@ static void WINAPI service_main(DWORD argc, wchar_t **argv)
 	sys_harden(); /* umask 077 before anything is created */
 	if (S.statedir != NULL && sys_private_dir(S.statedir) != 0)
 		S.transcript[0] = '\0';
-	if (S.transcript[0] != '\0' && wide(S.transcript, w, MAX_PATH) == 0 &&
-	    _wfreopen(w, L"w", stderr) != NULL)
+	if (S.transcript[0] != '\0' && (fd = sys_open_append(S.transcript)) >= 0) {
+		/* descriptor 2 (log.c writes there) and the stderr stream on it */
+		_chsize(fd, 0);
+		if (fd != 2) { /* 2 is free when the SCM gave us no stderr */
+			_dup2(fd, 2);
+			_close(fd);
+		}
+		SetStdHandle(STD_ERROR_HANDLE, (HANDLE)_get_osfhandle(2));
+		/* msvcrt marks the streams of a process started without standard
+		 * handles with descriptor -2 (_NO_CONSOLE_FILENO) and freopen
+		 * cannot reopen them: point the stream at descriptor 2 */
+		if (_fileno(stderr) < 0)
+			stderr->_file = 2;
 		setvbuf(stderr, NULL, _IONBF, 0);
+	}
 	S.pulse_end = CreateEventW(NULL, TRUE, FALSE, NULL);
 	if (S.pulse_end != NULL)
 		S.pulse = CreateThread(NULL, 0, pulse, NULL, 0, NULL);
