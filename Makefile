@@ -39,7 +39,7 @@ WIN_SYSLIBS := -lws2_32 -liphlpapi -luserenv -lpsapi -ldbghelp -lole32 -lshell32
 # Not ported yet: the daemon life cycle, the admin channel, config and
 # logging files, the tty and libusb transports, pedclient's HSM socket and
 # ID store, and the tests that need them or fork.
-WIN_TODO := usbped/usbped_tty.c usbped/usbped_libusb.c pedclient/hsmsock.c pedclient/ids.c \
+WIN_TODO := usbped/usbped_tty.c usbped/usbped_libusb.c \
 	$(addprefix tests/unit/,admin_test.c admit_test.c atomic_test.c audit_test.c cfg_test.c cli_test.c log_test.c \
 	pedclient_hsmsock_test.c \
 	pedclient_conf_test.c pedclient_ids_test.c pedhost_kex_test.c pedhost_test.c \
@@ -269,7 +269,7 @@ WIN_MAKE = $(MAKE) --no-print-directory WINDOWS=1 BUILD=$(WIN_BUILD) CC=$(WIN_HO
 windows:
 	$(Q)scripts/deps.sh windows
 	+$(Q)$(WIN_MAKE) win-all
-WIN_PROGS := $(PEDSERVER_BIN)
+WIN_PROGS := $(PEDSERVER_BIN) $(PEDCLIENT_BIN) $(PEDHSM_BIN)
 win-all: $(LIBS) $(UNIT_BIN) $(WIN_PROGS)
 
 # Wine runs headless in its own prefix, made once and kept in the cache

@@ -181,4 +181,27 @@ int sys_service_install(const char *prog, const char *display, const char *args,
  * PED_E_WINDOWS_ONLY / PED_E_SERVICE_NOT_INSTALLED / PED_E_SERVICE_FAILED. */
 int sys_service_uninstall(const char *prog, unsigned timeout_s, char *err, size_t errlen);
 
+/* ---- local IPC: pedclient's HSM socket (hsm.sock), spoken by pedhsm ----
+ * POSIX: a Unix stream socket at path, mode 0600, a peer with our uid or
+ * root. Windows: a named pipe \\.\pipe\RemotePED-<hash of path's full,
+ * lower-cased form>, so that the daemon and the console meet through the
+ * same state dir; the pipe's default DACL gives full control to its owner,
+ * Administrators and SYSTEM (others may only read, not write a request),
+ * and the peer's token must be our user or SYSTEM. */
+
+/* Binds srv (uv_pipe_init'ed) to path's endpoint: POSIX removes a stale
+ * socket, binds under umask 077, then chmod 0600. A libuv error (< 0). */
+int sys_ipc_bind(uv_pipe_t *srv, const char *path);
+/* Removes path's socket file after the server closed (Windows: nothing). */
+void sys_ipc_unbind(const char *path);
+/* The connected peer runs as our user (or root; Windows: SYSTEM). */
+bool sys_ipc_peer_ok(uv_pipe_t *p);
+/* Connects to path's endpoint: a descriptor for read(2) / write(2), or -1
+ * with errno set (ENOENT / ECONNREFUSED: no server). */
+int sys_ipc_connect(const char *path);
+/* The exclusive lock file path (created 0600 if missing): a descriptor
+ * that holds it until closed, PED_E_EXISTS if another holds it (at once
+ * when nonblock, else after timeout_s), or PED_E_IO. */
+int sys_lock_exclusive(const char *path, bool nonblock, unsigned timeout_s);
+
 #endif

@@ -557,3 +557,89 @@ int sys_service_uninstall(const char *prog, unsigned timeout_s, char *err, size_
 	(void)timeout_s;
 	return windows_only(err, errlen);
 }
+
+/* ---- local IPC (hsm.sock) ---- */
+
+int sys_ipc_bind(uv_pipe_t *srv, const char *path)
+{
+	mode_t old;
+	int r;
+
+	unlink(path); /* a stale socket of a dead daemon (its pid lock is ours) */
+	old = umask(077);
+	r = uv_pipe_bind(srv, path);
+	umask(old);
+	if (r == 0 && chmod(path, 0600) != 0)
+		r = UV_EPERM;
+	return r;
+}
+
+void sys_ipc_unbind(const char *path)
+{
+	unlink(path);
+}
+
+bool sys_ipc_peer_ok(uv_pipe_t *p)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	uv_os_fd_t fd;
+
+	if (uv_fileno((uv_handle_t *)p, &fd) != 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0)
+		return false;
+	return cr.uid == geteuid() || cr.uid == 0;
+}
+
+int sys_ipc_connect(const char *path)
+{
+	struct sockaddr_un a;
+	int fd;
+
+	memset(&a, 0, sizeof(a));
+	a.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(a.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(a.sun_path, path, strlen(path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+int sys_lock_exclusive(const char *path, bool nonblock, unsigned timeout_s)
+{
+	struct sigaction sa, old;
+	int fd, r, e;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return PED_E_IO;
+	if (nonblock) {
+		r = flock(fd, LOCK_EX | LOCK_NB);
+		e = errno;
+	} else {
+		/* A blocking flock bounded by an alarm (no SA_RESTART: EINTR). */
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_alarm;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGALRM, &sa, &old);
+		alarm(timeout_s > 0 ? timeout_s : 1);
+		r = flock(fd, LOCK_EX);
+		e = errno;
+		alarm(0);
+		sigaction(SIGALRM, &old, NULL);
+	}
+	if (r != 0) {
+		close(fd);
+		return e == EWOULDBLOCK || e == EINTR ? PED_E_EXISTS : PED_E_IO;
+	}
+	return fd;
+}

@@ -550,3 +550,160 @@ bool sys_socket_unread(uv_handle_t *h)
 
 	return uv_fileno(h, &fd) == 0 && ioctlsocket((SOCKET)fd, FIONREAD, &n) == 0 && n > 0;
 }
+
+/* ---- local IPC (hsm.sock): a named pipe per state dir ---- */
+
+/* \\.\pipe\RemotePED-<FNV-1a 64 of path's full, lower-cased form> */
+static int ipc_name(const char *path, wchar_t *out, size_t cap)
+{
+	wchar_t w[MAX_PATH], full[MAX_PATH];
+	unsigned long long h = 1469598103934665603ULL;
+	DWORD n;
+
+	if (wide(path, w, MAX_PATH) != 0)
+		return -1;
+	n = GetFullPathNameW(w, MAX_PATH, full, NULL);
+	if (n == 0 || n >= MAX_PATH) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	CharLowerW(full);
+	for (wchar_t *p = full; *p != L'\0'; p++) {
+		h ^= (unsigned long long)(*p == L'/' ? L'\\' : *p);
+		h *= 1099511628211ULL;
+	}
+	_snwprintf(out, cap, L"\\\\.\\pipe\\RemotePED-%016llx", h);
+	out[cap - 1] = L'\0';
+	return 0;
+}
+
+int sys_ipc_bind(uv_pipe_t *srv, const char *path)
+{
+	wchar_t name[128];
+	char utf8[256];
+
+	if (ipc_name(path, name, 128) != 0 ||
+	    WideCharToMultiByte(CP_UTF8, 0, name, -1, utf8, sizeof(utf8), NULL, NULL) == 0)
+		return UV_ENAMETOOLONG;
+	/* libuv creates the pipe with the default DACL: full control for the
+	 * owner, Administrators and SYSTEM, read only for others */
+	return uv_pipe_bind(srv, utf8);
+}
+
+void sys_ipc_unbind(const char *path)
+{
+	(void)path; /* a named pipe goes with its last handle */
+}
+
+/* The user SID of process pid, in a malloc'd TOKEN_USER; NULL on error. */
+static TOKEN_USER *process_user(DWORD pid)
+{
+	HANDLE proc, tok = NULL;
+	TOKEN_USER *tu = NULL;
+	DWORD len = 0;
+
+	if ((proc = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid)) == NULL)
+		return NULL;
+	if (OpenProcessToken(proc, TOKEN_QUERY, &tok)) {
+		GetTokenInformation(tok, TokenUser, NULL, 0, &len);
+		if (len == 0 || (tu = malloc(len)) == NULL ||
+		    !GetTokenInformation(tok, TokenUser, tu, len, &len)) {
+			free(tu);
+			tu = NULL;
+		}
+		CloseHandle(tok);
+	}
+	CloseHandle(proc);
+	return tu;
+}
+
+bool sys_ipc_peer_ok(uv_pipe_t *p)
+{
+	TOKEN_USER *me = token_user(), *peer = NULL;
+	uv_os_fd_t h;
+	ULONG pid = 0;
+	bool ok = false;
+
+	if (me != NULL && uv_fileno((uv_handle_t *)p, &h) == 0 &&
+	    GetNamedPipeClientProcessId(h, &pid) && (peer = process_user(pid)) != NULL)
+		ok = EqualSid(peer->User.Sid, me->User.Sid) ||
+		     IsWellKnownSid(peer->User.Sid, WinLocalSystemSid);
+	free(peer);
+	free(me);
+	return ok;
+}
+
+int sys_ipc_connect(const char *path)
+{
+	wchar_t name[128];
+	HANDLE h;
+	int fd;
+
+	if (ipc_name(path, name, 128) != 0)
+		return -1;
+	for (int tries = 0;; tries++) {
+		h = CreateFileW(name, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
+		if (h != INVALID_HANDLE_VALUE)
+			break;
+		/* every instance busy: wait (bounded) for one, once */
+		if (GetLastError() != ERROR_PIPE_BUSY || tries > 0 || !WaitNamedPipeW(name, 5000)) {
+			DWORD e = GetLastError();
+			errno = e == ERROR_FILE_NOT_FOUND ? ENOENT
+				: e == ERROR_ACCESS_DENIED ? EACCES : ECONNREFUSED;
+			return -1;
+		}
+	}
+	if ((fd = _open_osfhandle((intptr_t)h, _O_RDWR | _O_BINARY)) < 0)
+		CloseHandle(h);
+	return fd;
+}
+
+int sys_lock_exclusive(const char *path, bool nonblock, unsigned timeout_s)
+{
+	PSECURITY_DESCRIPTOR sd = private_sd();
+	SECURITY_ATTRIBUTES sa = {sizeof(sa), sd, FALSE};
+	OVERLAPPED ov = {0};
+	wchar_t w[MAX_PATH];
+	HANDLE h;
+	DWORD n;
+	int fd, r = PED_E_IO;
+
+	if (sd == NULL || wide(path, w, MAX_PATH) != 0) {
+		if (sd != NULL)
+			LocalFree(sd);
+		return PED_E_IO;
+	}
+	/* overlapped, so that a blocking lock can be waited for with a deadline */
+	h = CreateFileW(w, GENERIC_READ | GENERIC_WRITE,
+			FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, &sa, OPEN_ALWAYS,
+			FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OVERLAPPED, NULL);
+	LocalFree(sd);
+	if (h == INVALID_HANDLE_VALUE)
+		return PED_E_IO;
+	ov.Offset = LOCK_OFFSET;
+	if ((ov.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL)) == NULL)
+		goto fail;
+	if (LockFileEx(h, LOCKFILE_EXCLUSIVE_LOCK | (nonblock ? LOCKFILE_FAIL_IMMEDIATELY : 0), 0,
+		       1, 0, &ov)) {
+		r = 0;
+	} else if (GetLastError() == ERROR_IO_PENDING && !nonblock) {
+		if (WaitForSingleObject(ov.hEvent, (timeout_s > 0 ? timeout_s : 1) * 1000u) ==
+			    WAIT_OBJECT_0 &&
+		    GetOverlappedResult(h, &ov, &n, FALSE))
+			r = 0;
+		else
+			CancelIo(h);
+	}
+	if (r != 0 && (GetLastError() == ERROR_LOCK_VIOLATION || GetLastError() == ERROR_IO_PENDING ||
+		       !nonblock))
+		r = PED_E_EXISTS;
+	CloseHandle(ov.hEvent);
+	if (r != 0)
+		goto fail;
+	if ((fd = _open_osfhandle((intptr_t)h, _O_RDWR | _O_BINARY)) < 0)
+		goto fail;
+	return fd;
+fail:
+	CloseHandle(h);
+	return r != 0 ? r : PED_E_IO;
+}

@@ -7,9 +7,6 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "common/err.h"
 #include "common/log.h"
@@ -303,18 +300,6 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	}
 }
 
-static int peer_allowed(uv_pipe_t *p)
-{
-	struct ucred cr;
-	socklen_t len = sizeof(cr);
-	uv_os_fd_t fd;
-
-	if (uv_fileno((uv_handle_t *)p, &fd) != 0 ||
-	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0)
-		return 0;
-	return cr.uid == geteuid() || cr.uid == 0;
-}
-
 static void on_connection(uv_stream_t *srv, int status)
 {
 	hsmsock_t *s = srv->data;
@@ -337,7 +322,7 @@ static void on_connection(uv_stream_t *srv, int status)
 		close_conn(c);
 		return;
 	}
-	if (!peer_allowed(&c->pipe)) {
+	if (!sys_ipc_peer_ok(&c->pipe)) {
 		log_warning("hsm.sock: refused a connection from another user");
 		close_conn(c);
 		return;
@@ -355,7 +340,6 @@ int hsmsock_start(uv_loop_t *loop, const char *path, hsmsock_cmd_fn fn, void *ct
 		  hsmsock_t **out)
 {
 	hsmsock_t *s;
-	mode_t old;
 	int r;
 
 	*out = NULL;
@@ -372,12 +356,7 @@ int hsmsock_start(uv_loop_t *loop, const char *path, hsmsock_cmd_fn fn, void *ct
 		return PED_E_IO;
 	}
 	s->srv.data = s;
-	unlink(path); /* a stale socket of a dead pedclient (the pid lock is ours) */
-	old = umask(077);
-	r = uv_pipe_bind(&s->srv, path);
-	umask(old);
-	if (r == 0 && chmod(path, 0600) != 0)
-		r = UV_EPERM;
+	r = sys_ipc_bind(&s->srv, path);
 	if (r == 0)
 		r = uv_listen((uv_stream_t *)&s->srv, 16, on_connection);
 	if (r != 0) {
@@ -419,5 +398,5 @@ void hsmsock_close(hsmsock_t *s, void (*closed)(void *arg), void *arg)
 			close_conn(c);
 	}
 	uv_close((uv_handle_t *)&s->srv, on_srv_closed);
-	unlink(s->path);
+	sys_ipc_unbind(s->path);
 }

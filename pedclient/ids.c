@@ -4,12 +4,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include "common/atomic.h"
@@ -293,27 +291,25 @@ int ids_load(struct ids *s, const char *path, char *err, size_t errlen)
 
 int ids_format(const struct ids *s, char **out, size_t *len)
 {
-	FILE *f;
-	size_t i;
-	int ok;
+	static const char head[] =
+		"# pedclient PED ID mappings, rewritten by pedclient -mode setid, assignid,\n"
+		"# releaseid and deleteid. One per line: id host port serial ('-': the id\n"
+		"# is not assigned to an HSM).\n";
+	size_t i, o = sizeof(head) - 1, cap = sizeof(head);
+	char *b;
 
 	*out = NULL;
 	*len = 0;
-	if ((f = open_memstream(out, len)) == NULL)
+	for (i = 0; i < s->n; i++) /* two numbers, four separators, the strings */
+		cap += 2 * 21 + 4 + strlen(s->e[i].host) + strlen(s->e[i].serial) + 1;
+	if ((b = malloc(cap)) == NULL)
 		return PED_E_NOMEM;
-	fputs("# pedclient PED ID mappings, rewritten by pedclient -mode setid, assignid,\n"
-	      "# releaseid and deleteid. One per line: id host port serial ('-': the id\n"
-	      "# is not assigned to an HSM).\n", f);
+	memcpy(b, head, o);
 	for (i = 0; i < s->n; i++)
-		fprintf(f, "%ld %s %ld %s\n", s->e[i].id, s->e[i].host, s->e[i].port,
-			s->e[i].serial[0] ? s->e[i].serial : "-");
-	ok = !ferror(f);
-	if (fclose(f) != 0 || !ok) {
-		free(*out);
-		*out = NULL;
-		*len = 0;
-		return PED_E_NOMEM;
-	}
+		o += (size_t)snprintf(b + o, cap - o, "%ld %s %ld %s\n", s->e[i].id, s->e[i].host,
+				      s->e[i].port, s->e[i].serial[0] ? s->e[i].serial : "-");
+	*out = b;
+	*len = o;
 	return 0;
 }
 
@@ -476,40 +472,11 @@ int ids_apply(struct ids *s, int argc, char *const *argv, bool *changed, char *m
 	return r;
 }
 
-static void on_alarm(int sig)
-{
-	(void)sig;
-}
-
 int ids_lock(const char *dir, bool nonblock, unsigned timeout_s)
 {
 	char path[4096];
-	struct sigaction sa, old;
-	int fd, r, e;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, IDS_LOCK_FILE) >= sizeof(path))
 		return PED_E_TOO_LONG;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return PED_E_IO;
-	if (nonblock) {
-		r = flock(fd, LOCK_EX | LOCK_NB);
-		e = errno;
-	} else {
-		/* A blocking flock bounded by an alarm (no SA_RESTART: EINTR). */
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_alarm;
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGALRM, &sa, &old);
-		alarm(timeout_s > 0 ? timeout_s : 1);
-		r = flock(fd, LOCK_EX);
-		e = errno;
-		alarm(0);
-		sigaction(SIGALRM, &old, NULL);
-	}
-	if (r != 0) {
-		close(fd);
-		return e == EWOULDBLOCK || e == EINTR ? PED_E_EXISTS : PED_E_IO;
-	}
-	return fd;
+	return sys_lock_exclusive(path, nonblock, timeout_s);
 }

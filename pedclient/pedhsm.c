@@ -20,8 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -73,26 +71,16 @@ static void usage(FILE *f)
 
 static int connect_sock(const char *statedir, char *why, size_t whylen)
 {
-	struct sockaddr_un a;
+	char path[PATH_MAX];
 	int fd;
 
-	memset(&a, 0, sizeof(a));
-	a.sun_family = AF_UNIX;
-	if ((size_t)snprintf(a.sun_path, sizeof(a.sun_path), "%s/%s", statedir, HSMSOCK_FILE) >=
-	    sizeof(a.sun_path)) {
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", statedir, HSMSOCK_FILE) >= sizeof(path)) {
 		snprintf(why, whylen, "%s/%s: path too long", statedir, HSMSOCK_FILE);
 		return -1;
 	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-		snprintf(why, whylen, "socket: %s", strerror(errno));
-		return -1;
-	}
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+	if ((fd = sys_ipc_connect(path)) < 0)
 		snprintf(why, whylen, "cannot reach pedclient at %s: %s (is pedclient running "
-				      "with -statedir %s?)", a.sun_path, strerror(errno), statedir);
-		close(fd);
-		return -1;
-	}
+				      "with -statedir %s?)", path, strerror(errno), statedir);
 	return fd;
 }
 
