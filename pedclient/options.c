@@ -25,6 +25,9 @@ static const struct cli_mode modes[PC_M_COUNT] = {
 	[PC_M_TESTID] = {"testid", "test the pedserver of a PED ID: -id N", pedclient_mode_testid},
 	[PC_M_AUDIT] = {"audit", "check the audit trail: -verify [FILE...] (exit 0 only when intact)",
 			prog_mode_audit},
+	[PC_M_INSTALL] = {"install", "Windows: register the pedclient service (automatic start, "
+				     "restart on failure; -statedir/-configfile kept)", NULL},
+	[PC_M_UNINSTALL] = {"uninstall", "Windows: stop and remove the pedclient service", NULL},
 };
 
 static const struct cli_opt opts[] = {
@@ -80,7 +83,7 @@ static const struct cli_opt opts[] = {
 	 .min = 1, .max = 3600, .def = "10", .modes = DAEMON | M(STOP),
 	 .cfgkey = "BgProcessStartupTimeout", .help = "how long start waits for readiness, seconds"},
 	{.name = "bgprocessshutdowntimeout", .alias = "pshutdowntimeout", .type = CLI_INT,
-	 .min = 1, .max = 3600, .def = "25", .modes = DAEMON | M(STOP),
+	 .min = 1, .max = 3600, .def = "25", .modes = DAEMON | M(STOP) | M(UNINSTALL),
 	 .cfgkey = "BgProcessShutdownTimeout", .help = "how long stop waits for the exit, seconds"},
 	/* logging (every mode, as in the reference) */
 	{.name = "logfile", .alias = "logfilename", .type = CLI_PATH, .metavar = "FILE",

@@ -25,12 +25,13 @@ w() {
 	OUT=$(timeout 60 wine "$@" 2>&1) || RC=$?
 	OUT=$(printf '%s' "$OUT" | tr -d '\r')
 }
+SVC=pedserver
 svc_state() {
-	timeout 30 wine sc query pedserver 2>/dev/null | tr -d '\r' |
+	timeout 30 wine sc query "$SVC" 2>/dev/null | tr -d '\r' |
 		sed -n 's/^ *STATE *: *[0-9]* *\([A-Z_]*\).*/\1/p'
 }
 svc_field() {
-	timeout 30 wine sc query pedserver 2>/dev/null | tr -d '\r' |
+	timeout 30 wine sc query "$SVC" 2>/dev/null | tr -d '\r' |
 		sed -n "s/^ *$1 *: *\([0-9]*\).*/\1/p"
 }
 # The SCM has an event for state changes (NotifyServiceStatusChange) but no
@@ -61,7 +62,12 @@ wait_file() {
 wineserver -k 2>/dev/null || true
 wineserver -p
 WINEDEBUG=-all,+eventlog timeout 60 wine cmd /c exit 2>"$T/wine-system.err" || true
-uninstall_quietly() { timeout 60 wine "$PSX" -mode uninstall >/dev/null 2>&1 || true; }
+PCX="$WIN_BUILD/pedclient.exe"
+PHX="$WIN_BUILD/pedhsm.exe"
+uninstall_quietly() {
+	timeout 60 wine "$PSX" -mode uninstall >/dev/null 2>&1 || true
+	timeout 60 wine "$PCX" -mode uninstall >/dev/null 2>&1 || true
+}
 _lib_exit_hooks="$_lib_exit_hooks uninstall_quietly"
 uninstall_quietly # a service left over by an interrupted run
 
@@ -183,4 +189,31 @@ for f in pedserver.pid admin.port admin.token; do
 	[ ! -e "$SD/$f" ] || fail "runtime file $f left behind"
 done
 ok "uninstalled: sc query and the registry no longer know it"
+
+note "pedclient.exe as a service: pedhsm.exe answered through its named pipe"
+SVC=pedclient
+PD="$T/pcsd"
+w "$PCX" -mode install -statedir "$(winpath "$PD")" -admin "$(free_port)"
+[ "$RC" -eq 2 ] || fail "install with a start option: exit $RC: $OUT"
+"$BUILD/pedclient" -mode config -set -configfile "$T/conf/pedclient.conf" \
+	-admin "$(free_port)" >/dev/null
+w "$PCX" -mode install -statedir "$(winpath "$PD")" -configfile "$(winpath "$T/conf/pedclient.conf")"
+[ "$RC" -eq 0 ] || fail "pedclient install: exit $RC: $OUT"
+assert_contains "service pedclient installed" "$OUT"
+w net start pedclient
+svc_wait_state RUNNING 30
+wait_file "$PD/pedclient.log" "info: ready \(pid [0-9]+\)"
+w "$PHX" -statedir "$(winpath "$PD")" slot list
+[ "$RC" -eq 0 ] || fail "pedhsm.exe slot list against the service: $OUT"
+assert_contains "Slot 0: serial" "$OUT"
+w net stop pedclient
+svc_wait_state STOPPED 30
+wait_file "$PD/pedclient.log" "pedclient exiting with status 0"
+w "$PCX" -mode uninstall
+[ "$RC" -eq 0 ] || fail "pedclient uninstall: $OUT"
+[ -z "$(svc_state)" ] || fail "sc query still finds pedclient"
+for f in pedclient.pid admin.port admin.token; do
+	[ ! -e "$PD/$f" ] || fail "runtime file $f left behind"
+done
+ok "pedclient service: RUNNING, pedhsm.exe answered, stopped cleanly, removed"
 echo "service: ok"
