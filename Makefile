@@ -9,6 +9,7 @@
 #   make valgrind   unit tests under valgrind (0 errors, 0 leaks)
 #   make install, man, units, deb, rpm, pkgtest: packaging/packaging.mk
 #   make windows    static x86_64 Windows build in build-win/ (docs/windows.md)
+#   make msi        the Windows installer build-win/remoteped-VERSION-x64.msi (wixl)
 #   make wintest    the Windows unit tests under wine
 # Quiet unless V=1. Honours PREFIX DESTDIR CFLAGS LDFLAGS.
 
@@ -34,7 +35,7 @@ WINDEPS ?= $(shell scripts/windeps.sh -p)
 CPPFLAGS += -I$(WINDEPS)/include -D__USE_MINGW_ANSI_STDIO=1 -D_WIN32_WINNT=0x0A00 \
 	-D_POSIX_THREAD_SAFE_FUNCTIONS
 LDFLAGS += -static -L$(WINDEPS)/lib
-WIN_SYSLIBS := -lws2_32 -liphlpapi -luserenv -lpsapi -ldbghelp -lole32 -lshell32 -luser32 \
+WIN_SYSLIBS := -lws2_32 -liphlpapi -luserenv -lpsapi -ldbghelp -lole32 -lshell32 -luuid -luser32 \
 	-ladvapi32 -lcrypt32 -lbcrypt -lpthread
 # Not ported yet: the daemon life cycle, the admin channel, config and
 # logging files, the tty and libusb transports, pedclient's HSM socket and
@@ -276,9 +277,20 @@ win-all: $(LIBS) $(UNIT_BIN) $(WIN_PROGS)
 # (scripts/wine-run.sh; WINEPREFIX overrides).
 # The unit tests under wine, then the ceremony across the two worlds
 # (tests/windows/*.sh: Linux programs from $(BUILD), .exe from $(WIN_BUILD)).
-wintest: windows all
+wintest: windows msi all
 	$(Q)scripts/wine-run.sh $(sort $(wildcard $(WIN_BUILD)/tests/unit/*_test.exe))
-	$(Q)WIN_BUILD=$(WIN_BUILD) scripts/wine-run.sh -s $(sort $(wildcard tests/windows/*.sh))
+	$(Q)WIN_BUILD=$(WIN_BUILD) WIN_MSI=$(WIN_MSI) scripts/wine-run.sh -s \
+		$(sort $(wildcard tests/windows/*.sh))
+
+# The installer (packaging/windows/remoteped.wxs, wixl from msitools): the
+# programs of make windows under Program Files, both services registered.
+WIN_VERSION := $(shell sed -n 's/^\#define PEDSERVER_VERSION "\(.*\)"$$/\1/p' pedserver/pedserver.h)
+WIN_MSI := $(WIN_BUILD)/remoteped-$(WIN_VERSION)-x64.msi
+.PHONY: msi
+msi: windows
+	$(call msg,WIXL,$(WIN_MSI))
+	$(Q)wixl -a x64 -D Version=$(WIN_VERSION) -D BinDir=$(WIN_BUILD) -o $(WIN_MSI) \
+		packaging/windows/remoteped.wxs
 
 clean:
 	rm -rf $(BUILD) build-asan $(WIN_BUILD)

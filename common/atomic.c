@@ -38,7 +38,7 @@ static void crash_point(int step)
 /* Splits path into its directory (dir, "." when none) and base name. */
 static int split_path(const char *path, char *dir, size_t dircap, const char **base)
 {
-	const char *slash = strrchr(path, '/');
+	const char *slash = sys_last_sep(path);
 	size_t dlen;
 
 	if (slash == NULL) {

@@ -565,7 +565,7 @@ void audit_refusal(const char *reason, const char *source)
 
 static const char *base(const char *p)
 {
-	const char *s = strrchr(p, '/');
+	const char *s = sys_last_sep(p);
 	return s != NULL ? s + 1 : p;
 }
 

@@ -926,14 +926,15 @@ static int make_parents(const char *path, char *err, size_t errlen)
 	}
 	memcpy(dir, path, n + 1);
 	for (i = 1; i < n; i++) {
-		if (dir[i] != '/')
+		char sep = dir[i];
+		if (!sys_is_sep(sep))
 			continue;
 		dir[i] = '\0';
 		if (sys_mkdir(dir, 0700) != 0 && errno != EEXIST) {
 			fmt(err, errlen, "%s: cannot create directory: %s", dir, strerror(errno));
 			return PED_E_IO;
 		}
-		dir[i] = '/';
+		dir[i] = sep;
 	}
 	return 0;
 }

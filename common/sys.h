@@ -85,6 +85,10 @@ int sys_node_identity(const char *path, unsigned long long *ino, unsigned long l
  * and SYSTEM only, set when the directory is made). 0, or PED_E_IO with the
  * reason logged. */
 int sys_private_dir(const char *dir);
+/* A directory separator in a path (POSIX '/'; Windows '/' and '\\'). */
+bool sys_is_sep(char c);
+/* The last separator in path, or NULL. */
+const char *sys_last_sep(const char *path);
 /* An absolute path (POSIX "/..."; Windows "C:\...", "\\server\..."). */
 bool sys_path_absolute(const char *path);
 
@@ -130,7 +134,8 @@ bool sys_pid_alive(long pid);
 /* Ends this process at once, as a crash would (SIGKILL; TerminateProcess). */
 void sys_die_now(void);
 
-/* mkdir(2) with mode (Windows: the parent's DACL; mode is not used). */
+/* mkdir(2) with mode (Windows: the protected DACL of sys_private_dir, as
+ * for files; mode is not used). */
 int sys_mkdir(const char *path, unsigned mode);
 /* True if path is a file or directory only its owner may read or change
  * (POSIX: no group/other permission bits; Windows: every entry of its DACL

@@ -643,3 +643,13 @@ int sys_lock_exclusive(const char *path, bool nonblock, unsigned timeout_s)
 	}
 	return fd;
 }
+
+bool sys_is_sep(char c)
+{
+	return c == '/';
+}
+
+const char *sys_last_sep(const char *path)
+{
+	return strrchr(path, '/');
+}

@@ -15,7 +15,9 @@
 
 #include <aclapi.h>
 #include <dirent.h>
+#include <knownfolders.h>
 #include <sddl.h>
+#include <shlobj.h>
 
 #include <openssl/rand.h>
 
@@ -133,10 +135,17 @@ int sys_mkdir(const char *path, unsigned mode)
 {
 	wchar_t w[MAX_PATH];
 
-	(void)mode;
+	DWORD a;
+
+	(void)mode; /* every directory we make is private, as every file */
 	if (wide(path, w, MAX_PATH) != 0)
 		return -1;
-	return _wmkdir(w);
+	a = GetFileAttributesW(w); /* also a drive ("C:") */
+	if (a != INVALID_FILE_ATTRIBUTES) {
+		errno = EEXIST;
+		return -1;
+	}
+	return make_private_dir(w, true);
 }
 
 char *sys_mkdtemp(char *tmpl)
@@ -178,11 +187,18 @@ int sys_resolve_link(const char *path, char *out, size_t outlen)
  * then \PROG.conf for the config file */
 static int program_data(char *out, size_t outlen, const char *prog, bool conf)
 {
-	const char *pd = getenv("ProgramData");
+	wchar_t *w = NULL;
+	char pd[MAX_PATH * 3];
 	int n;
 
-	if (pd == NULL || pd[0] == '\0')
+	/* the known folder, not %ProgramData%: a service's environment may
+	 * differ (wine gives services C:\users\Public there) */
+	if (SHGetKnownFolderPath(&FOLDERID_ProgramData, 0, NULL, &w) != S_OK ||
+	    WideCharToMultiByte(CP_UTF8, 0, w, -1, pd, sizeof(pd), NULL, NULL) == 0) {
+		CoTaskMemFree(w);
 		return PED_E_NOT_FOUND;
+	}
+	CoTaskMemFree(w);
 	n = snprintf(out, outlen, "%s\\RemotePED\\%s%s%s%s", pd, prog, conf ? "\\" : "",
 		     conf ? prog : "", conf ? ".conf" : "");
 	return n < 0 || (size_t)n >= outlen ? PED_E_TOO_LONG : 0;
@@ -311,6 +327,23 @@ int sys_private_dir(const char *dir)
 		log_error("state directory %s is not a directory", dir);
 		return PED_E_IO;
 	}
+	if (a == INVALID_FILE_ATTRIBUTES) {
+		/* the missing parents first (%ProgramData%\RemotePED at the first
+		 * start), private as everything we make */
+		char p[MAX_PATH];
+		size_t n = strlen(dir);
+		if (n < sizeof(p)) {
+			memcpy(p, dir, n + 1);
+			for (size_t i = 3; i < n; i++) {
+				if (!sys_is_sep(p[i]))
+					continue;
+				char c = p[i];
+				p[i] = '\0';
+				(void)sys_mkdir(p, 0700);
+				p[i] = c;
+			}
+		}
+	}
 	/* already private: leave its DACL alone (wine maps a DACL set again on
 	 * an existing directory to group and world bits) */
 	if (a != INVALID_FILE_ATTRIBUTES && sys_is_private(dir))
@@ -376,6 +409,18 @@ out:
 		LocalFree(sd);
 	free(tu);
 	return ok;
+}
+
+bool sys_is_sep(char c)
+{
+	return c == '/' || c == '\\';
+}
+
+const char *sys_last_sep(const char *path)
+{
+	const char *a = strrchr(path, '/'), *b = strrchr(path, '\\');
+
+	return a == NULL ? b : b == NULL ? a : a > b ? a : b;
 }
 
 bool sys_path_absolute(const char *p)

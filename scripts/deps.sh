@@ -17,7 +17,7 @@ rpm="$build rpm git"
 pkgtest="$deb mmdebstrap util-linux"
 # make windows / wintest / msi: the cross compiler, cmake and dpkg-dev for
 # scripts/windeps.sh, wine, wixl (msitools)
-windows="gcc-mingw-w64-x86-64 cmake dpkg-dev wine wine64 msitools"
+windows="gcc-mingw-w64-x86-64 cmake dpkg-dev wine wine64 msitools wixl"
 
 case "${1:-test}" in
 build) want=$build ;;
