@@ -14,6 +14,7 @@
 
 #include "common/cli.h"
 #include "common/err.h"
+#include "tests/unit/memfile.h"
 
 enum { M_CONFIG, M_SHOW, M_START, M_STOP, M_COUNT };
 
@@ -275,13 +276,13 @@ static void test_help(void **state)
 
 static char *usage_text(int mode)
 {
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
+	FILE *f = memfile_open();
+	char *text;
 
 	assert_non_null(f);
 	cli_usage(&spec, mode, f);
-	fclose(f);
+	text = memfile_text(f, NULL);
+	assert_non_null(text);
 	return text;
 }
 
@@ -407,8 +408,7 @@ static void test_without_modes(void **state)
 	static const struct cli_spec espec = {"pedemu", NULL, NULL, 0, eopts, 3};
 	char *argv[] = {(char *)"pedemu", (char *)"-keys", (char *)"/k", (char *)"-mode",
 			(char *)"Remote", NULL};
-	char *text = NULL;
-	size_t len = 0;
+	char *text;
 	FILE *f;
 	(void)state;
 
@@ -422,10 +422,11 @@ static void test_without_modes(void **state)
 	argv[1] = (char *)"-m";
 	assert_int_equal(cli_parse(&espec, 3, argv, &res, err, sizeof(err)), PED_E_PARSE);
 	assert_string_equal(err, "-m: unknown option (see pedemu -help)");
-	f = open_memstream(&text, &len);
+	f = memfile_open();
 	assert_non_null(f);
 	cli_usage(&espec, -1, f);
-	fclose(f);
+	text = memfile_text(f, NULL);
+	assert_non_null(text);
 	assert_non_null(strstr(text, "Usage: pedemu [options]\n"));
 	assert_non_null(strstr(text, "-mode <local|remote|admin>"));
 	assert_null(strstr(text, "Modes"));

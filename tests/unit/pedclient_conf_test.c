@@ -13,17 +13,19 @@
 #include "common/cfg.h"
 #include "common/err.h"
 #include "pedclient/config.h"
+#include "tests/unit/memfile.h"
 
 #define CONF "conf/pedclient.conf"
 
 static char *template_text(size_t *len)
 {
-	char *text = NULL;
-	FILE *f = open_memstream(&text, len);
+	FILE *f = memfile_open();
+	char *text;
 
 	assert_non_null(f);
 	assert_int_equal(cfg_write_template(&pedclient_cfg_table, f), 0);
-	assert_int_equal(fclose(f), 0);
+	text = memfile_text(f, len);
+	assert_non_null(text);
 	return text;
 }
 
@@ -46,7 +48,7 @@ static void table_is_sound(void **state)
 
 static void committed_file_matches(void **state)
 {
-	size_t len, flen;
+	size_t len = 0, flen;
 	char *text = template_text(&len), *file;
 	FILE *f = fopen(CONF, "rb");
 
