@@ -277,8 +277,9 @@ win-all: $(LIBS) $(UNIT_BIN) $(WIN_PROGS)
 
 # Wine runs headless in its own prefix, made once and kept in the cache
 # (scripts/wine-run.sh; WINEPREFIX overrides).
-# The unit tests under wine, then the ceremony across the two worlds
-# (tests/windows/*.sh: Linux programs from $(BUILD), .exe from $(WIN_BUILD)).
+# The unit tests under wine, then tests/windows/*.sh: the services, the MSI
+# and the ceremonies across the two worlds (Linux programs from $(BUILD),
+# .exe from $(WIN_BUILD)).
 wintest: windows msi all
 	$(Q)scripts/wine-run.sh $(sort $(wildcard $(WIN_BUILD)/tests/unit/*_test.exe))
 	$(Q)WIN_BUILD=$(WIN_BUILD) WIN_MSI=$(WIN_MSI) scripts/wine-run.sh -s \
