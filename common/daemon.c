@@ -545,7 +545,7 @@ int daemon_stop(const char *statedir, const char *prog, unsigned timeout_s)
 			return 1;
 		}
 	}
-	if (sys_lock_wait(fd, timeout_s) != 0) {
+	if (sys_lock_wait(fd, (long)pid, timeout_s) != 0) {
 		log_error("%s (pid %ld) did not stop within %u s", prog, (long)pid, timeout_s);
 		return 1;
 	}

@@ -101,8 +101,11 @@ int sys_lock_take(const char *path, int *fd);
  * sys_lock_wait (the holder may unlink path before it exits); else 0. */
 int sys_lock_peek(const char *path, int *fd);
 /* Waits until the holder of the lock behind fd (from sys_lock_peek) is
- * gone, at most timeout_s: 0 when free, -1 on timeout. Closes fd. */
-int sys_lock_wait(int fd, unsigned timeout_s);
+ * gone, at most timeout_s: 0 when free, -1 on timeout. Closes fd. pid is
+ * the holder's pid as its pid file says (0: unknown): Windows waits on that
+ * process's handle (the lock goes with it; a blocking LockFileEx on the
+ * synchronous handle would not honour the deadline), POSIX on the lock. */
+int sys_lock_wait(int fd, long pid, unsigned timeout_s);
 
 /* Background start (POSIX: pipe, fork, setsid, fork; the daemon's stdin and
  * stdout on /dev/null). Returns, in the CLI process: 1 and *rfd (read end

@@ -337,12 +337,13 @@ static void on_alarm(int sig)
 	(void)sig;
 }
 
-int sys_lock_wait(int fd, unsigned timeout_s)
+int sys_lock_wait(int fd, long pid, unsigned timeout_s)
 {
 	struct sigaction sa, old;
 	struct itimerval it, itold;
 	int r;
 
+	(void)pid; /* the lock itself: the holder may be a child of pid */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_alarm; /* no SA_RESTART: flock returns EINTR */
 	sigemptyset(&sa.sa_mask);

@@ -525,13 +525,20 @@ int sys_lock_peek(const char *path, int *fdout)
 	return 1;
 }
 
-int sys_lock_wait(int fd, unsigned timeout_s)
+int sys_lock_wait(int fd, long pid, unsigned timeout_s)
 {
 	OVERLAPPED ov = {0};
-	HANDLE h = (HANDLE)_get_osfhandle(fd);
+	HANDLE h = (HANDLE)_get_osfhandle(fd), proc;
 	DWORD n;
 	int r = -1;
 
+	/* the holder's process: its end is an event with a deadline */
+	if (pid > 0 && (proc = OpenProcess(SYNCHRONIZE, FALSE, (DWORD)pid)) != NULL) {
+		r = WaitForSingleObject(proc, timeout_s * 1000u) == WAIT_OBJECT_0 ? 0 : -1;
+		CloseHandle(proc);
+		_close(fd);
+		return r;
+	}
 	ov.Offset = LOCK_OFFSET;
 	ov.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL);
 	if (ov.hEvent == NULL)
