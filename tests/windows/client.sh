@@ -33,7 +33,7 @@ start_pedemu local -mode local -link "tcp:127.0.0.1:$LLP"
 LP=$(free_port)
 start_pedemu far -mode remote -link "tcp:127.0.0.1:$LP"
 SPORT=$(free_port)
-run_bg srv "$PS" -mode start -foreground -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \
+run_bg srv "$PS" -mode start -foreground -hsmpolicy any -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \
 	-ped "tcp:127.0.0.1:$LP"
 wait_line srv "PED connected on tcp:127.0.0.1:$LP" 20
 
