@@ -33,18 +33,6 @@ start_pedemu far -mode remote
 FAR_SOCK=$EMU_far_SOCK
 OPIN=13579
 
-make_rpv() {
-	local prefix=$1 emu=$2
-	eval "export CTL_SOCK=\$EMU_${emu}_SOCK"
-	hsm_bg "rpv$prefix" ped vector init
-	ped_mn 1 1
-	ped_write_keys "$prefix" 1 $OPIN
-	ctl_wait "duplicating" 5000
-	ctl press NO >/dev/null
-	hsm_done "rpv$prefix" || fail "vector init: $OUT"
-	cp "$T/$emu.keys/${prefix}1.key" "$T/far.keys/${prefix}1.key"
-	unset CTL_SOCK
-}
 serial_of() {
 	timeout 10 "$PH" -statedir "$1" slot list | sed -n 's/^Slot 0: serial \([0-9]*\),.*/\1/p'
 }

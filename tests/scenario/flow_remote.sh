@@ -26,21 +26,6 @@ start_pedemu far -mode remote
 FAR_SOCK=$EMU_far_SOCK
 
 OPIN=13579
-# makes the RPV of the pedclient in $PC_DIR with a new orange keyset 1 of 1
-# (key PREFIX1, PIN $OPIN) on its Local PED (pedemu EMU)
-make_rpv() {
-	local prefix=$1 emu=$2
-	eval "export CTL_SOCK=\$EMU_${emu}_SOCK"
-	hsm_bg "rpv$prefix" ped vector init
-	ped_mn 1 1
-	ped_write_keys "$prefix" 1 $OPIN
-	ctl_wait "duplicating" 5000
-	ctl press NO >/dev/null
-	hsm_done "rpv$prefix" || fail "vector init: $OUT"
-	# the key holder carries the orange key to the PED host
-	cp "$T/$emu.keys/${prefix}1.key" "$T/far.keys/${prefix}1.key"
-	unset CTL_SOCK
-}
 
 start_pc hsma -localped "$EMU_local_LINK"
 A=$PC_DIR

@@ -191,6 +191,21 @@ stop_pedemu() {
 	[ ! -L "$link" ] || fail "link symlink left behind"
 }
 
+# free_port: a TCP port free on every address
+free_port() {
+	# free on every address: pedserver's default listener is the wildcard
+	# (dual stack "::"), which a port used on any local address would refuse
+	python3 -c 'import socket
+try:
+    s = socket.socket(socket.AF_INET6)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.bind(("::", 0))
+except OSError:
+    s = socket.socket()
+    s.bind(("0.0.0.0", 0))
+print(s.getsockname()[1])'
+}
+
 # tail -f ends as soon as grep has its match (its output pipe closes).
 wait_line() {
 	timeout "${3:-10}" sh -c 'tail -n +1 -f "$1" | grep -q -m 1 -E -- "$2"' _ \

@@ -8,7 +8,7 @@
 #   pc ARGS...               run pedclient; stdout+stderr in $OUT, status in $RC
 #   pcs ARGS...              the same, stdout only in $OUT (stderr in $ERR)
 #   new_statedir NAME        prints $T/NAME (not created)
-#   free_port                a TCP port free on every address (python3 bind to 0)
+#   free_port                a TCP port free on every address (lib.sh)
 #   pc_pid DIR               the pid of the pedclient of DIR
 #   hold_pidfile DIR / wait_unlocked DIR [SECS]   wait for the daemon's exit
 #   assert_no_runtime DIR    no pid/admin file left in DIR
@@ -30,6 +30,8 @@
 #   ped_mn M N               answer "reuse?" NO, then M and N
 #   ped_write_keys PREFIX N PIN   answer the writes of N keys PREFIX1..N
 #                            (created blank here if missing), each with PIN
+#   make_rpv PREFIX EMU      the RPV of the pedclient in $PC_DIR (Local PED EMU,
+#                            orange key PREFIX1, PIN $OPIN), the key copied to $T/far.keys
 #                            ("-": none); then wait for what follows
 if [ -z "${BASH_VERSION:-}" ]; then
 	exec bash "$0" "$@"
@@ -76,20 +78,6 @@ pcs() {
 
 new_statedir() {
 	echo "$T/$1"
-}
-
-free_port() {
-	# free on every address: pedserver's default listener is the wildcard
-	# (dual stack "::"), which a port used on any local address would refuse
-	python3 -c 'import socket
-try:
-    s = socket.socket(socket.AF_INET6)
-    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    s.bind(("::", 0))
-except OSError:
-    s = socket.socket()
-    s.bind(("0.0.0.0", 0))
-print(s.getsockname()[1])'
 }
 
 pc_pid() {
@@ -240,4 +228,21 @@ ped_write_keys() {
 		fi
 		ctl press ENTER >/dev/null
 	done
+}
+
+# makes the RPV of the pedclient in $PC_DIR with a new orange keyset 1 of 1
+# (key PREFIX1, PIN $OPIN) on its Local PED (pedemu EMU), and copies
+# it to the PED host's key store $T/far.keys (start_pedemu far)
+make_rpv() {
+	local prefix=$1 emu=$2
+	eval "export CTL_SOCK=\$EMU_${emu}_SOCK"
+	hsm_bg "rpv$prefix" ped vector init
+	ped_mn 1 1
+	ped_write_keys "$prefix" 1 $OPIN
+	ctl_wait "duplicating" 5000
+	ctl press NO >/dev/null
+	hsm_done "rpv$prefix" || fail "vector init: $OUT"
+	# the key holder carries the orange key to the PED host
+	cp "$T/$emu.keys/${prefix}1.key" "$T/far.keys/${prefix}1.key"
+	unset CTL_SOCK
 }

@@ -48,20 +48,6 @@ new_statedir() {
 	echo "$T/$1"
 }
 
-free_port() {
-	# free on every address: pedserver's default listener is the wildcard
-	# (dual stack "::"), which a port used on any local address would refuse
-	python3 -c 'import socket
-try:
-    s = socket.socket(socket.AF_INET6)
-    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    s.bind(("::", 0))
-except OSError:
-    s = socket.socket()
-    s.bind(("0.0.0.0", 0))
-print(s.getsockname()[1])'
-}
-
 daemon_pid() {
 	cat "$1/testdaemon.pid"
 }

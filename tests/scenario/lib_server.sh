@@ -52,20 +52,6 @@ ps_run() {
 	OUT=$("$PS" "$@" 2>&1) || RC=$?
 }
 
-free_port() {
-	# free on every address: pedserver's default listener is the wildcard
-	# (dual stack "::"), which a port used on any local address would refuse
-	python3 -c 'import socket
-try:
-    s = socket.socket(socket.AF_INET6)
-    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    s.bind(("::", 0))
-except OSError:
-    s = socket.socket()
-    s.bind(("0.0.0.0", 0))
-print(s.getsockname()[1])'
-}
-
 ps_start() {
 	local name=$1
 	shift
