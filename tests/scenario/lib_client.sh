@@ -30,9 +30,9 @@
 #   ped_mn M N               answer "reuse?" NO, then M and N
 #   ped_write_keys PREFIX N PIN   answer the writes of N keys PREFIX1..N
 #                            (created blank here if missing), each with PIN
+#                            ("-": none); then wait for what follows
 #   make_rpv PREFIX EMU      the RPV of the pedclient in $PC_DIR (Local PED EMU,
 #                            orange key PREFIX1, PIN $OPIN), the key copied to $T/far.keys
-#                            ("-": none); then wait for what follows
 if [ -z "${BASH_VERSION:-}" ]; then
 	exec bash "$0" "$@"
 fi
