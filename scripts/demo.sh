@@ -3,7 +3,8 @@
 # processes and temporary state, the PED keys pressed by this script:
 #   1. the HSM host's Local PED makes the orange key (RPV, 2 of 3, PINs);
 #   2. the key holders carry two orange keys to the PED host, where pedserver
-#      owns a PED in Remote mode; `ped connect` opens the secure channel;
+#      owns a PED in Remote mode; `ped connect` opens the secure channel (the
+#      PED first asks to allow the new HSM: pedserver's allowlist);
 #   3. `hsm init` creates the blue SO keyset (2 of 3, PINs) and the red
 #      domain key through that channel;
 #   4. `role login -name so` with two of the three blue keys.
@@ -49,6 +50,11 @@ new_keyset() { # M N PIN PREFIX
 
 drive_vector_init() { new_keyset 2 3 "$OPIN" orange; }
 drive_connect() {
+	# a first contact: pedserver's allowlist (policy prompt) has the key
+	# holder allow this HSM's key on the PED, then the orange key
+	ctl_wait "Allow HSM?" 10000
+	show_ped "asks whether to allow this HSM (its serial and key fingerprint)"
+	ctl press YES >/dev/null
 	ctl_wait "PED Key (ORANGE)" 10000
 	show_ped "asks for the orange key"
 	ped_key orange1 "$OPIN"
