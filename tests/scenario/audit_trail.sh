@@ -50,16 +50,7 @@ ctl_wait "PED Key (ORANGE)" 5000
 ped_key oa1 $OPIN
 hsm_done c1 || fail "ped connect: $OUT"
 hsm_bg hi hsm init -label AUDITED
-ctl_wait "SETTING SO PIN" 5000
-ped_mn 2 3
-ped_write_keys b 3 $SOPIN
-ctl_wait "duplicating" 5000
-ctl press NO >/dev/null
-ctl_wait "SETTING DOMAIN" 5000
-ped_mn 1 1
-ped_write_keys r 1 -
-ctl_wait "duplicating" 5000
-ctl press NO >/dev/null
+ped_hsm_init 2 3 b $SOPIN r
 hsm_done hi || fail "hsm init over the session: $OUT"
 hsm_bg l1 role login -name so
 ctl_wait "PED Key (BLUE)" 5000

@@ -173,16 +173,7 @@ connect_keys n1 o1 o3 || fail "connect with the new orange key: $OUT"
 assert_contains "Remote PED session open" "$OUT"
 SOPIN=24680
 hsm_bg hi hsm init -label FAR-HSM
-ctl_wait "SETTING SO PIN" 5000
-ped_mn 1 1
-ped_write_keys b 1 $SOPIN
-ctl_wait "duplicating" 5000
-ctl press NO >/dev/null
-ctl_wait "SETTING DOMAIN" 5000
-ped_mn 1 1
-ped_write_keys r 1 -
-ctl_wait "duplicating" 5000
-ctl press NO >/dev/null
+ped_hsm_init 1 1 b $SOPIN r
 hsm_done hi || fail "hsm init: $OUT"
 so_login() {
 	hsm_bg "$1" role login -name so

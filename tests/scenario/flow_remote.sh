@@ -64,16 +64,7 @@ ok "session open; pedserver show lists HSM $SA; ped show names the server"
 note "hsm init and role login -name so through the session"
 SOPIN=24680
 hsm_bg hi hsm init -label REMOTE-A
-ctl_wait "SETTING SO PIN" 5000
-ped_mn 2 3
-ped_write_keys b 3 $SOPIN
-ctl_wait "duplicating" 5000
-ctl press NO >/dev/null
-ctl_wait "SETTING DOMAIN" 5000
-ped_mn 1 1
-ped_write_keys r 1 -
-ctl_wait "duplicating" 5000
-ctl press NO >/dev/null
+ped_hsm_init 2 3 b $SOPIN r
 hsm_done hi || fail "hsm init over the session: $OUT"
 assert_contains "PED: Remote PED mode | SETTING SO PIN..." "$OUT"
 assert_contains "HSM initialized with label 'REMOTE-A'." "$OUT"

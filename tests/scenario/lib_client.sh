@@ -33,6 +33,7 @@
 #                            ("-": none); then wait for what follows
 #   make_rpv PREFIX EMU      the RPV of the pedclient in $PC_DIR (Local PED EMU,
 #                            orange key PREFIX1, PIN $OPIN), the key copied to $T/far.keys
+#   ped_hsm_init M N BPREFIX PIN RPREFIX [MS]   answer an hsm init (SO M of N, domain 1 of 1)
 if [ -z "${BASH_VERSION:-}" ]; then
 	exec bash "$0" "$@"
 fi
@@ -245,4 +246,21 @@ make_rpv() {
 	# the key holder carries the orange key to the PED host
 	cp "$T/$emu.keys/${prefix}1.key" "$T/far.keys/${prefix}1.key"
 	unset CTL_SOCK
+}
+
+# answers the PED for an `hsm init` already started: the SO keyset M of N
+# (keys BPREFIX1..N, PIN or "-"), then the domain 1 of 1 (key RPREFIX1, no
+# PIN), no duplicates; MS bounds the wait for each keyset's title (5000)
+ped_hsm_init() {
+	local m=$1 n=$2 b=$3 pin=$4 r=$5 ms=${6:-5000}
+	ctl_wait "SETTING SO PIN" "$ms"
+	ped_mn "$m" "$n"
+	ped_write_keys "$b" "$n" "$pin"
+	ctl_wait "duplicating" 5000
+	ctl press NO >/dev/null
+	ctl_wait "SETTING DOMAIN" "$ms"
+	ped_mn 1 1
+	ped_write_keys "$r" 1 -
+	ctl_wait "duplicating" 5000
+	ctl press NO >/dev/null
 }

@@ -32,16 +32,7 @@ ctl press NO >/dev/null
 hsm_done v1 || fail "vector init slot 1 (reuse): $OUT"
 for s in 0 1; do
 	hsm_bg i$s -slot $s hsm init -label HA$s
-	ctl_wait "SETTING SO PIN" 5000
-	ped_mn 1 1
-	ped_write_keys s${s}b 1 -
-	ctl_wait "duplicating" 5000
-	ctl press NO >/dev/null
-	ctl_wait "SETTING DOMAIN" 5000
-	ped_mn 1 1
-	ped_write_keys s${s}r 1 -
-	ctl_wait "duplicating" 5000
-	ctl press NO >/dev/null
+	ped_hsm_init 1 1 s${s}b - s${s}r
 	hsm_done i$s || fail "hsm init slot $s: $OUT"
 done
 for k in o1 s0b1 s1b1; do cp "$T/local.keys/$k.key" "$T/far.keys/$k.key"; done

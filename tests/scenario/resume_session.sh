@@ -42,16 +42,7 @@ ctl_wait "duplicating" 5000
 ctl press NO >/dev/null
 hsm_done rpv || fail "vector init: $OUT"
 hsm_bg hi hsm init -label RESUME
-ctl_wait "SETTING SO PIN" 5000
-ped_mn 2 2
-ped_write_keys b 2 $SOPIN
-ctl_wait "duplicating" 5000
-ctl press NO >/dev/null
-ctl_wait "SETTING DOMAIN" 5000
-ped_mn 1 1
-ped_write_keys r 1 -
-ctl_wait "duplicating" 5000
-ctl press NO >/dev/null
+ped_hsm_init 2 2 b $SOPIN r
 hsm_done hi || fail "hsm init: $OUT"
 for k in oa1 b1 b2; do cp "$T/local.keys/$k.key" "$T/far.keys/$k.key"; done
 SA=$(timeout 10 "$PH" -statedir "$A" slot list | sed -n 's/^Slot 0: serial \([0-9]*\),.*/\1/p')

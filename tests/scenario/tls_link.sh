@@ -57,16 +57,7 @@ ok "ped connect with no address uses the link; the orange key opens the session;
 
 SOPIN=24680
 hsm_bg hi hsm init -label TLSHSM
-ctl_wait "SETTING SO PIN" 5000
-ped_mn 2 3
-ped_write_keys b 3 $SOPIN
-ctl_wait "duplicating" 5000
-ctl press NO >/dev/null
-ctl_wait "SETTING DOMAIN" 5000
-ped_mn 1 1
-ped_write_keys r 1 -
-ctl_wait "duplicating" 5000
-ctl press NO >/dev/null
+ped_hsm_init 2 3 b $SOPIN r
 hsm_done hi || fail "hsm init over the link: $OUT"
 hsm_bg l1 role login -name so
 ctl_wait "PED Key (BLUE)" 5000

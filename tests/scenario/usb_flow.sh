@@ -68,16 +68,7 @@ ok "session open through the USB PED"
 
 note "hsm init and an M-of-N login with PINs over USB"
 hsm_bg hi hsm init -label USB-HSM
-ctl_wait "SETTING SO PIN" 5000
-ped_mn 2 3
-ped_write_keys b 3 $SOPIN
-ctl_wait "duplicating" 5000
-ctl press NO >/dev/null
-ctl_wait "SETTING DOMAIN" 5000
-ped_mn 1 1
-ped_write_keys r 1 -
-ctl_wait "duplicating" 5000
-ctl press NO >/dev/null
+ped_hsm_init 2 3 b $SOPIN r
 hsm_done hi || fail "hsm init: $OUT"
 assert_contains "HSM initialized with label 'USB-HSM'." "$OUT"
 hsm_bg l1 role login -name so

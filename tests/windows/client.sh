@@ -87,16 +87,7 @@ ok "session open across the worlds; the Linux pedserver lists HSM $SA"
 note "hsm init and an SO login through the session"
 SOPIN=24680
 hsm_bg hi hsm init -label WIN-CLIENT
-ctl_wait "SETTING SO PIN" 10000
-ped_mn 1 1
-ped_write_keys b 1 $SOPIN
-ctl_wait "duplicating" 5000
-ctl press NO >/dev/null
-ctl_wait "SETTING DOMAIN" 10000
-ped_mn 1 1
-ped_write_keys r 1 -
-ctl_wait "duplicating" 5000
-ctl press NO >/dev/null
+ped_hsm_init 1 1 b $SOPIN r 10000
 hsm_done hi || fail "hsm init: $OUT"
 assert_contains "HSM initialized with label 'WIN-CLIENT'." "$OUT"
 hsm_bg l1 role login -name so
