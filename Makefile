@@ -283,7 +283,7 @@ win-all: $(LIBS) $(UNIT_BIN) $(WIN_PROGS)
 wintest: windows msi all
 	$(Q)scripts/wine-run.sh $(sort $(wildcard $(WIN_BUILD)/tests/unit/*_test.exe))
 	$(Q)WIN_BUILD=$(WIN_BUILD) WIN_MSI=$(WIN_MSI) scripts/wine-run.sh -s \
-		$(sort $(wildcard tests/windows/*.sh))
+		$(sort $(filter-out tests/windows/lib%,$(wildcard tests/windows/*.sh)))
 
 # The installer (packaging/windows/remoteped.wxs, wixl from msitools): the
 # programs of make windows under Program Files, both services registered.

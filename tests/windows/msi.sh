@@ -11,6 +11,7 @@
 # (scripts/wine-run.sh).
 . tests/scenario/lib.sh
 . tests/scenario/lib_client.sh
+. tests/windows/lib_svc.sh
 
 WIN_BUILD=${WIN_BUILD:-build-win}
 MSI=${WIN_MSI:-}
@@ -24,25 +25,6 @@ w() {
 PF="$WINEPREFIX/drive_c/Program Files/RemotePED"
 PD="$WINEPREFIX/drive_c/ProgramData/RemotePED"
 WPF='C:\Program Files\RemotePED'
-svc_state() {
-	timeout 30 wine sc query "$1" 2>/dev/null | tr -d '\r' |
-		sed -n 's/^ *STATE *: *[0-9]* *\([A-Z_]*\).*/\1/p'
-}
-# No command-line client waits on the SCM's state-change event and wine's net
-# returns at once: sc query is polled, with a deadline.
-svc_wait_state() {
-	local end=$((SECONDS + ${3:-30})) st
-	while :; do
-		st=$(svc_state "$1")
-		[ "$st" = "$2" ] && return 0
-		[ "$SECONDS" -lt "$end" ] || fail "service $1: '$st', not $2"
-		sleep 0.2
-	done
-}
-wait_file() {
-	timeout "${3:-20}" sh -c 'tail -n +1 -F "$1" 2>/dev/null | grep -q -m 1 -E -- "$2"' _ \
-		"$1" "$2" || fail "no line /$2/ in $1: $(tail -n 5 "$1" 2>/dev/null | tr '\n' '|')"
-}
 
 # a session of our own that keeps its services (see service.sh)
 wineserver -k 2>/dev/null || true

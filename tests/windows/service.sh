@@ -12,6 +12,7 @@
 # WINEPREFIX (scripts/wine-run.sh sets it up).
 . tests/scenario/lib.sh
 . tests/scenario/lib_client.sh
+. tests/windows/lib_svc.sh
 
 WIN_BUILD=${WIN_BUILD:-build-win}
 PSX="$WIN_BUILD/pedserver.exe"
@@ -26,31 +27,9 @@ w() {
 	OUT=$(printf '%s' "$OUT" | tr -d '\r')
 }
 SVC=pedserver
-svc_state() {
-	timeout 30 wine sc query "$SVC" 2>/dev/null | tr -d '\r' |
-		sed -n 's/^ *STATE *: *[0-9]* *\([A-Z_]*\).*/\1/p'
-}
 svc_field() {
 	timeout 30 wine sc query "$SVC" 2>/dev/null | tr -d '\r' |
 		sed -n "s/^ *$1 *: *\([0-9]*\).*/\1/p"
-}
-# The SCM has an event for state changes (NotifyServiceStatusChange) but no
-# command-line client for it, and wine's net and sc return at once (net stop
-# does not wait): so sc query is polled, with a deadline.
-svc_wait_state() {
-	local want=$1 secs=${2:-30} end st
-	end=$((SECONDS + secs))
-	while :; do
-		st=$(svc_state)
-		[ "$st" = "$want" ] && return 0
-		[ "$SECONDS" -lt "$end" ] || fail "service state '$st', not $want, after ${secs}s"
-		sleep 0.2
-	done
-}
-# until FILE (which may not exist yet) has a line matching REGEX
-wait_file() {
-	timeout "${3:-20}" sh -c 'tail -n +1 -F "$1" 2>/dev/null | grep -q -m 1 -E -- "$2"' _ \
-		"$1" "$2" || fail "no line /$2/ in $1: $(tail -n 5 "$1" 2>/dev/null | tr '\n' '|')"
 }
 
 # A wine session of our own. Wine ends its system processes (services.exe and
@@ -93,7 +72,7 @@ assert_contains "Start    REG_DWORD    0x2" "$OUT"
 w reg query 'HKLM\System\CurrentControlSet\Services\EventLog\Application\pedserver'
 [ "$RC" -eq 0 ] || fail "no event log source: $OUT"
 assert_contains "pedserver.exe" "$OUT"
-[ "$(svc_state)" = STOPPED ] || fail "installed service not STOPPED: $(svc_state)"
+[ "$(svc_state "$SVC")" = STOPPED ] || fail "installed service not STOPPED: $(svc_state "$SVC")"
 w "$PSX" -mode install -statedir "$(winpath "$SD")"
 [ "$RC" -eq 1 ] || fail "second install: exit $RC: $OUT"
 assert_contains "SERVICE_EXISTS" "$OUT"
@@ -106,7 +85,7 @@ ok "installed; a second install is refused (SERVICE_EXISTS); Linux says WINDOWS_
 note "net start: RUNNING, the PED connected, Linux show and a TCP probe answered"
 w net start pedserver
 [ "$RC" -eq 0 ] || fail "net start: $OUT"
-svc_wait_state RUNNING 30
+svc_wait_state "$SVC" RUNNING 30
 wait_file "$LOG" "info: ready \(pid [0-9]+\)"
 wait_file "$LOG" "PED connected on tcp:127.0.0.1:$LP"
 RC=0
@@ -129,7 +108,7 @@ ok "second instance refused"
 note "net stop: the clean stop of SIGTERM, STOPPED, no runtime file left"
 w net stop pedserver
 [ "$RC" -eq 0 ] || fail "net stop: $OUT"
-svc_wait_state STOPPED 30
+svc_wait_state "$SVC" STOPPED 30
 wait_file "$LOG" "shutting down \(service stop\)"
 wait_file "$LOG" "pedserver exiting with status 0"
 [ "$(svc_field WIN32_EXIT_CODE)" = 0 ] || fail "exit code $(svc_field WIN32_EXIT_CODE)"
@@ -144,7 +123,7 @@ run_bg fg timeout 120 wine "$PSX" -mode start -foreground -statedir "$(winpath "
 wait_line fg 'info: ready \(pid [0-9]+\)' 60
 FPID=$(cat "$SD/pedserver.pid")
 w net start pedserver
-svc_wait_state STOPPED 30
+svc_wait_state "$SVC" STOPPED 30
 [ "$(svc_field WIN32_EXIT_CODE)" = 1066 ] || fail "WIN32_EXIT_CODE $(svc_field WIN32_EXIT_CODE)"
 [ "$(svc_field SERVICE_EXIT_CODE)" = 1 ] || fail "SERVICE_EXIT_CODE $(svc_field SERVICE_EXIT_CODE)"
 wait_file "$SD/pedserver-service.log" "already running \(pid $FPID, admin port $APORT\)"
@@ -158,7 +137,7 @@ note "a bad config file: exit code 2, the reason in the transcript"
 cp "$CONF" "$T/conf/good"
 sed -i "s/^Port = $SPORT\$/Port = 70000/" "$CONF"
 w net start pedserver
-svc_wait_state STOPPED 30
+svc_wait_state "$SVC" STOPPED 30
 [ "$(svc_field SERVICE_EXIT_CODE)" = 2 ] || fail "SERVICE_EXIT_CODE $(svc_field SERVICE_EXIT_CODE)"
 wait_file "$SD/pedserver-service.log" "pedserver: .*:[0-9]+: Port = 70000 is out of range"
 wait_file "$T/wine-system.err" "pedserver service stopped with status 2: .*Port = 70000"
@@ -167,14 +146,14 @@ ok "bad config: code 2: $(tail -n 1 "$SD/pedserver-service.log" | tr -d '\r')"
 
 note "-mode uninstall stops a running service, then removes it"
 w net start pedserver
-svc_wait_state RUNNING 30
+svc_wait_state "$SVC" RUNNING 30
 N=$(grep -c "pedserver exiting with status 0" "$LOG")
 w "$PSX" -mode uninstall
 [ "$RC" -eq 0 ] || fail "uninstall: exit $RC: $OUT"
 assert_contains "service pedserver removed" "$OUT"
 [ "$(grep -c "pedserver exiting with status 0" "$LOG")" -eq $((N + 1)) ] ||
 	fail "uninstall returned before the service exited cleanly"
-[ -z "$(svc_state)" ] || fail "sc query still finds the service: $(svc_state)"
+[ -z "$(svc_state "$SVC")" ] || fail "sc query still finds the service: $(svc_state "$SVC")"
 RC=0
 timeout 30 wine sc query pedserver >/dev/null 2>&1 || RC=$?
 [ "$RC" -ne 0 ] || fail "sc query pedserver succeeds after uninstall"
@@ -201,17 +180,17 @@ w "$PCX" -mode install -statedir "$(winpath "$PD")" -configfile "$(winpath "$T/c
 [ "$RC" -eq 0 ] || fail "pedclient install: exit $RC: $OUT"
 assert_contains "service pedclient installed" "$OUT"
 w net start pedclient
-svc_wait_state RUNNING 30
+svc_wait_state "$SVC" RUNNING 30
 wait_file "$PD/pedclient.log" "info: ready \(pid [0-9]+\)"
 w "$PHX" -statedir "$(winpath "$PD")" slot list
 [ "$RC" -eq 0 ] || fail "pedhsm.exe slot list against the service: $OUT"
 assert_contains "Slot 0: serial" "$OUT"
 w net stop pedclient
-svc_wait_state STOPPED 30
+svc_wait_state "$SVC" STOPPED 30
 wait_file "$PD/pedclient.log" "pedclient exiting with status 0"
 w "$PCX" -mode uninstall
 [ "$RC" -eq 0 ] || fail "pedclient uninstall: $OUT"
-[ -z "$(svc_state)" ] || fail "sc query still finds pedclient"
+[ -z "$(svc_state "$SVC")" ] || fail "sc query still finds pedclient"
 for f in pedclient.pid admin.port admin.token; do
 	[ ! -e "$PD/$f" ] || fail "runtime file $f left behind"
 done
