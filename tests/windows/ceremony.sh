@@ -31,14 +31,7 @@ start_pedemu far -mode remote -link "tcp:127.0.0.1:$LP"
 OPIN=13579
 start_pc hsma -localped "$EMU_local_LINK"
 A=$PC_DIR
-export CTL_SOCK=$EMU_local_SOCK
-hsm_bg rpv ped vector init
-ped_mn 1 1
-ped_write_keys oa 1 $OPIN
-ctl_wait "duplicating" 5000
-ctl press NO >/dev/null
-hsm_done rpv || fail "vector init: $OUT"
-cp "$T/local.keys/oa1.key" "$T/far.keys/oa1.key"
+make_rpv oa local
 SA=$(timeout 10 "$PH" -statedir "$A" slot list | sed -n 's/^Slot 0: serial \([0-9]*\),.*/\1/p')
 ok "HSM A (Linux pedclient): RPV initialized with its Local PED"
 
