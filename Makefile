@@ -59,13 +59,14 @@ msg = @printf '  %-6s %s\n' $(1) $(2)
 endif
 
 # The system layer (common/sys.h): one implementation per platform.
-SYS_OTHER := $(if $(WINDOWS),common/sys_posix.c,common/sys_win.c common/sys_win_service.c \
-	usbped/usbped_win.c)
+SYS_OTHER := $(if $(WINDOWS),common/sys_posix.c usbped/emu/port_pty.c usbped/emu/usbdev.c,\
+	common/sys_win.c common/sys_win_service.c usbped/usbped_win.c usbped/emu/port_pty_win.c \
+	usbped/emu/usbdev_win.c)
 COMMON_SRC := $(filter-out $(SYS_OTHER) $(WIN_TODO),$(sort $(wildcard common/*.c)))
 CRYPTO_SRC := $(sort $(wildcard crypto/*.c))
 USBPED_SRC := $(filter-out $(SYS_OTHER) $(WIN_TODO),$(sort $(wildcard usbped/*.c)))
 SESSION_SRC := $(sort $(wildcard session/*.c))
-EMU_SRC := $(sort $(wildcard usbped/emu/*.c))
+EMU_SRC := $(filter-out $(SYS_OTHER),$(sort $(wildcard usbped/emu/*.c)))
 LIB_COMMON := $(BUILD)/libpedcommon.a
 LIB_CRYPTO := $(BUILD)/libpedcrypto.a
 LIB_USBPED := $(BUILD)/libpedusb.a
@@ -139,8 +140,9 @@ $(BUILD)/tests/fuzz/%_replay: $(BUILD)/tests/fuzz/%_fuzz.o $(BUILD)/tests/fuzz/r
 
 # pedemu's USB personality (usbped/emu/usbdev.c) presents the PED in a
 # umockdev testbed (docs/usb.md); only that file sees GLib and umockdev.
-UMOCKDEV_CFLAGS = $(shell pkg-config --cflags umockdev-1.0)
-UMOCKDEV_LIBS = $(shell pkg-config --libs umockdev-1.0) -lpthread
+# On Windows usbdev_win.c refuses the USB personality: no umockdev there.
+UMOCKDEV_CFLAGS = $(if $(WINDOWS),,$(shell pkg-config --cflags umockdev-1.0))
+UMOCKDEV_LIBS = $(if $(WINDOWS),,$(shell pkg-config --libs umockdev-1.0) -lpthread)
 $(BUILD)/usbped/emu/usbdev.o: CPPFLAGS += $(UMOCKDEV_CFLAGS)
 $(BUILD)/pedemu$(EXE): $(EMU_SRC:%.c=$(BUILD)/%.o) $(LIBS)
 	$(call msg,LD,$@)
@@ -272,7 +274,7 @@ WIN_MAKE = $(MAKE) --no-print-directory WINDOWS=1 BUILD=$(WIN_BUILD) CC=$(WIN_HO
 windows:
 	$(Q)scripts/deps.sh windows
 	+$(Q)$(WIN_MAKE) win-all
-WIN_PROGS := $(PEDSERVER_BIN) $(PEDCLIENT_BIN) $(PEDHSM_BIN)
+WIN_PROGS := $(PEDSERVER_BIN) $(PEDCLIENT_BIN) $(PEDHSM_BIN) $(PEDEMU_BIN)
 win-all: $(LIBS) $(UNIT_BIN) $(WIN_PROGS)
 
 # Wine runs headless in its own prefix, made once and kept in the cache

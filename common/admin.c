@@ -165,12 +165,8 @@ void admin_server_close(admin_server_t *s, void (*done)(void *arg), void *arg)
 		statefile(s, ADMIN_SOCK_FILE, path, sizeof(path));
 		(void)unlink(path);
 	}
-	if (s->files_written) {
-		statefile(s, ADMIN_PORT_FILE, path, sizeof(path));
-		(void)unlink(path);
-		statefile(s, ADMIN_TOKEN_FILE, path, sizeof(path));
-		(void)unlink(path);
-	}
+	if (s->files_written)
+		admin_token_unpublish(s->statedir, ADMIN_TOKEN_FILE, ADMIN_PORT_FILE);
 	/* connections still waiting for their request are dropped; answers
 	 * being prepared or written are completed first */
 	for (c = s->conns; c != NULL; c = next) {
@@ -407,14 +403,14 @@ static void dispatch(struct admin_conn *c, const char *line)
 	reply_error(c, "UNKNOWN_COMMAND", "unknown command: %s", c->argv[0]);
 }
 
-static int token_ok(const admin_server_t *s, const char *hex)
+bool admin_token_ok(const uint8_t token[ADMIN_TOKEN_BYTES], const char *hex)
 {
 	uint8_t got[ADMIN_TOKEN_BYTES];
-	int ok;
+	bool ok;
 
 	ok = strlen(hex) == 2 * ADMIN_TOKEN_BYTES &&
 	     hex_decode(hex, got, sizeof(got)) == ADMIN_TOKEN_BYTES &&
-	     CRYPTO_memcmp(got, s->token, sizeof(got)) == 0;
+	     CRYPTO_memcmp(got, token, sizeof(got)) == 0;
 	OPENSSL_cleanse(got, sizeof(got));
 	return ok;
 }
@@ -428,7 +424,7 @@ static int handle_line(struct admin_conn *c, char *line)
 		line[--n] = '\0';
 	if (c->st == ST_AUTH) {
 		if (strncmp(line, "AUTH ", 5) == 0) {
-			if (!token_ok(c->srv, line + 5)) {
+			if (!admin_token_ok(c->srv->token, line + 5)) {
 				log_warning("admin: wrong token, connection refused");
 				reply_error(c, "AUTH_REQUIRED", "wrong token");
 				return 1;
@@ -639,32 +635,42 @@ static int start_unix(admin_server_t *s)
 	return 0;
 }
 
-static int write_files(admin_server_t *s)
+int admin_token_publish(const char *dir, const char *token_file, const char *port_file, int port,
+			uint8_t token[ADMIN_TOKEN_BYTES])
 {
 	char path[4096], hex[2 * ADMIN_TOKEN_BYTES + 2], num[16];
 	int r, n;
 
-	if (RAND_bytes(s->token, sizeof(s->token)) != 1) {
+	if (RAND_bytes(token, ADMIN_TOKEN_BYTES) != 1) {
 		log_openssl("admin: RAND_bytes failed");
 		return PED_E_CRYPTO;
 	}
-	hex_encode(s->token, sizeof(s->token), hex);
+	hex_encode(token, ADMIN_TOKEN_BYTES, hex);
 	hex[2 * ADMIN_TOKEN_BYTES] = '\n';
-	statefile(s, ADMIN_TOKEN_FILE, path, sizeof(path));
+	snprintf(path, sizeof(path), "%s/%s", dir, token_file);
 	r = atomic_write_file(path, hex, 2 * ADMIN_TOKEN_BYTES + 1, 0600);
 	OPENSSL_cleanse(hex, sizeof(hex));
 	if (r != 0) {
-		log_error("admin: cannot write %s: %s", path, ped_strerror(r));
+		log_error("cannot write %s: %s", path, ped_strerror(r));
 		return r;
 	}
-	n = snprintf(num, sizeof(num), "%d\n", s->port);
-	statefile(s, ADMIN_PORT_FILE, path, sizeof(path));
+	n = snprintf(num, sizeof(num), "%d\n", port);
+	snprintf(path, sizeof(path), "%s/%s", dir, port_file);
 	if ((r = atomic_write_file(path, num, (size_t)n, 0600)) != 0) {
-		log_error("admin: cannot write %s: %s", path, ped_strerror(r));
-		statefile(s, ADMIN_TOKEN_FILE, path, sizeof(path));
-		(void)unlink(path);
+		log_error("cannot write %s: %s", path, ped_strerror(r));
+		admin_token_unpublish(dir, token_file, port_file);
 	}
 	return r;
+}
+
+void admin_token_unpublish(const char *dir, const char *token_file, const char *port_file)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, port_file);
+	(void)unlink(path);
+	snprintf(path, sizeof(path), "%s/%s", dir, token_file);
+	(void)unlink(path);
 }
 
 int admin_server_start(uv_loop_t *loop, const struct admin_config *cfg,
@@ -690,7 +696,8 @@ int admin_server_start(uv_loop_t *loop, const struct admin_config *cfg,
 		goto out;
 	if (cfg->unix_socket && (r = start_unix(s)) != 0)
 		goto out;
-	if ((r = write_files(s)) != 0)
+	if ((r = admin_token_publish(s->statedir, ADMIN_TOKEN_FILE, ADMIN_PORT_FILE, s->port,
+				       s->token)) != 0)
 		goto out;
 	s->files_written = 1;
 	log_info("admin: listening on %s port %d%s", cfg->external ? "all addresses" : "loopback",

@@ -38,7 +38,9 @@
 #ifndef PED_ADMIN_H
 #define PED_ADMIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <uv.h>
 
@@ -117,6 +119,20 @@ void admin_reply_end(admin_reply_t *r, int code);
 /* Ends the reply with "ERR <name> <message>" (name: [A-Z0-9_]+). */
 void admin_reply_error(admin_reply_t *r, const char *name, const char *fmt, ...)
 	PED_PRINTF(3, 4);
+
+/* ---- the token of a loopback TCP channel ----
+ * Also pedemu's control port (usbped/emu/ctl.c): one token scheme. */
+
+/* Draws a new token (RAND_bytes) into token and writes it as 64 hex digits
+ * to DIR/token_file, then port (decimal) to DIR/port_file, each atomically
+ * and private to the owner (0600; Windows: the owner, Administrators and
+ * SYSTEM). 0, PED_E_CRYPTO or the write's error (nothing left behind). */
+int admin_token_publish(const char *dir, const char *token_file, const char *port_file, int port,
+			uint8_t token[ADMIN_TOKEN_BYTES]);
+/* Removes both files (missing ones are fine). */
+void admin_token_unpublish(const char *dir, const char *token_file, const char *port_file);
+/* hex is exactly the token's 64 hex digits (compared with CRYPTO_memcmp). */
+bool admin_token_ok(const uint8_t token[ADMIN_TOKEN_BYTES], const char *hex);
 
 /* ---- client (blocking, for CLI invocations outside any event loop) ---- */
 

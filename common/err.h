@@ -126,7 +126,9 @@
 	X(RESUME_WRONG_SERVER, 84, "RESUME_WRONG_SERVER",                           \
 	  "the server answering the resume is not the one of the session") \
 	X(RESUMING, 85, "SESSION_RESUMING",                                         \
-	  "the link to the PED server is down and the session is resuming: try again shortly")
+	  "the link to the PED server is down and the session is resuming: try again shortly") \
+	X(NOT_ON_WINDOWS, 86, "NOT_ON_WINDOWS",                                     \
+	  "not available on Windows (docs/windows.md)")
 
 enum ped_err {
 	PED_OK = 0,

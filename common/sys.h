@@ -47,6 +47,9 @@ int sys_fsync(int fd);
  * 0 or -1. */
 int sys_replace(const char *src, const char *dst, const char *dir);
 
+/* path names something (POSIX: lstat, a dangling symlink counts). */
+bool sys_exists(const char *path);
+
 /* If path is a symbolic link: 1 and its target's real path in out; 0 if
  * it is not a link (always on Windows); -1 with errno on failure. */
 int sys_resolve_link(const char *path, char *out, size_t outlen);

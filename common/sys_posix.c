@@ -227,6 +227,13 @@ bool sys_local_socket_ok(void)
 	return true;
 }
 
+bool sys_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
 int sys_local_socket_prepare(const char *path)
 {
 	struct stat st;

@@ -131,6 +131,13 @@ void sys_die_now(void)
 	TerminateProcess(GetCurrentProcess(), 9);
 }
 
+bool sys_exists(const char *path)
+{
+	wchar_t w[MAX_PATH];
+
+	return wide(path, w, MAX_PATH) == 0 && GetFileAttributesW(w) != INVALID_FILE_ATTRIBUTES;
+}
+
 int sys_mkdir(const char *path, unsigned mode)
 {
 	wchar_t w[MAX_PATH];

@@ -1,4 +1,6 @@
-/* ctl.c - the control socket (see ctl.h).
+/* ctl.c - the control channel (see ctl.h): a Unix socket, or a loopback TCP
+ * port whose clients first present the token of DIR/control.token (the admin
+ * channel's scheme and code, common/admin.h).
  *
  * Each client has a bounded line buffer: a line longer than CTL_LINE_MAX is
  * discarded up to its newline and answered with ERR. "wait" parks the
@@ -14,25 +16,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
+#include "common/admin.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/sys.h"
+#include "usbped/usbped.h"
 
 #define CTL_MAX_CLIENTS 32
 #define CTL_RBUF 1024
 
-struct client {
+union stream {
+	uv_handle_t h;
+	uv_stream_t s;
 	uv_pipe_t pipe;
+	uv_tcp_t tcp;
+};
+
+struct client {
+	union stream io;
 	uv_timer_t timer;
 	uv_shutdown_t shut;
 	ctl_t *ctl;
 	struct client *next;
 	int open_handles;
 	bool closing, eof, waiting, reading;
+	bool authed; /* Unix socket: the peer's uid; TCP: the token */
 	bool discard;
 	size_t acclen;
 	char acc[CTL_LINE_MAX + 1];
@@ -42,7 +54,10 @@ struct client {
 };
 
 struct ctl {
-	uv_pipe_t srv;
+	union stream srv;
+	bool tcp;
+	char *tokendir; /* TCP: where control.token and control.port are */
+	uint8_t token[ADMIN_TOKEN_BYTES];
 	emu_t *emu;
 	struct client *clients;
 	unsigned nclients;
@@ -57,6 +72,7 @@ struct wreq {
 
 static void process(struct client *c);
 static void client_close(struct client *c);
+static void ctl_free(ctl_t *ctl);
 
 static void on_written(uv_write_t *req, int status)
 {
@@ -88,7 +104,7 @@ static void reply(struct client *c, const char *fmt, ...)
 		return;
 	memcpy(w->data, line, (size_t)n);
 	buf = uv_buf_init(w->data, (unsigned)n);
-	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &buf, 1, on_written) != 0)
+	if (uv_write(&w->req, &c->io.s, &buf, 1, on_written) != 0)
 		free(w);
 }
 
@@ -366,6 +382,24 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	process(c);
 }
 
+/* A TCP client's first line: "AUTH <token>", answered only when wrong. */
+static void auth_line(struct client *c, char *line)
+{
+	size_t n = strlen(line);
+
+	if (n > 0 && line[n - 1] == '\r')
+		line[--n] = '\0';
+	if (strncmp(line, "AUTH ", 5) == 0 && admin_token_ok(c->ctl->token, line + 5)) {
+		c->authed = true;
+		return;
+	}
+	log_warning("control: %s, connection refused",
+		    strncmp(line, "AUTH ", 5) == 0 ? "wrong token" : "command without token");
+	reply(c, "ERR AUTH_REQUIRED send AUTH <token of %s/%s> first", c->ctl->tokendir,
+	      CTL_TOKEN_FILE);
+	client_close(c);
+}
+
 /* Runs the complete lines received, until a "wait" parks the client. */
 static void process(struct client *c)
 {
@@ -381,8 +415,12 @@ static void process(struct client *c)
 				reply(c, "ERR NUL byte in the line");
 			} else {
 				c->acc[c->acclen] = '\0';
-				exec_line(c, c->acc);
+				if (c->authed)
+					exec_line(c, c->acc);
+				else
+					auth_line(c, c->acc);
 			}
+			OPENSSL_cleanse(c->acc, c->acclen);
 			c->acclen = 0;
 		} else if (!c->discard) {
 			if (c->acclen >= CTL_LINE_MAX) {
@@ -399,7 +437,7 @@ static void process(struct client *c)
 		c->pendoff = c->pendlen = 0;
 	if (c->waiting) {
 		if (c->reading) {
-			uv_read_stop((uv_stream_t *)&c->pipe);
+			uv_read_stop(&c->io.s);
 			c->reading = false;
 		}
 		return;
@@ -409,7 +447,7 @@ static void process(struct client *c)
 		return;
 	}
 	if (!c->reading && !c->ctl->closing) {
-		if (uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) == 0)
+		if (uv_read_start(&c->io.s, on_alloc, on_read) == 0)
 			c->reading = true;
 	}
 }
@@ -428,9 +466,10 @@ static void on_client_closed(uv_handle_t *h)
 		}
 	}
 	ctl->nclients--;
+	OPENSSL_cleanse(c, sizeof(*c));
 	free(c);
 	if (ctl->closing && ctl->clients == NULL && ctl->srv_closed)
-		free(ctl);
+		ctl_free(ctl);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -438,7 +477,7 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 	struct client *c = req->data;
 
 	(void)status;
-	uv_close((uv_handle_t *)&c->pipe, on_client_closed);
+	uv_close(&c->io.h, on_client_closed);
 }
 
 static void client_close(struct client *c)
@@ -449,23 +488,11 @@ static void client_close(struct client *c)
 	c->waiting = false;
 	uv_close((uv_handle_t *)&c->timer, on_client_closed);
 	if (c->reading)
-		uv_read_stop((uv_stream_t *)&c->pipe);
+		uv_read_stop(&c->io.s);
 	c->reading = false;
 	c->shut.data = c;
-	if (uv_shutdown(&c->shut, (uv_stream_t *)&c->pipe, on_shutdown) != 0)
-		uv_close((uv_handle_t *)&c->pipe, on_client_closed);
-}
-
-static bool peer_allowed(uv_pipe_t *pipe)
-{
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	uv_os_fd_t fd;
-
-	if (uv_fileno((uv_handle_t *)pipe, &fd) != 0 ||
-	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
-		return false;
-	return cred.uid == geteuid() || cred.uid == 0;
+	if (uv_shutdown(&c->shut, &c->io.s, on_shutdown) != 0)
+		uv_close(&c->io.h, on_client_closed);
 }
 
 static void on_connection(uv_stream_t *srv, int status)
@@ -479,23 +506,35 @@ static void on_connection(uv_stream_t *srv, int status)
 	if (c == NULL)
 		return;
 	c->ctl = ctl;
-	uv_pipe_init(srv->loop, &c->pipe, 0);
+	if (ctl->tcp)
+		uv_tcp_init(srv->loop, &c->io.tcp);
+	else
+		uv_pipe_init(srv->loop, &c->io.pipe, 0);
 	uv_timer_init(srv->loop, &c->timer);
-	c->pipe.data = c->timer.data = c;
+	c->io.h.data = c->timer.data = c;
 	c->open_handles = 2;
 	c->next = ctl->clients;
 	ctl->clients = c;
 	ctl->nclients++;
-	if (uv_accept(srv, (uv_stream_t *)&c->pipe) != 0) {
+	if (uv_accept(srv, &c->io.s) != 0) {
 		client_close(c);
 		return;
 	}
-	if (ctl->nclients > CTL_MAX_CLIENTS || !peer_allowed(&c->pipe)) {
+	if (!ctl->tcp)
+		c->authed = sys_ipc_peer_ok(&c->io.pipe);
+	if (ctl->nclients > CTL_MAX_CLIENTS || (!ctl->tcp && !c->authed)) {
 		log_warning("control: client refused");
 		client_close(c);
 		return;
 	}
 	process(c);
+}
+
+static void ctl_free(ctl_t *ctl)
+{
+	OPENSSL_cleanse(ctl->token, sizeof(ctl->token));
+	free(ctl->tokendir);
+	free(ctl);
 }
 
 static void on_srv_closed(uv_handle_t *h)
@@ -504,14 +543,69 @@ static void on_srv_closed(uv_handle_t *h)
 
 	ctl->srv_closed = true;
 	if (ctl->clients == NULL)
-		free(ctl);
+		ctl_free(ctl);
 }
 
-int ctl_open(uv_loop_t *loop, const char *path, emu_t *emu, ctl_t **out)
+/* A stale socket of ours is replaced; anything else at path is refused. */
+static int listen_unix(ctl_t *ctl, uv_loop_t *loop, const char *path)
 {
-	struct stat st;
+	int r;
+
+	if (sys_local_socket_prepare(path) != 0) {
+		log_error("control: %s: path too long for a socket", path);
+		return PED_E_TOO_LONG;
+	}
+	uv_pipe_init(loop, &ctl->srv.pipe, 0);
+	r = uv_pipe_bind(&ctl->srv.pipe, path); /* umask 077: sys_harden */
+	if (r == UV_EADDRINUSE) {
+		log_error("control: %s exists and is not a socket", path);
+		return PED_E_EXISTS;
+	}
+	if (r == 0)
+		r = sys_local_socket_private(path) == 0 ? 0 : UV_EPERM;
+	if (r == 0)
+		r = uv_listen(&ctl->srv.s, 16, on_connection);
+	if (r != 0) {
+		log_error("control: %s: %s", path, uv_strerror(r));
+		return PED_E_IO;
+	}
+	return 0;
+}
+
+/* spec "tcp:HOST:PORT" on a loopback address; the token and the port go to
+ * keydir (private: the PED keys live there). */
+static int listen_tcp(ctl_t *ctl, uv_loop_t *loop, const char *spec, const char *keydir)
+{
+	struct sockaddr_storage sa;
+	usbped_spec_t s;
+	int loopback = 0, r, port, len = sizeof(sa);
+
+	ctl->tcp = true;
+	uv_tcp_init(loop, &ctl->srv.tcp);
+	if (usbped_parse_spec(spec, &s) != 0 || s.kind != USBPED_KIND_TCP ||
+	    usbped_tcp_addr(&s, &sa, &loopback) != 0 || !loopback) {
+		log_error("control %s: not tcp:HOST:PORT with a numeric loopback address", spec);
+		return PED_E_INVAL;
+	}
+	if ((ctl->tokendir = strdup(keydir)) == NULL)
+		return PED_E_NOMEM;
+	if ((r = uv_tcp_bind(&ctl->srv.tcp, (const struct sockaddr *)&sa, 0)) != 0 ||
+	    (r = uv_listen(&ctl->srv.s, 16, on_connection)) != 0 ||
+	    (r = uv_tcp_getsockname(&ctl->srv.tcp, (struct sockaddr *)&sa, &len)) != 0) {
+		log_error("control: cannot listen on %s: %s", spec, uv_strerror(r));
+		return PED_E_IO;
+	}
+	port = sa.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&sa)->sin6_port)
+					: ntohs(((struct sockaddr_in *)&sa)->sin_port);
+	if ((r = admin_token_publish(keydir, CTL_TOKEN_FILE, CTL_PORT_FILE, port, ctl->token)) != 0)
+		return r;
+	log_info("control: listening on %s (token in %s/%s)", spec, keydir, CTL_TOKEN_FILE);
+	return 0;
+}
+
+int ctl_open(uv_loop_t *loop, const char *spec, const char *keydir, emu_t *emu, ctl_t **out)
+{
 	ctl_t *ctl;
-	mode_t old;
 	int r;
 
 	*out = NULL;
@@ -519,31 +613,26 @@ int ctl_open(uv_loop_t *loop, const char *path, emu_t *emu, ctl_t **out)
 	if (ctl == NULL)
 		return PED_E_NOMEM;
 	ctl->emu = emu;
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			log_error("control: %s exists and is not a socket", path);
-			free(ctl);
-			return PED_E_EXISTS;
-		}
-		unlink(path);
-	}
-	uv_pipe_init(loop, &ctl->srv, 0);
-	ctl->srv.data = ctl;
-	old = umask(077);
-	r = uv_pipe_bind(&ctl->srv, path);
-	umask(old);
-	if (r == 0)
-		r = chmod(path, 0600) == 0 ? 0 : UV_EPERM;
-	if (r == 0)
-		r = uv_listen((uv_stream_t *)&ctl->srv, 16, on_connection);
+	if (ctl_is_tcp(spec))
+		r = listen_tcp(ctl, loop, spec, keydir);
+	else
+		r = listen_unix(ctl, loop, spec);
+	ctl->srv.h.data = ctl;
 	if (r != 0) {
-		log_error("control: %s: %s", path, uv_strerror(r));
 		ctl->closing = true;
-		uv_close((uv_handle_t *)&ctl->srv, on_srv_closed);
-		return PED_E_IO;
+		if (uv_handle_get_type(&ctl->srv.h) != UV_UNKNOWN_HANDLE)
+			uv_close(&ctl->srv.h, on_srv_closed);
+		else
+			ctl_free(ctl);
+		return r;
 	}
 	*out = ctl;
 	return 0;
+}
+
+bool ctl_is_tcp(const char *spec)
+{
+	return strncmp(spec, "tcp:", 4) == 0;
 }
 
 void ctl_close(ctl_t *ctl)
@@ -553,9 +642,11 @@ void ctl_close(ctl_t *ctl)
 	if (ctl == NULL || ctl->closing)
 		return;
 	ctl->closing = true;
+	if (ctl->tcp)
+		admin_token_unpublish(ctl->tokendir, CTL_TOKEN_FILE, CTL_PORT_FILE);
 	for (c = ctl->clients; c != NULL; c = next) {
 		next = c->next;
 		client_close(c);
 	}
-	uv_close((uv_handle_t *)&ctl->srv, on_srv_closed);
+	uv_close(&ctl->srv.h, on_srv_closed);
 }

@@ -40,7 +40,6 @@ bool ped_keyname_ok(const char *name)
 int ped_newkey(ped_t *p, const char *name)
 {
 	char path[4096];
-	struct stat st;
 	pedkey_t k;
 	int r = PED_E_INVAL;
 
@@ -50,7 +49,7 @@ int ped_newkey(ped_t *p, const char *name)
 	if ((r = ped_key_path(p, name, path, sizeof(path))) != 0)
 		goto out;
 	r = PED_E_EXISTS;
-	if (lstat(path, &st) == 0)
+	if (sys_exists(path))
 		goto out;
 	if ((r = pedkey_blank(&k, "")) != 0 || (r = pedkey_save(path, &k)) != 0)
 		goto out;
@@ -124,9 +123,10 @@ int ped_list_keys(ped_t *p, void (*line)(void *arg, const char *text), void *arg
 		len = strlen(de->d_name);
 		if (len <= 4 || strcmp(de->d_name + len - 4, ".key") != 0)
 			continue;
-		names[n] = strndup(de->d_name, len - 4);
+		names[n] = strdup(de->d_name);
 		if (names[n] == NULL)
 			goto out;
+		names[n][len - 4] = '\0';
 		if (!ped_keyname_ok(names[n])) {
 			free(names[n]);
 			continue;

@@ -3,17 +3,21 @@
  * socket for tests and an optional terminal UI. Everything runs on one
  * libuv loop.
  *
- *   pedemu -keys DIR -link PATH|tcp:HOST:PORT [-remotelink] -control SOCK [-tui]
- *          [-mode local|remote|admin]
+ *   pedemu -keys DIR -link PATH|tcp:HOST:PORT [-remotelink]
+ *          -control SOCK|tcp:127.0.0.1:PORT [-tui] [-mode local|remote|admin]
  *   pedemu -keys DIR -link usb[:VID:PID[:SERIAL]] -usbbed DIR -control SOCK ...
  *
  * With a usb link the PED is a USB device in the umockdev testbed DIR
  * (usbdev.h) instead of a pty; the PED's behaviour is the same.
  * With a tcp link it listens there (port_tcp.c), one host at a time.
+ * With a tcp control channel (ctl.h) its token is KEYDIR/control.token.
+ * On Windows (pedemu.exe) the tcp link and the tcp control channel are the
+ * only ones: a pty, usb or a socket path is refused by name (exit 2).
  *
  * When the pty, the symlink and the socket are in place it prints the line
  * "pedemu: ready" on stdout. SIGTERM, SIGINT and the "quit" command exit
- * cleanly, removing the symlink and the socket. */
+ * cleanly, removing the symlink and the socket (or the token and port
+ * files). */
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -198,7 +202,8 @@ static void on_signal(uv_signal_t *s, int signum)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: pedemu -keys DIR -link PATH|tcp:HOST:PORT|usb[:VID:PID[:SERIAL]] "
-		   "[-remotelink] [-usbbed DIR] -control SOCK [-tui] [-mode local|remote|admin] "
+		   "[-remotelink] [-usbbed DIR] -control SOCK|tcp:127.0.0.1:PORT [-tui] "
+		   "[-mode local|remote|admin] "
 		   "[-loglevel error|warning|info|trace]\n");
 }
 
@@ -229,6 +234,14 @@ static int parse_level(const char *s)
 static int bad(const char *opt, const char *what)
 {
 	fprintf(stderr, "pedemu: %s: %s (see pedemu -help)\n", opt, what);
+	return -1;
+}
+
+/* What this system lacks (pedemu.exe: ptys, USB, Unix sockets), by name. */
+static int lacking(const char *opt, const char *v, const char *what, const char *use)
+{
+	fprintf(stderr, "pedemu: %s %s: %s: %s (%s); use %s\n", opt, v, what,
+		ped_strerror(PED_E_NOT_ON_WINDOWS), ped_errname(PED_E_NOT_ON_WINDOWS), use);
 	return -1;
 }
 
@@ -285,29 +298,37 @@ static int parse_args(emu_t *e, int argc, char **argv)
 		if (usbped_parse_spec(e->linkpath, &e->usbspec) != 0 ||
 		    e->usbspec.kind != USBPED_KIND_USB || e->usbbed == NULL)
 			return bad("-link", "usb[:VID:PID[:SERIAL]] needs -usbbed DIR");
+		if (!usbdev_supported())
+			return lacking("-link", e->linkpath, "a USB PED", "-link tcp:HOST:PORT");
 		e->usb_mode = true;
+	} else if (strncmp(e->linkpath, "tcp:", 4) != 0 && !port_pty_supported()) {
+		return lacking("-link", e->linkpath, "a pty", "-link tcp:HOST:PORT");
 	}
+	if (!ctl_is_tcp(e->ctlpath) && !sys_local_socket_ok())
+		return lacking("-control", e->ctlpath, "a Unix socket", "-control tcp:127.0.0.1:PORT");
 	return 0;
 }
 
-/* mkdir -p, each missing directory mode 0700 (docs/pedemu.md). */
+/* mkdir -p, each missing directory mode 0700 (Windows: the private DACL;
+ * docs/pedemu.md). A parent that cannot be made ("C:") is left to the last
+ * mkdir to report. */
 static int make_dirs(const char *path)
 {
-	char p[PATH_MAX];
+	char p[PATH_MAX], c;
 	size_t i, n = strlen(path);
 
 	if (n == 0 || n >= sizeof(p))
 		return -1;
 	memcpy(p, path, n + 1);
-	for (i = 1; i <= n; i++) {
-		if (p[i] != '/' && p[i] != '\0')
+	for (i = 1; i < n; i++) {
+		if (!sys_is_sep(p[i]))
 			continue;
+		c = p[i];
 		p[i] = '\0';
-		if (mkdir(p, 0700) != 0 && errno != EEXIST)
-			return -1;
-		p[i] = i < n ? '/' : '\0';
+		(void)sys_mkdir(p, 0700);
+		p[i] = c;
 	}
-	return 0;
+	return sys_mkdir(p, 0700) != 0 && errno != EEXIST ? -1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -352,7 +373,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	linked = true;
-	if ((r = ctl_open(&e->loop, e->ctlpath, e, &e->ctl)) != 0)
+	if ((r = ctl_open(&e->loop, e->ctlpath, e->keydir, e, &e->ctl)) != 0)
 		goto out;
 	ctl_ok = true;
 	uv_signal_init(&e->loop, &e->sigterm);
@@ -382,7 +403,7 @@ out:
 	}
 	if (linked && !e->usb_mode && strncmp(e->linkpath, "tcp:", 4) != 0)
 		unlink(e->linkpath);
-	if (ctl_ok)
+	if (ctl_ok && !ctl_is_tcp(e->ctlpath))
 		unlink(e->ctlpath);
 	if (loop_ok && uv_loop_close(&e->loop) != 0) {
 		log_error("handles left open at exit");

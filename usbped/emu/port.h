@@ -40,9 +40,13 @@ void port_rx_free(port_rx_t *r);
 /* Opens a pty (raw mode), points linkpath at its slave, starts serving.
  * avoid: a slave path the new pty must not reuse (the previous one), or NULL.
  * linkpath "tcp:HOST:PORT" listens there instead (port_tcp.c); a HOST that is
- * not loopback needs remote_ok (the link is not encrypted). */
+ * not loopback needs remote_ok (the link is not encrypted). A pty on
+ * Windows: PED_E_NOT_ON_WINDOWS. */
 int port_open(uv_loop_t *loop, const char *linkpath, const char *avoid, bool remote_ok,
 	      const port_cb_t *cb, port_t **out);
+/* A pty link exists on this system (POSIX: yes; Windows: no, port_pty_win.c
+ * refuses it: the TCP link is the one link there). */
+bool port_pty_supported(void);
 /* The slave path of the pty, or "tcp:HOST:PORT". */
 const char *port_slave(const port_t *p);
 /* Encodes and queues one frame; dropped when no host has the slave open. */

@@ -71,7 +71,7 @@ static void drop_host(tport_t *t)
 	uv_close((uv_handle_t *)&c->h, conn_closed);
 	log_info("link: host left %s", t->name);
 	if (!t->closing)
-		port_tcp_updown(t->owner, 0);
+		port_updown(t->owner, 0);
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
@@ -89,7 +89,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 
 	(void)buf;
 	if (n > 0) {
-		port_tcp_bytes(t->owner, t->rbuf, (size_t)n);
+		port_bytes(t->owner, t->rbuf, (size_t)n);
 		OPENSSL_cleanse(t->rbuf, (size_t)n);
 	} else if (n < 0 && t->conn == c) {
 		drop_host(t);
@@ -165,7 +165,7 @@ static void on_connection(uv_stream_t *server, int status)
 	}
 	t->conn = c;
 	log_info("link: host connected to %s", t->name);
-	port_tcp_updown(t->owner, 1);
+	port_updown(t->owner, 1);
 }
 
 static void listener_closed(uv_handle_t *h)

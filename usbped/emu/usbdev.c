@@ -722,6 +722,11 @@ int usbdev_set_fault(usbdev_t *u, enum usbdev_fault f)
 	return 0;
 }
 
+bool usbdev_supported(void)
+{
+	return true;
+}
+
 int usbdev_fault_from_name(const char *name)
 {
 	static const char *const names[] = {"none", "stall", "babble", "mute"};

@@ -13,6 +13,7 @@
 #ifndef PED_EMU_USBDEV_H
 #define PED_EMU_USBDEV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,10 @@
 #include "usbped/emu/port.h"
 
 typedef struct usbdev usbdev_t;
+
+/* The USB personality exists on this system (Linux with umockdev: yes;
+ * Windows: no, usbdev_win.c refuses it). */
+bool usbdev_supported(void);
 
 #define USBDEV_SERIAL_MAX 32
 
