@@ -172,7 +172,7 @@ $(BUILD)/pedhsm$(EXE): $(BUILD)/obj/pedclient/pedhsm.o $(LIB_PEDCLIENT) $(LIBS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(LDLIBS_ALL)
 
-$(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(TEST_LIBS)
+$(BUILD)/tests/tools/%$(EXE): $(BUILD)/tests/tools/%.o $(TEST_LIBS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(LDLIBS_ALL)
 
@@ -274,7 +274,8 @@ WIN_MAKE = $(MAKE) --no-print-directory WINDOWS=1 BUILD=$(WIN_BUILD) CC=$(WIN_HO
 windows:
 	$(Q)scripts/deps.sh windows
 	+$(Q)$(WIN_MAKE) win-all
-WIN_PROGS := $(PEDSERVER_BIN) $(PEDCLIENT_BIN) $(PEDHSM_BIN) $(PEDEMU_BIN)
+WIN_PROGS := $(PEDSERVER_BIN) $(PEDCLIENT_BIN) $(PEDHSM_BIN) $(PEDEMU_BIN) \
+	$(BUILD)/tests/tools/sysprivate$(EXE)
 win-all: $(LIBS) $(UNIT_BIN) $(WIN_PROGS)
 
 # Wine runs headless in its own prefix, made once and kept in the cache

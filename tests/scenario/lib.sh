@@ -11,7 +11,10 @@
 #   stop_pedemu [NAME]       "quit", wait for the exit, check socket and link are gone
 #   ctl CMD...               one control command to $CTL_SOCK (default $EMU_SOCK);
 #                            prints the answer lines (without the final OK),
-#                            fails unless the last line is OK
+#                            fails unless the last line is OK. A directory as
+#                            $CTL_SOCK is the key dir of a pedemu with
+#                            -control tcp:127.0.0.1:PORT: its control.port
+#                            and control.token (sent first as AUTH)
 #   expect_ctl_err CMD...    the same, but the answer must end in ERR
 #   ctl_wait TEXT [MS]       until the LCD shows TEXT (the emulator's own wait)
 #   ped_key NAME PIN         insert key NAME, ENTER, and its PIN ("-": none)
@@ -116,7 +119,14 @@ start_pedemu() {
 
 # _ctl_raw CMD: the whole answer, as sent by the emulator.
 _ctl_raw() {
-	printf '%s\n' "$*" | socat -t 60 - "UNIX-CONNECT:${CTL_SOCK:-$EMU_SOCK}"
+	local to=${CTL_SOCK:-$EMU_SOCK}
+	if [ -d "$to" ]; then
+		# printf is a builtin: the token is in no process's arguments
+		{ printf 'AUTH %s\n' "$(cat "$to/control.token")" && printf '%s\n' "$*"; } |
+			socat -t 60 - "TCP:127.0.0.1:$(cat "$to/control.port")"
+	else
+		printf '%s\n' "$*" | socat -t 60 - "UNIX-CONNECT:$to"
+	fi
 }
 
 ctl() {
