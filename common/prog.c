@@ -465,6 +465,22 @@ static int mode_install(prog_t *p)
 	return 0;
 }
 
+/* The MSI's deferred custom action after InstallServices (remoteped.wxs). */
+static int mode_recovery(prog_t *p)
+{
+	const char *prog = p->desc->cli->prog;
+	char err[512];
+	int rc = sys_service_recovery(prog, err, sizeof(err));
+
+	if (rc != 0) {
+		fprintf(stderr, "%s: error: %s: %s\n", prog, ped_errname(rc), err);
+		return rc == PED_E_SERVICE_NOT_INSTALLED ? PROG_EXIT_NOT_RUNNING : 1;
+	}
+	printf("%s: service %s: restart after 5 s on the first two failures, the count reset "
+	       "after a day\n", prog, prog);
+	return 0;
+}
+
 static int mode_uninstall(prog_t *p)
 {
 	const char *prog = p->desc->cli->prog;
@@ -655,6 +671,8 @@ static int standard_mode(prog_t *p, const char *name)
 		return mode_install(p);
 	if (strcmp(name, "uninstall") == 0)
 		return mode_uninstall(p);
+	if (strcmp(name, "recovery") == 0)
+		return mode_recovery(p);
 	return -1;
 }
 

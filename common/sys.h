@@ -187,6 +187,14 @@ void sys_service_on_stop(void (*fn)(void *), void *arg);
  * PED_E_SERVICE_FAILED with the reason in err. */
 int sys_service_install(const char *prog, const char *display, const char *args, char *err,
 			size_t errlen);
+/* Gives the installed service prog the recovery actions of
+ * sys_service_install (restart after 5 s, twice; the failure count reset
+ * after a day; the failure-actions flag: also after a non-zero exit). The
+ * MSI runs it as a deferred custom action (`-mode recovery`): Windows
+ * Installer's own MsiServiceConfigFailureActions is documented as not
+ * working (docs/windows.md). 0, or PED_E_WINDOWS_ONLY /
+ * PED_E_SERVICE_NOT_INSTALLED / PED_E_SERVICE_FAILED with the reason in err. */
+int sys_service_recovery(const char *prog, char *err, size_t errlen);
 /* Stops the service prog if it runs (waits for its process to exit, at most
  * timeout_s), then removes it and its event log source. 0, or
  * PED_E_WINDOWS_ONLY / PED_E_SERVICE_NOT_INSTALLED / PED_E_SERVICE_FAILED. */

@@ -559,6 +559,12 @@ int sys_service_install(const char *prog, const char *display, const char *args,
 	return windows_only(err, errlen);
 }
 
+int sys_service_recovery(const char *prog, char *err, size_t errlen)
+{
+	(void)prog;
+	return windows_only(err, errlen);
+}
+
 int sys_service_uninstall(const char *prog, unsigned timeout_s, char *err, size_t errlen)
 {
 	(void)prog;

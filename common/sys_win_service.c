@@ -309,15 +309,62 @@ static int scm_fail(char *err, size_t errlen, const char *what, const char *prog
 	return code;
 }
 
-int sys_service_install(const char *prog, const char *display, const char *args, char *err,
-			size_t errlen)
+/* Restart after 5 s, twice, the count reset after a day; also when the
+ * service stops with a non-zero status (the failure-actions flag). */
+static int set_recovery(SC_HANDLE svc, const char *prog, char *err, size_t errlen)
 {
-	wchar_t name[64], disp[128], exe[MAX_PATH], wargs[2048], cmd[4096], key[256];
 	SC_ACTION acts[3] = {{SC_ACTION_RESTART, RESTART_DELAY_MS},
 			     {SC_ACTION_RESTART, RESTART_DELAY_MS},
 			     {SC_ACTION_NONE, 0}};
 	SERVICE_FAILURE_ACTIONSW fa = {RESET_PERIOD_S, NULL, NULL, 3, acts};
 	SERVICE_FAILURE_ACTIONS_FLAG ff = {TRUE};
+
+	if (!ChangeServiceConfig2W(svc, SERVICE_CONFIG_FAILURE_ACTIONS, &fa))
+		return scm_fail(err, errlen, "cannot set the recovery actions of", prog,
+				PED_E_SERVICE_FAILED);
+	/* wine 8 does not know this level: said, not fatal */
+	if (!ChangeServiceConfig2W(svc, SERVICE_CONFIG_FAILURE_ACTIONS_FLAG, &ff)) {
+		if (GetLastError() != ERROR_INVALID_LEVEL)
+			return scm_fail(err, errlen, "cannot set the failure-actions flag of", prog,
+					PED_E_SERVICE_FAILED);
+		log_warning("this service manager has no failure-actions flag: %s is restarted "
+			    "after a crash only, not after a failed start", prog);
+	}
+	return 0;
+}
+
+int sys_service_recovery(const char *prog, char *err, size_t errlen)
+{
+	wchar_t name[64];
+	SC_HANDLE scm = NULL, svc = NULL;
+	int r = PED_E_SERVICE_FAILED;
+
+	if (wide(prog, name, 64) != 0) {
+		snprintf(err, errlen, "service name too long");
+		return PED_E_TOO_LONG;
+	}
+	if ((scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_CONNECT)) == NULL)
+		return scm_fail(err, errlen, "cannot open the service control manager for", prog, r);
+	/* SERVICE_START: a restart action needs it */
+	svc = OpenServiceW(scm, name, SERVICE_CHANGE_CONFIG | SERVICE_START);
+	if (svc == NULL) {
+		r = scm_fail(err, errlen, "cannot open the service", prog,
+			     GetLastError() == ERROR_SERVICE_DOES_NOT_EXIST ? PED_E_SERVICE_NOT_INSTALLED
+									   : r);
+		goto out;
+	}
+	r = set_recovery(svc, prog, err, errlen);
+out:
+	if (svc != NULL)
+		CloseServiceHandle(svc);
+	CloseServiceHandle(scm);
+	return r;
+}
+
+int sys_service_install(const char *prog, const char *display, const char *args, char *err,
+			size_t errlen)
+{
+	wchar_t name[64], disp[128], exe[MAX_PATH], wargs[2048], cmd[4096], key[256];
 	SERVICE_DESCRIPTIONW desc;
 	SC_HANDLE scm = NULL, svc = NULL;
 	DWORD types = EVENTLOG_ERROR_TYPE | EVENTLOG_WARNING_TYPE | EVENTLOG_INFORMATION_TYPE;
@@ -350,20 +397,9 @@ int sys_service_install(const char *prog, const char *display, const char *args,
 		r = scm_fail(err, errlen, "cannot describe the service", prog, r);
 		goto undo;
 	}
-	if (!ChangeServiceConfig2W(svc, SERVICE_CONFIG_FAILURE_ACTIONS, &fa)) {
-		r = scm_fail(err, errlen, "cannot set the recovery actions of", prog, r);
+	if ((r = set_recovery(svc, prog, err, errlen)) != 0)
 		goto undo;
-	}
-	/* restart also when it stops with a non-zero status, not only on a
-	 * crash (wine 8 does not know this level: said, not fatal) */
-	if (!ChangeServiceConfig2W(svc, SERVICE_CONFIG_FAILURE_ACTIONS_FLAG, &ff)) {
-		if (GetLastError() != ERROR_INVALID_LEVEL) {
-			r = scm_fail(err, errlen, "cannot set the failure-actions flag of", prog, r);
-			goto undo;
-		}
-		log_warning("this service manager has no failure-actions flag: %s is restarted "
-			    "after a crash only, not after a failed start", prog);
-	}
+	r = PED_E_SERVICE_FAILED;
 	/* the event log source: our program file, which carries no message
 	 * table, so a viewer shows the text we give as the event's insert */
 	_snwprintf(key, 256, EVENT_KEY L"%ls", name);

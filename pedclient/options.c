@@ -28,6 +28,8 @@ static const struct cli_mode modes[PC_M_COUNT] = {
 	[PC_M_INSTALL] = {"install", "Windows: register the pedclient service (automatic start, "
 				     "restart on failure; -statedir/-configfile kept)", NULL},
 	[PC_M_UNINSTALL] = {"uninstall", "Windows: stop and remove the pedclient service", NULL},
+	[PC_M_RECOVERY] = {"recovery", "Windows: give the installed pedclient service the recovery "
+				       "actions of install (the MSI runs it)", NULL},
 };
 
 static const struct cli_opt opts[] = {

@@ -14,7 +14,7 @@ static void print_line(void *arg, const char *line)
 }
 
 enum { M_START, M_STOP, M_SHOW, M_CONFIG, M_CONNECT, M_DISCONNECT, M_AUDIT, M_HSM, M_INSTALL,
-       M_UNINSTALL, M_COUNT };
+       M_UNINSTALL, M_RECOVERY, M_COUNT };
 
 #define ALL 0
 #define START CLI_MODE(M_START)
@@ -68,6 +68,8 @@ static const struct cli_mode modes[M_COUNT] = {
 	[M_INSTALL] = {"install", "Windows: register the pedserver service (automatic start, "
 				  "restart on failure; -statedir/-configfile kept)", NULL},
 	[M_UNINSTALL] = {"uninstall", "Windows: stop and remove the pedserver service", NULL},
+	[M_RECOVERY] = {"recovery", "Windows: give the installed pedserver service the recovery "
+				    "actions of install (the MSI runs it)", NULL},
 };
 
 static const char *const policy_words[] = {"prompt", "list", "tofu", "any", NULL};

@@ -6,7 +6,11 @@
 # the installed programs (default places under %ProgramData%\RemotePED) they
 # run: pedserver with a Linux pedemu's PED on a TCP link (Linux show reads it),
 # pedclient answering the installed pedhsm.exe; /x /qn stops both (a clean
-# exit in their logs) and removes programs, services and event sources.
+# exit in their logs) and removes programs, services and event sources. The
+# services' recovery actions: the MSI's deferred custom actions (rows checked
+# with msiinfo) run each installed program's -mode recovery after
+# InstallServices on install, not on uninstall (its answer is in msiexec's
+# output under wine; wine's SCM does not keep the actions, docs/windows.md).
 # Needs BUILD, WIN_BUILD, WIN_MSI (make msi), wine and WINEPREFIX
 # (scripts/wine-run.sh).
 . tests/scenario/lib.sh
@@ -36,9 +40,27 @@ msi_cleanup() {
 _lib_exit_hooks="$_lib_exit_hooks msi_cleanup"
 msi_cleanup # what an interrupted run left
 
-note "msiexec /i /qn: programs, services, event sources"
+note "the recovery actions in the MSI: deferred custom actions after InstallServices"
+CA=$(msiinfo export "$MSI" CustomAction | tr -d '\r')
+SEQ=$(msiinfo export "$MSI" InstallExecuteSequence | tr -d '\r')
+seq_of() { printf '%s\n' "$SEQ" | awk -F'\t' -v a="$1" '$1 == a { print $3 }'; }
+for s in pedserver pedclient; do
+	a=$([ $s = pedserver ] && echo PedServerRecovery || echo PedClientRecovery)
+	# 3090 = 18 (an installed program) + 1024 (deferred) + 2048 (no impersonation)
+	assert_contains "$(printf '%s\t3090\t%s.exe\t-mode recovery' "$a" "$s")" "$CA"
+	assert_contains "$(printf '%s\tNOT REMOVE="ALL"\t' "$a")" "$SEQ"
+	n=$(seq_of "$a")
+	[ "$n" -gt "$(seq_of InstallServices)" ] && [ "$n" -lt "$(seq_of StartServices)" ] &&
+		[ "$n" -lt "$(seq_of InstallFinalize)" ] || fail "$a at $n: not between InstallServices and StartServices"
+done
+ok "CustomAction and InstallExecuteSequence rows: -mode recovery, deferred, no impersonation"
+
+note "msiexec /i /qn: programs, services, event sources, recovery actions"
 w msiexec /i "Z:$MSI" /qn
 [ "$RC" -eq 0 ] || fail "msiexec /i: exit $RC: $OUT"
+for s in pedserver pedclient; do
+	assert_contains "$s: service $s: restart after 5 s on the first two failures, the count reset after a day" "$OUT"
+done
 for p in pedserver pedclient pedhsm; do
 	[ -f "$PF/$p.exe" ] || fail "$PF/$p.exe not installed"
 done
@@ -80,6 +102,7 @@ ok "both services RUNNING from %ProgramData%\\RemotePED; show and pedhsm.exe ans
 note "msiexec /x /qn with both services running: stopped cleanly, services removed"
 w msiexec /x "Z:$MSI" /qn
 [ "$RC" -eq 0 ] || fail "msiexec /x: exit $RC: $OUT"
+assert_not_contains "restart after 5 s" "$OUT"
 wait_file "$PD/pedserver/pedserver.log" "pedserver exiting with status 0"
 wait_file "$PD/pedclient/pedclient.log" "pedclient exiting with status 0"
 for s in pedserver pedclient; do
