@@ -80,7 +80,15 @@ RC=0
 OUT=$("$PS" -mode install -statedir "$T/linux" 2>&1) || RC=$?
 [ "$RC" -eq 1 ] || fail "Linux install: exit $RC: $OUT"
 assert_contains "WINDOWS_ONLY" "$OUT"
-ok "installed; a second install is refused (SERVICE_EXISTS); Linux says WINDOWS_ONLY"
+w "$PSX" -mode recovery
+[ "$RC" -eq 0 ] || fail "recovery: exit $RC: $OUT"
+assert_contains "service pedserver: restart after 5 s on the first two failures" "$OUT"
+RC=0
+OUT=$("$PS" -mode recovery 2>&1) || RC=$?
+[ "$RC" -eq 1 ] || fail "Linux recovery: exit $RC: $OUT"
+assert_contains "WINDOWS_ONLY" "$OUT"
+ok "installed; a second install is refused (SERVICE_EXISTS); -mode recovery sets the recovery" \
+	"again; Linux says WINDOWS_ONLY"
 
 note "net start: RUNNING, the PED connected, Linux show and a TCP probe answered"
 w net start pedserver
@@ -163,6 +171,9 @@ w reg query 'HKLM\System\CurrentControlSet\Services\EventLog\Application\pedserv
 [ "$RC" -ne 0 ] || fail "event log source left: $OUT"
 w "$PSX" -mode uninstall
 [ "$RC" -eq 3 ] || fail "second uninstall: exit $RC: $OUT"
+assert_contains "SERVICE_NOT_INSTALLED" "$OUT"
+w "$PSX" -mode recovery
+[ "$RC" -eq 3 ] || fail "recovery without a service: exit $RC: $OUT"
 assert_contains "SERVICE_NOT_INSTALLED" "$OUT"
 for f in pedserver.pid admin.port admin.token; do
 	[ ! -e "$SD/$f" ] || fail "runtime file $f left behind"
