@@ -2,7 +2,8 @@
 # pedemu_ctl_tcp.sh - pedemu's TCP control channel (-control
 # tcp:127.0.0.1:PORT, the one pedemu.exe has): the token and the port are
 # published private in the key dir; a client must send AUTH with that token
-# first (a wrong or missing one is refused, ERR AUTH_REQUIRED, and logged);
+# first (a wrong or missing one is refused, ERR AUTH_REQUIRED, and logged;
+# a silent client is dropped after 5 s);
 # then the commands are those of the Unix socket; a non-loopback address is
 # refused; quit removes the token and port files.
 . tests/scenario/lib.sh
@@ -30,6 +31,13 @@ assert_not_contains "mode" "$OUT"
 wait_line emu 'warning: control: wrong token, connection refused' 5
 wait_line emu 'warning: control: command without token, connection refused' 5
 note "no token or a wrong one: refused and logged"
+
+# socat -u only reads the connection: it ends when pedemu drops it
+RC=0
+OUT=$(timeout 15 socat -u "TCP:127.0.0.1:$CP" - 2>&1) || RC=$?
+[ "$RC" -eq 0 ] && [ -z "$OUT" ] || fail "a silent client: exit $RC: $OUT"
+wait_line emu 'warning: control: no AUTH within 5000 ms, connection dropped' 5
+note "a client silent before its AUTH is dropped after 5 s"
 
 RC=0
 OUT=$("$PEDEMU" -keys "$T/k2" -link "tcp:127.0.0.1:$(free_port)" -control tcp:10.1.2.3:4000 2>&1) || RC=$?

@@ -382,6 +382,18 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	process(c);
 }
 
+/* A TCP client silent before its AUTH line is dropped, as the admin
+ * channel drops one (a slot is not held for ever). */
+static void on_auth_timeout(uv_timer_t *t)
+{
+	struct client *c = t->data;
+
+	if (c->authed || c->closing)
+		return;
+	log_warning("control: no AUTH within %d ms, connection dropped", ADMIN_DEFAULT_TIMEOUT_MS);
+	client_close(c);
+}
+
 /* A TCP client's first line: "AUTH <token>", answered only when wrong. */
 static void auth_line(struct client *c, char *line)
 {
@@ -391,6 +403,7 @@ static void auth_line(struct client *c, char *line)
 		line[--n] = '\0';
 	if (strncmp(line, "AUTH ", 5) == 0 && admin_token_ok(c->ctl->token, line + 5)) {
 		c->authed = true;
+		uv_timer_stop(&c->timer);
 		return;
 	}
 	log_warning("control: %s, connection refused",
@@ -527,6 +540,8 @@ static void on_connection(uv_stream_t *srv, int status)
 		client_close(c);
 		return;
 	}
+	if (!c->authed)
+		uv_timer_start(&c->timer, on_auth_timeout, ADMIN_DEFAULT_TIMEOUT_MS, 0);
 	process(c);
 }
 
