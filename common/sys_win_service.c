@@ -333,30 +333,43 @@ static int set_recovery(SC_HANDLE svc, const char *prog, char *err, size_t errle
 	return 0;
 }
 
-int sys_service_recovery(const char *prog, char *err, size_t errlen)
+/* Opens the installed service prog with access: 0 with *scm and *svc, or
+ * PED_E_TOO_LONG / PED_E_SERVICE_NOT_INSTALLED / PED_E_SERVICE_FAILED with
+ * nothing left open. */
+static int open_service(const char *prog, DWORD access, SC_HANDLE *scm, SC_HANDLE *svc, char *err,
+			size_t errlen)
 {
 	wchar_t name[64];
-	SC_HANDLE scm = NULL, svc = NULL;
 	int r = PED_E_SERVICE_FAILED;
 
+	*scm = *svc = NULL;
 	if (wide(prog, name, 64) != 0) {
 		snprintf(err, errlen, "service name too long");
 		return PED_E_TOO_LONG;
 	}
-	if ((scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_CONNECT)) == NULL)
+	if ((*scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_CONNECT)) == NULL)
 		return scm_fail(err, errlen, "cannot open the service control manager for", prog, r);
-	/* SERVICE_START: a restart action needs it */
-	svc = OpenServiceW(scm, name, SERVICE_CHANGE_CONFIG | SERVICE_START);
-	if (svc == NULL) {
+	if ((*svc = OpenServiceW(*scm, name, access)) == NULL) {
 		r = scm_fail(err, errlen, "cannot open the service", prog,
-			     GetLastError() == ERROR_SERVICE_DOES_NOT_EXIST ? PED_E_SERVICE_NOT_INSTALLED
-									   : r);
-		goto out;
+			     GetLastError() == ERROR_SERVICE_DOES_NOT_EXIST
+				     ? PED_E_SERVICE_NOT_INSTALLED : r);
+		CloseServiceHandle(*scm);
+		*scm = NULL;
+		return r;
 	}
+	return 0;
+}
+
+int sys_service_recovery(const char *prog, char *err, size_t errlen)
+{
+	SC_HANDLE scm, svc;
+	/* SERVICE_START: a restart action needs it */
+	int r = open_service(prog, SERVICE_CHANGE_CONFIG | SERVICE_START, &scm, &svc, err, errlen);
+
+	if (r != 0)
+		return r;
 	r = set_recovery(svc, prog, err, errlen);
-out:
-	if (svc != NULL)
-		CloseServiceHandle(svc);
+	CloseServiceHandle(svc);
 	CloseServiceHandle(scm);
 	return r;
 }
@@ -431,24 +444,16 @@ int sys_service_uninstall(const char *prog, unsigned timeout_s, char *err, size_
 	wchar_t name[64], key[256];
 	SERVICE_STATUS_PROCESS ssp;
 	SERVICE_STATUS ss;
-	SC_HANDLE scm = NULL, svc = NULL;
+	SC_HANDLE scm, svc;
 	HANDLE proc = NULL;
 	DWORD n;
-	int r = PED_E_SERVICE_FAILED;
+	int r;
 
-	if (wide(prog, name, 64) != 0) {
-		snprintf(err, errlen, "service name too long");
-		return PED_E_TOO_LONG;
-	}
-	if ((scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_CONNECT)) == NULL)
-		return scm_fail(err, errlen, "cannot open the service control manager for", prog, r);
-	svc = OpenServiceW(scm, name, SERVICE_STOP | SERVICE_QUERY_STATUS | DELETE);
-	if (svc == NULL) {
-		r = scm_fail(err, errlen, "cannot open the service", prog,
-			     GetLastError() == ERROR_SERVICE_DOES_NOT_EXIST
-				     ? PED_E_SERVICE_NOT_INSTALLED : r);
-		goto out;
-	}
+	if ((r = open_service(prog, SERVICE_STOP | SERVICE_QUERY_STATUS | DELETE, &scm, &svc, err,
+			      errlen)) != 0)
+		return r;
+	r = PED_E_SERVICE_FAILED;
+	(void)wide(prog, name, 64); /* fits: open_service checked it */
 	if (!QueryServiceStatusEx(svc, SC_STATUS_PROCESS_INFO, (BYTE *)&ssp, sizeof(ssp), &n)) {
 		r = scm_fail(err, errlen, "cannot query the service", prog, r);
 		goto out;
@@ -479,8 +484,7 @@ int sys_service_uninstall(const char *prog, unsigned timeout_s, char *err, size_
 out:
 	if (proc != NULL)
 		CloseHandle(proc);
-	if (svc != NULL)
-		CloseServiceHandle(svc);
+	CloseServiceHandle(svc);
 	CloseServiceHandle(scm);
 	return r;
 }

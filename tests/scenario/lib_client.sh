@@ -34,6 +34,8 @@
 #   make_rpv PREFIX EMU      the RPV of the pedclient in $PC_DIR (Local PED EMU,
 #                            orange key PREFIX1, PIN $OPIN), the key copied to $T/far.keys
 #   ped_hsm_init M N BPREFIX PIN RPREFIX [MS]   answer an hsm init (SO M of N, domain 1 of 1)
+#   hsm_init_login LABEL PIN hsm init -label LABEL (SO key b1 with PIN, domain
+#                            key r1) then an SO login, on the PED of $CTL_SOCK
 if [ -z "${BASH_VERSION:-}" ]; then
 	exec bash "$0" "$@"
 fi
@@ -246,6 +248,21 @@ make_rpv() {
 	# the key holder carries the orange key to the PED host
 	cp "$T/$emu.keys/${prefix}1.key" "$T/far.keys/${prefix}1.key"
 	unset CTL_SOCK
+}
+
+# hsm_init_login LABEL PIN: hsm init -label LABEL through the PED of
+# $CTL_SOCK (ped_hsm_init: SO keyset 1 of 1, key b1 with PIN, domain key r1),
+# then an SO login with b1; fails unless both succeed
+hsm_init_login() {
+	hsm_bg hi hsm init -label "$1"
+	ped_hsm_init 1 1 b "$2" r 10000
+	hsm_done hi || fail "hsm init: $OUT"
+	assert_contains "HSM initialized with label '$1'." "$OUT"
+	hsm_bg l1 role login -name so
+	ctl_wait "PED Key (BLUE)" 10000
+	ped_key b1 "$2"
+	hsm_done l1 || fail "SO login: $OUT"
+	assert_contains "HSM Security Officer logged in." "$OUT"
 }
 
 # answers the PED for an `hsm init` already started: the SO keyset M of N

@@ -96,16 +96,7 @@ assert_contains "$SA" "$OUT"
 ok "session open across the worlds; pedserver.exe show lists HSM $SA"
 
 note "hsm init and an SO login through pedserver.exe"
-SOPIN=24680
-hsm_bg hi hsm init -label CROSS-WORLD
-ped_hsm_init 1 1 b $SOPIN r 10000
-hsm_done hi || fail "hsm init: $OUT"
-assert_contains "HSM initialized with label 'CROSS-WORLD'." "$OUT"
-hsm_bg l1 role login -name so
-ctl_wait "PED Key (BLUE)" 10000
-ped_key b1 $SOPIN
-hsm_done l1 || fail "SO login: $OUT"
-assert_contains "HSM Security Officer logged in." "$OUT"
+hsm_init_login CROSS-WORLD 24680
 ok "hsm init and SO login through the Windows pedserver"
 
 hsm_run ped disconnect

@@ -115,16 +115,7 @@ assert_contains "Remote PED session open with 127.0.0.1:$SPORT." "$OUT"
 ok "session open"
 
 note "hsm init and an SO login on pedemu.exe"
-SOPIN=24680
-hsm_bg hi hsm init -label WIN-PEDEMU
-ped_hsm_init 1 1 b $SOPIN r 10000
-hsm_done hi || fail "hsm init: $OUT"
-assert_contains "HSM initialized with label 'WIN-PEDEMU'." "$OUT"
-hsm_bg l1 role login -name so
-ctl_wait "PED Key (BLUE)" 10000
-ped_key b1 $SOPIN
-hsm_done l1 || fail "SO login: $OUT"
-assert_contains "HSM Security Officer logged in." "$OUT"
+hsm_init_login WIN-PEDEMU 24680
 hsm_run ped disconnect
 [ "$RC" -eq 0 ] || fail "ped disconnect: $OUT"
 ok "hsm init and SO login through pedemu.exe"
