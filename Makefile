@@ -47,7 +47,7 @@ WIN_SYSLIBS := -lws2_32 -liphlpapi -luserenv -lpsapi -ldbghelp -lole32 -lshell32
 WIN_TODO := usbped/usbped_tty.c usbped/usbped_libusb.c \
 	$(addprefix tests/unit/,admin_test.c atomic_test.c audit_test.c cfg_test.c log_test.c \
 	pedhost_kex_test.c pedhost_test.c prog_test.c usbped_test.c)
-WIN_TODO += tests/unit/allow_test.c
+WIN_TODO += tests/unit/allow_test.c tests/unit/synfilter_test.c
 endif
 
 ifeq ($(V),1)
@@ -131,6 +131,7 @@ $(BUILD)/tests/unit/%_test$(EXE): $(BUILD)/tests/unit/%_test.o $(TEST_LIBS)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(TEST_LIBS) $(LIBS) -lcmocka $(LDLIBS_ALL)
 # unit tests of pedserver modules link the module's object
 $(BUILD)/tests/unit/admit_test$(EXE): $(BUILD)/obj/pedserver/admit.o
+$(BUILD)/tests/unit/penalty_test$(EXE): $(BUILD)/obj/pedserver/penalty.o
 $(BUILD)/tests/unit/prog_test: $(BUILD)/obj/pedserver/allow_cmd.o $(BUILD)/obj/pedserver/allow.o
 $(BUILD)/tests/unit/allow_test: $(BUILD)/obj/pedserver/allow.o
 

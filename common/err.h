@@ -128,7 +128,13 @@
 	X(RESUMING, 85, "SESSION_RESUMING",                                         \
 	  "the link to the PED server is down and the session is resuming: try again shortly") \
 	X(NOT_ON_WINDOWS, 86, "NOT_ON_WINDOWS",                                     \
-	  "not available on Windows (docs/windows.md)")
+	  "not available on Windows (docs/windows.md)") \
+	X(BAD_PREFIX, 90, "BAD_ADDRESS_PREFIX",                                     \
+	  "not an IPv4 or IPv6 address or prefix with its host bits clear (192.0.2.7, 10.0.0.0/8, 2001:db8::/48)") \
+	X(TOO_MANY_PREFIXES, 91, "TOO_MANY_PREFIXES",                               \
+	  "at most 16 addresses or prefixes may be exempt from penalties")         \
+	X(NO_SOCKET_FILTER, 92, "NO_SOCKET_FILTER",                                 \
+	  "this system cannot drop a source's new connections in the kernel: penalised sources are refused at accept")
 
 enum ped_err {
 	PED_OK = 0,

@@ -134,6 +134,31 @@ void sys_hygiene(int *dumpable, unsigned long long *core_limit);
 /* A connected TCP handle has received bytes not read yet (FIONREAD). */
 bool sys_socket_unread(uv_handle_t *h);
 
+/* ---- the kernel's filter of new connections (pedserver's penalties) ----
+ * Rules on the source address of a connection request: addr in 16 bytes
+ * (IPv6, or ::ffff:a.b.c.d for IPv4), the number of its leading bits that
+ * must match (an IPv4 /n is 96 + n), and what happens to a match: drop
+ * (the request is discarded before the kernel makes any state for it: no
+ * SYN-ACK, the peer's connect times out) or accept. The first matching rule
+ * wins; a request no rule matches is accepted. Only pure SYNs (SYN without
+ * ACK) are judged: the rest of a handshake and every established
+ * connection (which inherits the filter) always pass. */
+struct sys_syn_rule {
+	unsigned char addr[16];
+	unsigned bits;
+	bool drop;
+};
+/* The program's size limit: half the kernel's BPF_MAXINSNS. */
+#define SYS_SYN_FILTER_MAX_INSNS 2048
+/* Replaces the listener's filter in one step by one made of rules (none:
+ * no filter). Linux: a classic BPF program (SO_ATTACH_FILTER, no privilege
+ * needed) that reads the IP header at SKF_NET_OFF; IPv4 and IPv4-mapped
+ * peers of a dual-stack listener are judged as IPv4. Returns how many
+ * rules it holds (the leading ones that fit in SYS_SYN_FILTER_MAX_INSNS),
+ * PED_E_NO_SOCKET_FILTER where the system has no such filter (Windows,
+ * POSIX systems other than Linux), or PED_E_IO (errno set). */
+int sys_syn_filter(uv_tcp_t *listener, const struct sys_syn_rule *rules, size_t n);
+
 /* This process's id, and whether process pid still exists. */
 long sys_pid(void);
 bool sys_pid_alive(long pid);

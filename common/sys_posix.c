@@ -23,6 +23,9 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/filter.h>
+#endif
 
 #include "common/err.h"
 #include "common/log.h"
@@ -526,6 +529,121 @@ bool sys_socket_unread(uv_handle_t *h)
 
 	return uv_fileno(h, &fd) == 0 && ioctl(fd, FIONREAD, &n) == 0 && n > 0;
 }
+
+/* ---- the kernel's filter of new connections ---- */
+
+#ifdef __linux__
+/* The classic BPF program of sys_syn_filter. A TCP socket's filter runs in
+ * tcp_v4_rcv / tcp_v6_rcv (tcp_filter) before a listener makes a request
+ * socket for a SYN; the packet it sees starts at the TCP header (the flags
+ * are byte 13) and the IP header is reached below SKF_NET_OFF:
+ *     ldb [13]; and #SYN|ACK; jeq #SYN, judge, pass     only pure SYNs
+ *     ldb [net 0]; rsh #4; jeq #4, v4, v6               the IP version
+ *   v4: per rule: ld [net 12]; (and #mask;) jeq #addr, 0, next; ret verdict
+ *       ret pass
+ *   v6: jeq #6, 0, pass
+ *       per rule, per word w of its prefix: ld [net 8+4w]; (and #mask;)
+ *       jeq #word, 0, next; ... ret verdict
+ *       ret pass
+ * Every conditional jump is short (within a rule, <= 12), so the 8-bit jump
+ * offsets of classic BPF suffice however many rules there are. */
+#define TCP_SYN 0x02
+#define TCP_ACK 0x10
+#define PASS 0xffffffffu
+
+static bool rule_v4(const struct sys_syn_rule *r)
+{
+	static const unsigned char m[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	return r->bits >= 96 && memcmp(r->addr, m, sizeof(m)) == 0;
+}
+
+/* Emits rule r into f at *at (f NULL: counts only); returns its length. */
+static unsigned emit_rule(struct sock_filter *f, unsigned at, const struct sys_syn_rule *r)
+{
+	bool v4 = rule_v4(r);
+	unsigned bits = r->bits > 128 ? 128 : r->bits;
+	unsigned first = v4 ? 3 : 0, last = (bits + 31) / 32, len = 1, p = 0;
+
+	for (unsigned w = first; w < last; w++)
+		len += bits >= 32 * (w + 1) ? 2 : 3;
+	if (f == NULL)
+		return len;
+	for (unsigned w = first; w < last; w++) {
+		uint32_t word = (uint32_t)r->addr[4 * w] << 24 | (uint32_t)r->addr[4 * w + 1] << 16 |
+				(uint32_t)r->addr[4 * w + 2] << 8 | r->addr[4 * w + 3];
+		unsigned keep = bits >= 32 * (w + 1) ? 32 : bits - 32 * w;
+		uint32_t mask = keep == 32 ? 0xffffffffu : ~(0xffffffffu >> keep);
+
+		f[at + p++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+							  (uint32_t)SKF_NET_OFF + (v4 ? 12 : 8) +
+								  4 * (w - first));
+		if (keep < 32)
+			f[at + p++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND | BPF_K, mask);
+		f[at + p] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, word & mask, 0,
+							 (uint8_t)(len - 1 - p));
+		p++;
+	}
+	f[at + p] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, r->drop ? 0 : PASS);
+	return len;
+}
+
+int sys_syn_filter(uv_tcp_t *listener, const struct sys_syn_rule *rules, size_t n)
+{
+	static struct sock_filter f[SYS_SYN_FILTER_MAX_INSNS]; /* the loop's thread only */
+	struct sock_fprog prog = {.filter = f};
+	const unsigned head = 8, v6head = 2, tails = 2;
+	unsigned used = head + v6head + tails, at, v6start, taken = 0;
+	uv_os_fd_t fd;
+
+	if (uv_fileno((uv_handle_t *)listener, &fd) != 0) {
+		errno = EBADF;
+		return PED_E_IO;
+	}
+	if (n == 0) { /* the kernel wants an int's worth of option, unused */
+		int unused = 0;
+
+		if (setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof(unused)) != 0 &&
+		    errno != ENOENT)
+			return PED_E_IO;
+		return 0;
+	}
+	while (taken < n && used + emit_rule(NULL, 0, &rules[taken]) <= SYS_SYN_FILTER_MAX_INSNS)
+		used += emit_rule(NULL, 0, &rules[taken++]);
+	at = head;
+	for (unsigned i = 0; i < taken; i++)
+		if (rule_v4(&rules[i]))
+			at += emit_rule(f, at, &rules[i]);
+	f[at++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, PASS);
+	v6start = at;
+	f[at++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 6, 1, 0);
+	f[at++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, PASS);
+	for (unsigned i = 0; i < taken; i++)
+		if (!rule_v4(&rules[i]))
+			at += emit_rule(f, at, &rules[i]);
+	f[at++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, PASS);
+	f[0] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 13);
+	f[1] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND | BPF_K, TCP_SYN | TCP_ACK);
+	f[2] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TCP_SYN, 1, 0);
+	f[3] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, PASS);
+	f[4] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_B | BPF_ABS, (uint32_t)SKF_NET_OFF);
+	f[5] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 4);
+	f[6] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 4, 1, 0);
+	f[7] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA, v6start - 8, 0, 0);
+	prog.len = (unsigned short)at;
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) != 0)
+		return PED_E_IO;
+	return (int)taken;
+}
+#else
+int sys_syn_filter(uv_tcp_t *listener, const struct sys_syn_rule *rules, size_t n)
+{
+	(void)listener;
+	(void)rules;
+	(void)n;
+	return PED_E_NO_SOCKET_FILTER;
+}
+#endif
 
 /* ---- Windows services: none here ---- */
 

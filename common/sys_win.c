@@ -602,6 +602,18 @@ void sys_hygiene(int *dumpable, unsigned long long *core_limit)
 	*core_limit = 0;
 }
 
+/* No socket filter on Windows (Winsock has no SO_ATTACH_FILTER, and the
+ * Windows Filtering Platform needs administrator rights and a driver-level
+ * API): pedserver refuses penalised sources at accept instead, and says so
+ * once in its log. */
+int sys_syn_filter(uv_tcp_t *listener, const struct sys_syn_rule *rules, size_t n)
+{
+	(void)listener;
+	(void)rules;
+	(void)n;
+	return PED_E_NO_SOCKET_FILTER;
+}
+
 bool sys_socket_unread(uv_handle_t *h)
 {
 	uv_os_fd_t fd;
