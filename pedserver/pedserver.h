@@ -47,6 +47,21 @@
 	  "new connections per second from one source (token bucket)")                     \
 	X(Server, NewConnectionBurst, INT, 20, 1, 100000,                                  \
 	  "new connections at once from one source (the bucket's size)")                   \
+	X(Server, PenaltyNoHello, INT, 1, 0, 3600,                                         \
+	  "penalty seconds for a connection that ends (evicted, or closed by the client) "  \
+	  "before its HELLO; 0: none")                                                     \
+	X(Server, PenaltyHelloTimeout, INT, 10, 0, 3600,                                   \
+	  "penalty seconds for a connection that misses the HELLO deadline; 0: none")     \
+	X(Server, PenaltyRefused, INT, 1, 0, 3600,                                         \
+	  "penalty seconds for a connection refused for its source's rate or cap; 0: none") \
+	X(Server, PenaltyMin, INT, 15, 1, 86400,                                           \
+	  "a source whose penalty reaches this many seconds is blocked until it runs out: " \
+	  "its new connections are dropped by the kernel (refused at accept where it cannot)") \
+	X(Server, PenaltyMax, INT, 600, 0, 86400,                                          \
+	  "the most penalty seconds a source accrues; 0: no penalties")                   \
+	X(Server, PenaltyExempt, STRING, "", 0, 255,                                        \
+	  "addresses or prefixes never penalised (known HSMs), separated by commas: "      \
+	  "192.0.2.7, 10.1.0.0/16, 2001:db8::/48")                                         \
 	X(Server, HsmPolicy, STRING, "prompt", 3, 6,                                        \
 	  "an HSM whose key is not on the allowlist: prompt (ask on the PED), list "       \
 	  "(refuse), tofu (record the first HSM), any (no allowlist)")                    \
@@ -125,6 +140,12 @@ struct server_stats {
 	unsigned long refused_rate;       /* closed at accept: the source's rate */
 	unsigned long refused_per_source; /* closed at accept: the source's cap */
 	unsigned long evicted;     /* pre-session connections evicted for a newcomer */
+	unsigned long penalties;   /* sources blocked (a penalty reached PenaltyMin) */
+	unsigned long refused_penalty; /* closed at accept: a blocked source the kernel
+					* filter did not hold back */
+	unsigned penalised;        /* sources blocked now (show fills it in) */
+	int penalty_filter;        /* 1: the kernel drops blocked sources' SYNs;
+				    * 0: refused at accept only */
 	unsigned long resumed;     /* sessions resumed after a link loss */
 	unsigned long resume_refused; /* resumes refused: unknown, stale or replayed
 				       * secret, failed confirmation */

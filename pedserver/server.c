@@ -36,6 +36,7 @@
 #include "pedserver/pedserver.h"
 #include "pedserver/admit.h"
 #include "pedserver/allow.h"
+#include "pedserver/penalty.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -63,6 +64,9 @@
 #define BACKLOG 511
 #define PROOF_CACHE 16
 #define HOST_KEY_FILE "server.key"
+/* The kernel filter is rebuilt at most this often while sources are being
+ * blocked (between two, a blocked source is refused at accept). */
+#define PENALTY_REFRESH_MS 100
 
 /* One queued write: the bytes are copied out of the session's queue. */
 struct wreq {
@@ -88,6 +92,8 @@ struct conn {
 	bool pre;            /* counted by admission: not (yet) an open session */
 	struct conn *pre_next, *pre_prev; /* the server's pre-session list, while pre */
 	uint8_t key[ADMIT_KEY_LEN]; /* its source */
+	uint8_t addr[PENALTY_ADDR_LEN]; /* its address (penalties), if has_addr */
+	bool has_addr;
 	unsigned slot;              /* its source's admission entry, while pre */
 	/* a session (HELLO purpose SESSION) */
 	sess_t *sess;
@@ -128,6 +134,15 @@ struct server {
 	unsigned npre, max_pre;  /* pre-session connections, and their cap */
 	struct conn *pre, *pre_last; /* the pre-session connections, oldest first */
 	admit_t *admit;
+	penalty_t *pen;              /* per-source penalties (penalty.h) */
+	uv_timer_t pen_timer;        /* rebuilds the kernel filter: changes, expiries */
+	uint64_t pen_attached;       /* uv_now of the last rebuild */
+	bool pen_force;              /* rebuild even if no source changed (reload) */
+	bool pen_nofilter;           /* the system has no kernel filter: said once */
+	bool pen_ready;              /* pen_timer initialised */
+	struct penalty_cfg pen_cfg;
+	struct penalty_prefix pen_list[PENALTY_SOURCES];
+	struct sys_syn_rule pen_rules[PENALTY_EXEMPT_MAX + PENALTY_SOURCES];
 	unsigned read_ms, write_ms, handshake_ms, ping_ms, ping_timeout_ms, idle_ms, ped_op_ms;
 	struct conn *holder; /* the open session: the slot */
 	struct conn *hs;     /* a handshake past KEX_INIT (the PED reads its key) */
@@ -161,6 +176,7 @@ static void maybe_done(server_t *s)
 		ecp_free(s->next_ephem);
 		ecp_free(s->host);
 		admit_free(s->admit);
+		penalty_free(s->pen);
 		allow_free(s->allow);
 		OPENSSL_cleanse(s->proof, sizeof(s->proof));
 		free(s);
@@ -243,6 +259,108 @@ static void on_written(uv_write_t *w, int status)
 	conn_close(c);
 }
 
+/* ---- penalties (penalty.h): the kernel filter of blocked sources ---- */
+
+static void pen_arm(server_t *s, uint64_t delay);
+
+/* Rebuilds the listeners' filters from the exempt list (accepted first: an
+ * exempt HSM inside a blocked IPv6 /64 still gets in) and the blocked
+ * sources, if they changed; then waits for the next expiry. */
+static void on_pen_timer(uv_timer_t *t)
+{
+	server_t *s = t->data;
+	uint64_t now = uv_now(s->loop);
+	size_t n = 0, nb;
+	int64_t next;
+	int r = 0;
+
+	if (penalty_changed(s->pen, now) || s->pen_force) {
+		s->pen_force = false;
+		s->pen_attached = now;
+		nb = penalty_blocked_list(s->pen, now, s->pen_list, PENALTY_SOURCES);
+		s->stats.penalised = (unsigned)nb;
+		for (size_t i = 0; nb > 0 && i < s->pen_cfg.nexempt; i++) {
+			memcpy(s->pen_rules[n].addr, s->pen_cfg.exempt[i].addr, PENALTY_ADDR_LEN);
+			s->pen_rules[n].bits = s->pen_cfg.exempt[i].bits;
+			s->pen_rules[n++].drop = false;
+		}
+		for (size_t i = 0; i < nb; i++) {
+			memcpy(s->pen_rules[n].addr, s->pen_list[i].addr, PENALTY_ADDR_LEN);
+			s->pen_rules[n].bits = s->pen_list[i].bits;
+			s->pen_rules[n++].drop = true;
+		}
+		for (unsigned i = 0; i < s->nlisten && !s->pen_nofilter; i++) {
+			if ((r = sys_syn_filter(&s->listener[i], s->pen_rules, n)) == PED_E_NO_SOCKET_FILTER) {
+				log_info("no kernel filter of new connections on this system: penalised "
+					 "sources are refused at accept");
+				s->pen_nofilter = true;
+			} else if (r < 0) {
+				log_limited(LOG_LVL_WARNING, "socket filter", "", "cannot filter "
+					    "penalised sources in the kernel: %s; they are refused at accept",
+					    strerror(errno));
+			} else if ((size_t)r < n) {
+				log_limited(LOG_LVL_WARNING, "socket filter", "", "the kernel filter holds "
+					    "%d of %zu penalised sources; the rest are refused at accept",
+					    r - (int)(n - nb), nb);
+			}
+		}
+		s->stats.penalty_filter = !s->pen_nofilter && r >= 0;
+	}
+	if ((next = penalty_next_expiry(s->pen, now)) >= 0)
+		pen_arm(s, (uint64_t)next);
+}
+
+/* Runs on_pen_timer within delay ms (sooner if it was due sooner). */
+static void pen_arm(server_t *s, uint64_t delay)
+{
+	if (s->closing)
+		return;
+	if (uv_is_active((uv_handle_t *)&s->pen_timer) && uv_timer_get_due_in(&s->pen_timer) <= delay)
+		return;
+	uv_timer_start(&s->pen_timer, on_pen_timer, delay, 0);
+}
+
+static const char *const pen_reason[PENALTY_KINDS] = {
+	[PENALTY_NO_HELLO] = "connections closed before their HELLO",
+	[PENALTY_HELLO_TIMEOUT] = "HELLO deadlines missed",
+	[PENALTY_REFUSED] = "connections refused for the source's rate or cap",
+};
+
+/* c's source did something penalty.h counts. */
+static void penalise(struct conn *c, enum penalty_kind kind)
+{
+	server_t *s = c->srv;
+	uint64_t now = uv_now(s->loop), since;
+
+	if (!c->has_addr)
+		return;
+	switch (penalty_add(s->pen, c->addr, kind, now)) {
+	case PENALTY_ACTIVATED:
+		s->stats.penalties++;
+		s->stats.penalised++;
+		log_limited(LOG_LVL_WARNING, "penalised", c->ip, "client %s: source penalised for "
+			    "%llu s (%s); its new connections are dropped until then", c->ip,
+			    (unsigned long long)(penalty_left(s->pen, c->addr, now) / 1000),
+			    pen_reason[kind]);
+		audit_refusal("PENALISED", c->ip);
+		since = now - s->pen_attached;
+		pen_arm(s, since >= PENALTY_REFRESH_MS ? 0 : PENALTY_REFRESH_MS - since);
+		break;
+	case PENALTY_FULL:
+		log_limited(LOG_LVL_WARNING, "penalty table full", c->ip, "client %s: not penalised: "
+			    "%u sources are penalised already", c->ip, PENALTY_SOURCES);
+		break;
+	default:
+		break;
+	}
+}
+
+/* c ended before its HELLO (it sent none, or not all of it). */
+static bool no_hello(const struct conn *c)
+{
+	return c->sess == NULL && !c->answered;
+}
+
 static void on_timer(uv_timer_t *t)
 {
 	struct conn *c = t->data;
@@ -253,6 +371,8 @@ static void on_timer(uv_timer_t *t)
 	else
 		log_limited(LOG_LVL_WARNING, "no complete HELLO", c->ip, "client %s: no complete "
 			    "HELLO within %u ms; closing", c->peer, hello_ms(c->srv));
+	if (!c->answered)
+		penalise(c, PENALTY_HELLO_TIMEOUT);
 	audit_refusal(c->answered ? "WRITE_TIMEOUT" : "HELLO_TIMEOUT", c->ip);
 	c->srv->stats.refused++;
 	conn_close(c);
@@ -1556,6 +1676,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 		else if (c->inlen > 0)
 			log_limited(LOG_LVL_WARNING, "closed mid-message", c->ip,
 				    "client %s: closed in the middle of a message", c->peer);
+		penalise(c, PENALTY_NO_HELLO);
 		conn_close(c);
 		return;
 	}
@@ -1664,7 +1785,21 @@ static bool admitted(server_t *s, struct conn *c)
 	struct conn *victim;
 
 	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0 ||
-	    admit_key((struct sockaddr *)&ss, c->key) != 0) {
+	    admit_key((struct sockaddr *)&ss, c->key) != 0 ||
+	    penalty_addr((struct sockaddr *)&ss, c->addr) != 0) {
+		conn_close(c);
+		return false;
+	}
+	c->has_addr = true;
+	if (penalty_blocked(s->pen, c->addr, uv_now(s->loop))) {
+		/* the kernel filter would have dropped its SYN: it is being
+		 * rebuilt, holds no more, or this system has none */
+		s->stats.refused_penalty++;
+		s->stats.refused++;
+		log_limited(LOG_LVL_WARNING, "refused", c->ip, "client %s: refused: source "
+			    "penalised (%llu s left); closing", c->ip,
+			    (unsigned long long)(penalty_left(s->pen, c->addr, uv_now(s->loop)) / 1000));
+		audit_refusal("SOURCE_PENALISED", c->ip);
 		conn_close(c);
 		return false;
 	}
@@ -1678,6 +1813,7 @@ static bool admitted(server_t *s, struct conn *c)
 			    c->ip, v == ADMIT_RATE ? "too many new connections from this source"
 					    : "too many handshakes at once from this source");
 		audit_refusal(v == ADMIT_RATE ? "SOURCE_RATE" : "SOURCE_CAP", c->ip);
+		penalise(c, PENALTY_REFUSED);
 		conn_close(c);
 		return false;
 	}
@@ -1696,6 +1832,8 @@ static bool admitted(server_t *s, struct conn *c)
 			    victim->peer, s->npre - 1);
 		audit_refusal("EVICTED", victim->ip);
 		s->stats.evicted++;
+		if (no_hello(victim))
+			penalise(victim, PENALTY_NO_HELLO);
 		conn_close(victim);
 	}
 	return true;
@@ -1832,6 +1970,33 @@ int server_policy(const server_t *s)
 	return s != NULL ? (int)s->policy : ALLOW_PROMPT;
 }
 
+/* The penalty settings of cfg; a bad PenaltyExempt keeps the previous
+ * settings: -1 with the reason in err (err NULL: logged). */
+static int pen_config(server_t *s, const struct pedserver_cfg *cfg, char *err, size_t errlen)
+{
+	struct penalty_cfg pc = {
+		.secs = {[PENALTY_NO_HELLO] = (unsigned)cfg->PenaltyNoHello,
+			 [PENALTY_HELLO_TIMEOUT] = (unsigned)cfg->PenaltyHelloTimeout,
+			 [PENALTY_REFUSED] = (unsigned)cfg->PenaltyRefused},
+		.min_s = (unsigned)cfg->PenaltyMin,
+		.max_s = (unsigned)cfg->PenaltyMax};
+	char e[200];
+
+	if (penalty_exempt_parse(cfg->PenaltyExempt, &pc, e, sizeof(e)) != 0) {
+		if (err != NULL)
+			snprintf(err, errlen, "PenaltyExempt: %s", e);
+		else
+			log_error("PenaltyExempt: %s; the previous list stays", e);
+		return -1;
+	}
+	s->pen_cfg = pc;
+	penalty_set(s->pen, &pc);
+	s->pen_force = true;
+	if (s->pen_ready)
+		pen_arm(s, 0);
+	return 0;
+}
+
 void server_set_timeouts(server_t *s, const struct pedserver_cfg *cfg)
 {
 	s->read_ms = (unsigned)cfg->SocketReadTimeout * 1000u;
@@ -1850,6 +2015,7 @@ void server_set_timeouts(server_t *s, const struct pedserver_cfg *cfg)
 				    .per_source = (unsigned)cfg->MaxPreSessionPerSource,
 				    .rate = (unsigned)cfg->NewConnectionRate,
 				    .burst = (unsigned)cfg->NewConnectionBurst});
+	pen_config(s, cfg, NULL, 0);
 }
 
 /* The host key in STATEDIR/server.key (the raw private scalar, 0600), made
@@ -1905,15 +2071,26 @@ int server_listen(uv_loop_t *loop, const struct pedserver_cfg *cfg, pedatt_t *at
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	if (penalty_new(&(struct penalty_cfg){0}, &s->pen) != 0 ||
+	    pen_config(s, cfg, err, errlen) != 0) {
+		if (s->pen == NULL)
+			snprintf(err, errlen, "out of memory");
+		penalty_free(s->pen);
+		admit_free(s->admit);
+		free(s);
+		return -1;
+	}
 	if (allow_policy_parse(cfg->HsmPolicy, &s->policy) != 0) {
 		snprintf(err, errlen, "HsmPolicy = %s is not one of prompt, list, tofu, any",
 			 cfg->HsmPolicy);
+		penalty_free(s->pen);
 		admit_free(s->admit);
 		free(s);
 		return -1;
 	}
 	server_set_timeouts(s, cfg);
 	if (host_key(s, err, errlen) != 0) {
+		penalty_free(s->pen);
 		admit_free(s->admit);
 		free(s);
 		return -1;
@@ -1922,6 +2099,7 @@ int server_listen(uv_loop_t *loop, const struct pedserver_cfg *cfg, pedatt_t *at
 		snprintf(err, errlen, "cannot read the HSM allowlist %s/%s: %s", daemon_statedir(),
 			 ALLOW_FILE, ped_strerror(r));
 		ecp_free(s->host);
+		penalty_free(s->pen);
 		admit_free(s->admit);
 		free(s);
 		return -1;
@@ -1929,6 +2107,10 @@ int server_listen(uv_loop_t *loop, const struct pedserver_cfg *cfg, pedatt_t *at
 	uv_timer_init(loop, &s->resv_timer);
 	s->resv_timer.data = s;
 	s->open_handles++; /* closed by server_close, like the listeners */
+	uv_timer_init(loop, &s->pen_timer);
+	s->pen_timer.data = s;
+	s->open_handles++;
+	s->pen_ready = true;
 	if (gethostname(s->hostname, sizeof(s->hostname) - 1) != 0)
 		snprintf(s->hostname, sizeof(s->hostname), "unknown");
 	for (char *q = s->hostname; *q != '\0'; q++)
@@ -1956,6 +2138,7 @@ int server_listen(uv_loop_t *loop, const struct pedserver_cfg *cfg, pedatt_t *at
 	}
 	pedatt_set_client(att, &ped_client, s);
 	make_next_ephemeral(s);
+	pen_arm(s, 0); /* the first filter (none): tells whether the system has one */
 	*out = s;
 	return 0;
 }
@@ -2025,6 +2208,7 @@ void server_close(server_t *s, void (*done)(void *arg), void *arg)
 		pedatt_set_client(s->ped, NULL, NULL);
 	resv_end(s, NULL); /* a restart forgets every resumption secret */
 	uv_close((uv_handle_t *)&s->resv_timer, listener_closed);
+	uv_close((uv_handle_t *)&s->pen_timer, listener_closed);
 	for (i = 0; i < s->nlisten; i++)
 		if (!uv_is_closing((uv_handle_t *)&s->listener[i]))
 			uv_close((uv_handle_t *)&s->listener[i], listener_closed);

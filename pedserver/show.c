@@ -146,6 +146,9 @@ void pedserver_show(void *ctx, admin_reply_t *r, int argc, char **argv)
 	item(r, "Resume Window:", "%d (secs)", ps->cfg->ResumeWindow);
 	item(r, "Admission Refused, Evicted:", "rate %lu, per source %lu; evicted %lu",
 	     s.st->refused_rate, s.st->refused_per_source, s.st->evicted);
+	item(r, "Penalised Sources:", "%u now, %lu penalties imposed, %lu refused at accept; %s",
+	     s.st->penalised, s.st->penalties, s.st->refused_penalty,
+	     s.st->penalty_filter ? "dropped by the kernel filter" : "no kernel filter");
 	item(r, "HSM Policy, Allowlist:", "%s, %zu HSM%s", allow_policy_name(server_policy(ps->server)),
 	     allow_count(server_allow(ps->server)), allow_count(server_allow(ps->server)) == 1 ? "" : "s");
 	allow_list_lines(server_allow(ps->server), r, "        ");
@@ -237,8 +240,10 @@ void pedserver_show_json(void *ctx, admin_reply_t *r, int argc, char **argv)
 			 (unsigned long long)s.st->session_idle_s, s.st->sessions, s.st->busy,
 			 s.st->probes, s.st->refused);
 	admin_reply_line(r, ",\"admission\":{\"refused_rate\":%lu,\"refused_per_source\":%lu,"
-			 "\"evicted\":%lu},", s.st->refused_rate, s.st->refused_per_source,
-			 s.st->evicted);
+			 "\"evicted\":%lu,\"penalised\":%u,\"penalties\":%lu,"
+			 "\"refused_penalised\":%lu,\"penalty_filter\":%s},", s.st->refused_rate,
+			 s.st->refused_per_source, s.st->evicted, s.st->penalised, s.st->penalties,
+			 s.st->refused_penalty, s.st->penalty_filter ? "true" : "false");
 	admin_reply_line(r, "\"resume\":{\"window_s\":%d,\"resumed\":%lu,\"refused\":%lu,"
 			 "\"expired\":%lu},", ps->cfg->ResumeWindow, s.st->resumed,
 			 s.st->resume_refused, s.st->resume_expired);
