@@ -225,7 +225,8 @@ wait_line() {
 run_bg() {
 	local name=$1 pid
 	shift
-	"$@" >"$T/$name.log" 2>&1 &
+	: >"$T/$name.log" # exists before wait_line's tail -f looks for it
+	"$@" >>"$T/$name.log" 2>&1 &
 	pid=$!
 	_lib_pids="$_lib_pids $pid"
 	eval "_lib_bg_$name=$pid"
