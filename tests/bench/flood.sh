@@ -72,7 +72,22 @@ cpu_ticks() {
 
 refusals() {
 	"$BUILD/pedserver" -mode show -statedir "$PS_DIR" -json |
-		jq '.admission.refused_rate + .admission.refused_per_source + .admission.evicted'
+		jq '.admission.refused_rate + .admission.refused_per_source + .admission.evicted +
+			.admission.refused_penalised'
+}
+
+# penalties: "PENALISED_NOW PENALTIES_IMPOSED" (show -json)
+penalties() {
+	"$BUILD/pedserver" -mode show -statedir "$PS_DIR" -json |
+		jq -r '"\(.admission.penalised) \(.admission.penalties)"'
+}
+
+# SYNs the listener's socket filter dropped: its sk_drops (ss -m "d"), which
+# the kernel counts for every packet discarded at the listener (the filter's
+# drops, and the rare full-backlog drop)
+syn_drops() {
+	ss -Hltnm "sport = :$PS_PORT" | grep -o ',d[0-9]*)' | tr -dc '0-9\n' |
+		awk '{s += $1} END {print s + 0}'
 }
 
 read -r _ ok_idle _ p99_idle < <(connects 100)
@@ -132,12 +147,15 @@ taskset -p -c "${ATTACK_CPU:-0}" "$FLOOD" >/dev/null 2>&1 || true
 wait_line flood '^holding$' 10 2>/dev/null || true
 ticks0=$(cpu_ticks)
 ref0=$(refusals)
+drops0=$(syn_drops)
 t0=$(date +%s%N)
 read -r _ ok_flood _ p99_flood < <(connects 100)
 ping_flood=$(ping_p99)
 t1=$(date +%s%N)
 ticks1=$(cpu_ticks)
 ref1=$(refusals)
+drops1=$(syn_drops)
+read -r pen_now pen_total < <(penalties)
 kill "$FLOOD" 2>/dev/null || true
 wait "$FLOOD" 2>/dev/null || true
 
@@ -153,6 +171,11 @@ printf '  session ping p99     idle: %7.1f us                 flood: %7.1f us   
 printf '  pedserver CPU        %d refused/evicted connections, %.1f ms CPU: %.1f us each\n' \
 	"$refused" "$(awk -v t="$((ticks1 - ticks0))" -v hz="$hz" 'BEGIN {print t * 1000 / hz}')" \
 	"$(awk -v t="$((ticks1 - ticks0))" -v hz="$hz" -v n="$refused" 'BEGIN {if (n > 0) print t * 1e6 / hz / n; else print 0}')"
+printf '  reaching pedserver   %.0f connections/s refused or evicted; pedserver CPU %.0f%% of a core\n' \
+	"$(awk -v n="$refused" -v s="$secs" 'BEGIN {print n / s}')" \
+	"$(awk -v t="$((ticks1 - ticks0))" -v hz="$hz" -v s="$secs" 'BEGIN {print t * 100 / hz / s}')"
+printf '  penalties            %d sources penalised now, %d penalties imposed; %d SYNs dropped by the kernel filter\n' \
+	"$pen_now" "$pen_total" "$((drops1 - drops0))"
 if [ -s "$T/failed" ]; then
 	sort "$T/failed" | uniq -c | sed 's/^/  failed connect: /'
 fi
