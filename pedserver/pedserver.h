@@ -48,8 +48,10 @@
 	X(Server, NewConnectionBurst, INT, 20, 1, 100000,                                  \
 	  "new connections at once from one source (the bucket's size)")                   \
 	X(Server, PenaltyNoHello, INT, 1, 0, 3600,                                         \
-	  "penalty seconds for a connection that ends (evicted, or closed by the client) "  \
-	  "before its HELLO; 0: none")                                                     \
+	  "penalty seconds for a connection the client closes before its HELLO; 0: none") \
+	X(Server, PenaltyEvicted, INT, 5, 0, 3600,                                         \
+	  "penalty seconds for a connection evicted before its HELLO (silent while the "   \
+	  "handshake table was full); 0: none")                                            \
 	X(Server, PenaltyHelloTimeout, INT, 10, 0, 3600,                                   \
 	  "penalty seconds for a connection that misses the HELLO deadline; 0: none")     \
 	X(Server, PenaltyRefused, INT, 1, 0, 3600,                                         \

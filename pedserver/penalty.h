@@ -6,9 +6,10 @@
  * socket filter on the listener drops the source's SYNs: sys_syn_filter in
  * common/sys.h) and refuses at accept otherwise.
  *
- *   events   a connection that ends without its HELLO (evicted or closed
- *            by the client), a missed HELLO deadline, a connection refused
- *            for the source's rate or cap: each adds its configured seconds
+ *   events   a connection closed by the client without its HELLO, one
+ *            evicted without its HELLO (silent while the handshake table was
+ *            full), a missed HELLO deadline, a connection refused for the
+ *            source's rate or cap: each adds its configured seconds
  *   accrual  a penalty runs out in real time; an event while it runs adds
  *            to what is left (repetition grows it), up to the maximum
  *   active   once what is left reaches the minimum, the source is blocked
@@ -35,7 +36,8 @@
 #define PENALTY_EXEMPT_MAX 16
 
 enum penalty_kind {
-	PENALTY_NO_HELLO,      /* ended (evicted, closed) before its HELLO */
+	PENALTY_NO_HELLO,      /* closed by the client before its HELLO */
+	PENALTY_EVICTED,       /* evicted before its HELLO (the table was full) */
 	PENALTY_HELLO_TIMEOUT, /* no complete HELLO within the deadline */
 	PENALTY_REFUSED,       /* refused at accept: the source's rate or cap */
 	PENALTY_KINDS

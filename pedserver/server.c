@@ -322,6 +322,7 @@ static void pen_arm(server_t *s, uint64_t delay)
 
 static const char *const pen_reason[PENALTY_KINDS] = {
 	[PENALTY_NO_HELLO] = "connections closed before their HELLO",
+	[PENALTY_EVICTED] = "silent connections evicted",
 	[PENALTY_HELLO_TIMEOUT] = "HELLO deadlines missed",
 	[PENALTY_REFUSED] = "connections refused for the source's rate or cap",
 };
@@ -1833,7 +1834,7 @@ static bool admitted(server_t *s, struct conn *c)
 		audit_refusal("EVICTED", victim->ip);
 		s->stats.evicted++;
 		if (no_hello(victim))
-			penalise(victim, PENALTY_NO_HELLO);
+			penalise(victim, PENALTY_EVICTED);
 		conn_close(victim);
 	}
 	return true;
@@ -1976,6 +1977,7 @@ static int pen_config(server_t *s, const struct pedserver_cfg *cfg, char *err, s
 {
 	struct penalty_cfg pc = {
 		.secs = {[PENALTY_NO_HELLO] = (unsigned)cfg->PenaltyNoHello,
+			 [PENALTY_EVICTED] = (unsigned)cfg->PenaltyEvicted,
 			 [PENALTY_HELLO_TIMEOUT] = (unsigned)cfg->PenaltyHelloTimeout,
 			 [PENALTY_REFUSED] = (unsigned)cfg->PenaltyRefused},
 		.min_s = (unsigned)cfg->PenaltyMin,

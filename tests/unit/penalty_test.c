@@ -31,12 +31,13 @@ static void addr6(const char *ip, uint8_t a[PENALTY_ADDR_LEN])
 	assert_int_equal(penalty_addr((struct sockaddr *)&sa, a), 0);
 }
 
-/* OpenSSH's defaults, scaled: 1 s per silent end, 10 s per missed HELLO
- * deadline, 1 s per refusal; blocked from 15 s; at most 600 s. */
+/* pedserver's defaults: 1 s per silent close, 5 s per silent eviction, 10 s
+ * per missed HELLO deadline, 1 s per refusal; blocked from 15 s; at most
+ * 600 s. */
 static struct penalty_cfg defaults(void)
 {
-	struct penalty_cfg c = {.secs = {[PENALTY_NO_HELLO] = 1, [PENALTY_HELLO_TIMEOUT] = 10,
-					 [PENALTY_REFUSED] = 1},
+	struct penalty_cfg c = {.secs = {[PENALTY_NO_HELLO] = 1, [PENALTY_EVICTED] = 5,
+					 [PENALTY_HELLO_TIMEOUT] = 10, [PENALTY_REFUSED] = 1},
 				.min_s = 15, .max_s = 600};
 	return c;
 }
@@ -76,6 +77,11 @@ static void test_growth_to_min(void **state)
 	assert_int_equal(penalty_add(p, b, PENALTY_HELLO_TIMEOUT, 1000), PENALTY_ACCRUED);
 	assert_int_equal(penalty_add(p, b, PENALTY_NO_HELLO, 1000), PENALTY_ACCRUED);
 	assert_false(penalty_blocked(p, b, 1000));
+	/* three silent evictions block a source */
+	addr4("192.0.2.9", b);
+	assert_int_equal(penalty_add(p, b, PENALTY_EVICTED, 1000), PENALTY_ACCRUED);
+	assert_int_equal(penalty_add(p, b, PENALTY_EVICTED, 1000), PENALTY_ACCRUED);
+	assert_int_equal(penalty_add(p, b, PENALTY_EVICTED, 1000), PENALTY_ACTIVATED);
 	penalty_free(p);
 }
 
