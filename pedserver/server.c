@@ -1983,12 +1983,13 @@ static int pen_config(server_t *s, const struct pedserver_cfg *cfg, char *err, s
 		.min_s = (unsigned)cfg->PenaltyMin,
 		.max_s = (unsigned)cfg->PenaltyMax};
 	char e[200];
+	int r;
 
-	if (penalty_exempt_parse(cfg->PenaltyExempt, &pc, e, sizeof(e)) != 0) {
+	if ((r = penalty_exempt_parse(cfg->PenaltyExempt, &pc, e, sizeof(e))) != 0) {
 		if (err != NULL)
-			snprintf(err, errlen, "PenaltyExempt: %s", e);
+			snprintf(err, errlen, "PenaltyExempt: %s (%s)", e, ped_errname(r));
 		else
-			log_error("PenaltyExempt: %s; the previous list stays", e);
+			log_error("PenaltyExempt: %s (%s); the previous list stays", e, ped_errname(r));
 		return -1;
 	}
 	s->pen_cfg = pc;

@@ -122,6 +122,15 @@ done
 [ "$(dial 127.0.0.9 1000)" = connected ] || fail "127.0.0.9 still held back after its penalty"
 ok "after the penalty, the source connects again"
 
+note "a bad exempt list stops the start with a named error"
+RC=0
+OUT=$("$PS" -mode start -statedir "$T/bad" -port "$(free_port)" -admin "$(free_port)" \
+	-ped "$FAR_LINK" -penaltyexempt "192.0.2.0/24, 10.0.0.1/8" 2>&1) || RC=$?
+[ "$RC" -ne 0 ] || fail "pedserver started with PenaltyExempt 10.0.0.1/8"
+assert_contains "10.0.0.1/8" "$OUT"
+assert_contains "BAD_ADDRESS_PREFIX" "$OUT"
+ok "PenaltyExempt 10.0.0.1/8: BAD_ADDRESS_PREFIX"
+
 "$PS" -mode stop -statedir "$SRV_DIR" >/dev/null 2>&1 || fail "pedserver stop"
 grep -q '"reason":"PENALISED"' "$SRV_DIR/audit.log" || fail "no PENALISED record in the audit trail"
 "$PS" -mode audit -verify "$SRV_DIR/audit.log" >/dev/null || fail "audit trail broken"
