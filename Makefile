@@ -131,7 +131,7 @@ $(BUILD)/tests/unit/%_test$(EXE): $(BUILD)/tests/unit/%_test.o $(TEST_LIBS)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(TEST_LIBS) $(LIBS) -lcmocka $(LDLIBS_ALL)
 # unit tests of pedserver modules link the module's object
 $(BUILD)/tests/unit/admit_test$(EXE): $(BUILD)/obj/pedserver/admit.o
-$(BUILD)/tests/unit/penalty_test$(EXE): $(BUILD)/obj/pedserver/penalty.o
+$(BUILD)/tests/unit/penalty_test$(EXE): $(BUILD)/obj/pedserver/penalty.o $(BUILD)/obj/pedserver/admit.o
 $(BUILD)/tests/unit/prog_test: $(BUILD)/obj/pedserver/allow_cmd.o $(BUILD)/obj/pedserver/allow.o
 $(BUILD)/tests/unit/allow_test: $(BUILD)/obj/pedserver/allow.o
 

@@ -45,28 +45,44 @@ void admit_set(admit_t *a, const struct admit_cfg *cfg)
 		a->cfg = *cfg;
 }
 
-int admit_key(const struct sockaddr *sa, uint8_t key[ADMIT_KEY_LEN])
-{
-	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
-	memset(key, 0, ADMIT_KEY_LEN);
+int admit_addr(const struct sockaddr *sa, uint8_t addr[ADMIT_KEY_LEN])
+{
+	memset(addr, 0, ADMIT_KEY_LEN);
 	if (sa == NULL)
 		return PED_E_INVAL;
 	if (sa->sa_family == AF_INET) {
-		memcpy(key, mapped, sizeof(mapped));
-		memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		memcpy(addr, mapped, sizeof(mapped));
+		memcpy(addr + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
 		return 0;
 	}
 	if (sa->sa_family == AF_INET6) {
-		const uint8_t *b = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-
-		if (memcmp(b, mapped, sizeof(mapped)) == 0)
-			memcpy(key, b, 16); /* IPv4-mapped: the IPv4 address */
-		else
-			memcpy(key, b, 8);  /* the /64 */
+		memcpy(addr, ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr, ADMIT_KEY_LEN);
 		return 0;
 	}
 	return PED_E_INVAL;
+}
+
+bool admit_is_v4(const uint8_t addr[ADMIT_KEY_LEN])
+{
+	return memcmp(addr, mapped, sizeof(mapped)) == 0;
+}
+
+void admit_source(const uint8_t addr[ADMIT_KEY_LEN], uint8_t key[ADMIT_KEY_LEN])
+{
+	memcpy(key, addr, ADMIT_KEY_LEN);
+	if (!admit_is_v4(addr))
+		memset(key + 8, 0, 8); /* the /64 */
+}
+
+int admit_key(const struct sockaddr *sa, uint8_t key[ADMIT_KEY_LEN])
+{
+	uint8_t addr[ADMIT_KEY_LEN];
+	int r = admit_addr(sa, addr);
+
+	admit_source(addr, key);
+	return r;
 }
 
 static uint64_t cap(const admit_t *a)

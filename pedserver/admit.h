@@ -20,6 +20,7 @@
 #ifndef PEDSERVER_ADMIT_H
 #define PEDSERVER_ADMIT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <uv.h> /* struct sockaddr, on POSIX and Windows */
 
@@ -39,7 +40,14 @@ typedef struct admit admit_t;
 int admit_new(const struct admit_cfg *cfg, admit_t **out);
 void admit_free(admit_t *a);
 void admit_set(admit_t *a, const struct admit_cfg *cfg);
-/* The source of a peer address (AF_INET or AF_INET6): 0 or PED_E_INVAL. */
+/* A peer address (AF_INET or AF_INET6) in 16 bytes, IPv4 as IPv4-mapped
+ * IPv6: 0 or PED_E_INVAL (addr all zero). */
+int admit_addr(const struct sockaddr *sa, uint8_t addr[ADMIT_KEY_LEN]);
+/* Whether a 16-byte address is IPv4 (IPv4-mapped). */
+bool admit_is_v4(const uint8_t addr[ADMIT_KEY_LEN]);
+/* The source of a 16-byte address: IPv4 whole, IPv6 its /64. */
+void admit_source(const uint8_t addr[ADMIT_KEY_LEN], uint8_t key[ADMIT_KEY_LEN]);
+/* The source of a peer address: admit_addr then admit_source. */
 int admit_key(const struct sockaddr *sa, uint8_t key[ADMIT_KEY_LEN]);
 /* A new connection from key at now_ms: ADMIT_OK counts it as pre-session
  * (admit_leave later), anything else refuses it and changes no count. */

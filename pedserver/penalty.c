@@ -11,6 +11,7 @@
 #include <openssl/rand.h>
 
 #include "common/err.h"
+#include "pedserver/admit.h"
 
 #define BUCKETS 2048u /* a power of two, twice the entries */
 #define NIL 0xffffu
@@ -32,20 +33,9 @@ struct penalty {
 	bool changed;
 };
 
+_Static_assert(PENALTY_ADDR_LEN == ADMIT_KEY_LEN, "one address form");
+
 static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-static bool is_v4(const uint8_t a[PENALTY_ADDR_LEN])
-{
-	return memcmp(a, v4mapped, sizeof(v4mapped)) == 0;
-}
-
-/* The source of an address: IPv4 whole, IPv6 its /64 (admit_key's rule). */
-static void source_of(const uint8_t addr[PENALTY_ADDR_LEN], uint8_t key[PENALTY_ADDR_LEN])
-{
-	memcpy(key, addr, PENALTY_ADDR_LEN);
-	if (!is_v4(addr))
-		memset(key + 8, 0, 8);
-}
 
 static unsigned bucket(const penalty_t *p, const uint8_t key[PENALTY_ADDR_LEN])
 {
@@ -87,23 +77,6 @@ void penalty_set(penalty_t *p, const struct penalty_cfg *cfg)
 {
 	if (p != NULL && cfg != NULL)
 		p->cfg = *cfg;
-}
-
-int penalty_addr(const struct sockaddr *sa, uint8_t addr[PENALTY_ADDR_LEN])
-{
-	memset(addr, 0, PENALTY_ADDR_LEN);
-	if (sa == NULL)
-		return PED_E_INVAL;
-	if (sa->sa_family == AF_INET) {
-		memcpy(addr, v4mapped, sizeof(v4mapped));
-		memcpy(addr + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-		return 0;
-	}
-	if (sa->sa_family == AF_INET6) {
-		memcpy(addr, ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr, PENALTY_ADDR_LEN);
-		return 0;
-	}
-	return PED_E_INVAL;
 }
 
 static bool prefix_match(const struct penalty_prefix *x, const uint8_t a[PENALTY_ADDR_LEN])
@@ -286,7 +259,7 @@ enum penalty_result penalty_add(penalty_t *p, const uint8_t addr[PENALTY_ADDR_LE
 	if (p == NULL || kind >= PENALTY_KINDS || p->cfg.max_s == 0 ||
 	    (secs = p->cfg.secs[kind]) == 0 || penalty_exempt(p, addr))
 		return PENALTY_NONE;
-	source_of(addr, key);
+	admit_source(addr, key);
 	if ((e = live(p, key, now_ms)) == NULL && (e = take(p, key, now_ms)) == NULL)
 		return PENALTY_FULL;
 	max = now_ms + (uint64_t)p->cfg.max_s * MS;
@@ -308,7 +281,7 @@ bool penalty_blocked(penalty_t *p, const uint8_t addr[PENALTY_ADDR_LEN], uint64_
 
 	if (p == NULL || p->nused == 0 || penalty_exempt(p, addr))
 		return false;
-	source_of(addr, key);
+	admit_source(addr, key);
 	return (e = live(p, key, now_ms)) != NULL && e->active;
 }
 
@@ -319,7 +292,7 @@ uint64_t penalty_left(penalty_t *p, const uint8_t addr[PENALTY_ADDR_LEN], uint64
 
 	if (p == NULL)
 		return 0;
-	source_of(addr, key);
+	admit_source(addr, key);
 	return (e = live(p, key, now_ms)) != NULL ? e->until_ms - now_ms : 0;
 }
 
@@ -344,7 +317,7 @@ size_t penalty_blocked_list(penalty_t *p, uint64_t now_ms, struct penalty_prefix
 	qsort(act, n, sizeof(act[0]), by_until_desc);
 	for (i = 0; i < n && i < max; i++) {
 		memcpy(out[i].addr, act[i]->key, PENALTY_ADDR_LEN);
-		out[i].bits = is_v4(act[i]->key) ? 128 : 64;
+		out[i].bits = admit_is_v4(act[i]->key) ? 128 : 64;
 	}
 	return i;
 }

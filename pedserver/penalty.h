@@ -73,8 +73,6 @@ void penalty_set(penalty_t *p, const struct penalty_cfg *cfg);
  * 2001:db8::/48, ::1) separated by commas and/or blanks; host bits must
  * be clear. 0, PED_E_BAD_PREFIX (the item named in err) or PED_E_TOO_MANY_PREFIXES. */
 int penalty_exempt_parse(const char *list, struct penalty_cfg *cfg, char *err, size_t errlen);
-/* A peer's address in the 16-byte form: 0 or PED_E_INVAL. */
-int penalty_addr(const struct sockaddr *sa, uint8_t addr[PENALTY_ADDR_LEN]);
 bool penalty_exempt(const penalty_t *p, const uint8_t addr[PENALTY_ADDR_LEN]);
 
 enum penalty_result penalty_add(penalty_t *p, const uint8_t addr[PENALTY_ADDR_LEN],

@@ -1787,7 +1787,7 @@ static bool admitted(server_t *s, struct conn *c)
 
 	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0 ||
 	    admit_key((struct sockaddr *)&ss, c->key) != 0 ||
-	    penalty_addr((struct sockaddr *)&ss, c->addr) != 0) {
+	    admit_addr((struct sockaddr *)&ss, c->addr) != 0) {
 		conn_close(c);
 		return false;
 	}

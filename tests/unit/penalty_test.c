@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "common/err.h"
+#include "pedserver/admit.h"
 #include "pedserver/penalty.h"
 
 static void addr4(const char *ip, uint8_t a[PENALTY_ADDR_LEN])
@@ -20,7 +21,7 @@ static void addr4(const char *ip, uint8_t a[PENALTY_ADDR_LEN])
 	struct sockaddr_in sa = {.sin_family = AF_INET};
 
 	assert_int_equal(uv_inet_pton(AF_INET, ip, &sa.sin_addr), 0);
-	assert_int_equal(penalty_addr((struct sockaddr *)&sa, a), 0);
+	assert_int_equal(admit_addr((struct sockaddr *)&sa, a), 0);
 }
 
 static void addr6(const char *ip, uint8_t a[PENALTY_ADDR_LEN])
@@ -28,7 +29,7 @@ static void addr6(const char *ip, uint8_t a[PENALTY_ADDR_LEN])
 	struct sockaddr_in6 sa = {.sin6_family = AF_INET6};
 
 	assert_int_equal(uv_inet_pton(AF_INET6, ip, &sa.sin6_addr), 0);
-	assert_int_equal(penalty_addr((struct sockaddr *)&sa, a), 0);
+	assert_int_equal(admit_addr((struct sockaddr *)&sa, a), 0);
 }
 
 /* pedserver's defaults: 1 s per silent close, 5 s per silent eviction, 10 s
