@@ -38,10 +38,7 @@ OUT=$("$PS" -mode start -hsmpolicy any -statedir "$S" -port "$SPORT" -admin "$(f
 [ "$RC" -eq 0 ] || fail "pedserver start: $OUT"
 export CTL_SOCK=$EMU_far_SOCK
 
-hsm_bg c1 ped connect -ip 127.0.0.1 -port "$SPORT"
-ctl_wait "PED Key (ORANGE)" 5000
-ped_key oa1 $OPIN
-hsm_done c1 || fail "ped connect: $OUT"
+ped_connect oa1 "$SPORT"
 hsm_bg hi hsm init -label AUDITED
 ped_hsm_init 2 3 b $SOPIN r
 hsm_done hi || fail "hsm init over the session: $OUT"

@@ -51,10 +51,7 @@ OUT=$("$PS" -mode start -hsmpolicy any -statedir "$T/srv" -port "$SPORT" -admin 
 	-ped "$EMU_far_LINK" 2>&1) || RC=$?
 [ "$RC" -eq 0 ] || fail "pedserver start: $OUT"
 export CTL_SOCK=$EMU_far_SOCK
-hsm_bg c1 ped connect -ip 127.0.0.1 -port "$SPORT"
-ctl_wait "PED Key (ORANGE)" 5000
-ped_key o1 $OPIN
-hsm_done c1 || fail "ped connect: $OUT"
+ped_connect o1 "$SPORT"
 
 # write_one TITLE PREFIX PIN: a new 1-of-1 keyset for the prompt TITLE
 write_one() {

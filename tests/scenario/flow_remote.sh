@@ -42,12 +42,7 @@ export CTL_SOCK=$FAR_SOCK
 
 note "ped connect -ip -port: the orange key on the remote PED"
 PC_DIR=$A
-hsm_bg c1 ped connect -ip 127.0.0.1 -port "$SPORT"
-hsm_line c1 '^Please attend to the PED\.$'
-ctl_wait "PED Key (ORANGE)" 5000
-ped_key oa1 $OPIN
-hsm_done c1 || fail "ped connect: $OUT"
-assert_contains "Remote PED session open with 127.0.0.1:$SPORT." "$OUT"
+ped_connect oa1 "$SPORT"
 assert_contains "Command Result : No Error" "$OUT"
 RC=0
 OUT=$("$PS" -mode show -statedir "$T/srv" 2>&1) || RC=$?

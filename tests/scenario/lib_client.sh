@@ -250,6 +250,18 @@ make_rpv() {
 	unset CTL_SOCK
 }
 
+# ped_connect KEY PORT [MS]: ped connect -ip 127.0.0.1 -port PORT, the
+# orange key KEY (PIN $OPIN) at the PED of $CTL_SOCK within MS (5000) ms;
+# fails unless the session opens ($OUT: the command's output)
+ped_connect() {
+	hsm_bg c1 ped connect -ip 127.0.0.1 -port "$2"
+	hsm_line c1 '^Please attend to the PED\.' # (CRLF from a Windows pedhsm)
+	ctl_wait "PED Key (ORANGE)" "${3:-5000}"
+	ped_key "$1" $OPIN
+	hsm_done c1 || fail "ped connect: $OUT"
+	assert_contains "Remote PED session open with 127.0.0.1:$2." "$OUT"
+}
+
 # hsm_init_login LABEL PIN: hsm init -label LABEL through the PED of
 # $CTL_SOCK (ped_hsm_init: SO keyset 1 of 1, key b1 with PIN, domain key r1),
 # then an SO login with b1; fails unless both succeed

@@ -70,10 +70,7 @@ LOST="link lost after [0-9]+ s; the PED is reserved for it to resume"
 export CTL_SOCK=$FAR_SOCK
 
 note "ped connect through the proxy: the orange key, once"
-hsm_bg c1 ped connect -ip 127.0.0.1 -port "$PPORT"
-ctl_wait "PED Key (ORANGE)" 5000
-ped_key oa1 $OPIN
-hsm_done c1 || fail "ped connect: $OUT"
+ped_connect oa1 "$PPORT"
 assert_contains "Remote PED session open" "$OUT"
 ctl_wait "Awaiting command" 5000
 

@@ -58,12 +58,7 @@ ok "the PED plugged in after start is up in pedserver after $ms ms (hot-plug)"
 cp "$T/local.keys/o1.key" "$T/far.keys/o1.key"
 export CTL_SOCK=$EMU_far_SOCK
 note "ped connect with the orange key on the USB PED"
-hsm_bg c1 ped connect -ip 127.0.0.1 -port "$SPORT"
-hsm_line c1 '^Please attend to the PED\.$'
-ctl_wait "PED Key (ORANGE)" 5000
-ped_key o1 $OPIN
-hsm_done c1 || fail "ped connect: $OUT"
-assert_contains "Remote PED session open with 127.0.0.1:$SPORT." "$OUT"
+ped_connect o1 "$SPORT"
 ok "session open through the USB PED"
 
 note "hsm init and an M-of-N login with PINs over USB"

@@ -85,12 +85,7 @@ ok "second instance and bad input refused as on Linux"
 export CTL_SOCK=$EMU_far_SOCK
 note "ped connect: the orange key on the PED behind pedserver.exe"
 PC_DIR=$A
-hsm_bg c1 ped connect -ip 127.0.0.1 -port "$SPORT"
-hsm_line c1 '^Please attend to the PED\.$'
-ctl_wait "PED Key (ORANGE)" 10000
-ped_key oa1 $OPIN
-hsm_done c1 || fail "ped connect: $OUT"
-assert_contains "Remote PED session open with 127.0.0.1:$SPORT." "$OUT"
+ped_connect oa1 "$SPORT" 10000
 psx -mode show -statedir "$SRV"
 assert_contains "$SA" "$OUT"
 ok "session open across the worlds; pedserver.exe show lists HSM $SA"

@@ -73,12 +73,7 @@ ok "RPV initialized"
 
 note "ped connect: the orange key on the PED behind the Linux pedserver"
 export CTL_SOCK=$EMU_far_SOCK
-hsm_bg c1 ped connect -ip 127.0.0.1 -port "$SPORT"
-hsm_line c1 '^Please attend to the PED\.'
-ctl_wait "PED Key (ORANGE)" 10000
-ped_key oa1 $OPIN
-hsm_done c1 || fail "ped connect: $OUT"
-assert_contains "Remote PED session open with 127.0.0.1:$SPORT." "$OUT"
+ped_connect oa1 "$SPORT" 10000
 RC=0
 OUT=$("$PS" -mode show -statedir "$T/srv" 2>&1) || RC=$?
 assert_contains "$SA" "$OUT"

@@ -106,12 +106,7 @@ assert_contains "link up" "$(ctl status)"
 ok "Linux pedserver connected to pedemu.exe's TCP link"
 
 note "ped connect: the orange key on pedemu.exe"
-hsm_bg c1 ped connect -ip 127.0.0.1 -port "$SPORT"
-hsm_line c1 '^Please attend to the PED\.$'
-ctl_wait "PED Key (ORANGE)" 10000
-ped_key oa1 $OPIN
-hsm_done c1 || fail "ped connect: $OUT"
-assert_contains "Remote PED session open with 127.0.0.1:$SPORT." "$OUT"
+ped_connect oa1 "$SPORT" 10000
 ok "session open"
 
 note "hsm init and an SO login on pedemu.exe"
