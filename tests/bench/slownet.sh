@@ -32,17 +32,13 @@ start_pedemu local -mode local
 start_pedemu far -mode remote
 start_pc hsma -localped "$EMU_local_LINK" -resumewindow 60
 A=$PC_DIR
+OPIN=-
+make_rpv oa local
 export CTL_SOCK=$EMU_local_SOCK
-hsm_bg rpv ped vector init
-ped_mn 1 1
-ped_write_keys oa 1 -
-ctl_wait "duplicating" 5000
-ctl press NO >/dev/null
-hsm_done rpv || fail "vector init: $OUT"
 hsm_bg hi hsm init -label BENCH
 ped_hsm_init 2 2 b - r
 hsm_done hi || fail "hsm init: $OUT"
-for k in oa1 b1 b2; do cp "$T/local.keys/$k.key" "$T/far.keys/$k.key"; done
+for k in b1 b2; do cp "$T/local.keys/$k.key" "$T/far.keys/$k.key"; done
 
 SPORT=$(free_port)
 o=$("$PS" -mode start -hsmpolicy any -statedir "$T/srv" -port "$SPORT" -admin "$(free_port)" \

@@ -25,14 +25,8 @@ PC_ARGS="-localped $EMU_local_LINK"
 SPORT=$(free_port)
 PS_ARGS="-idletimeout 0"
 tls_pair
-export CTL_SOCK=$EMU_local_SOCK
-hsm_bg rpv ped vector init
-ped_mn 1 1
-ped_write_keys o 1 -
-ctl_wait "duplicating" 5000
-ctl press NO >/dev/null
-hsm_done rpv || fail "vector init: $OUT"
-cp "$T/local.keys/o1.key" "$T/far.keys/o1.key"
+OPIN=-
+make_rpv o local
 "$PS" -mode connect -name hsm1 -statedir "$SRV" >/dev/null
 wait_up 1
 export CTL_SOCK=$EMU_far_SOCK

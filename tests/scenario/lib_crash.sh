@@ -75,14 +75,7 @@ crash_setup() {
 	start_far
 	start_hsm
 	# the RPV, made with the Local PED; the orange key goes to the PED host
-	CTL_SOCK=$EMU_local_SOCK
-	hsm_bg rpv ped vector init
-	ped_mn 1 1
-	ped_write_keys o 1 $OPIN
-	ctl_wait "duplicating" 5000
-	ctl press NO >/dev/null
-	hsm_done rpv || fail "vector init: $OUT"
-	cp "$T/local.keys/o1.key" "$T/far.keys/o1.key"
+	make_rpv o local
 	export CTL_SOCK=$EMU_far_SOCK
 	SPORT=$(free_port)
 	SADMIN=$(free_port)

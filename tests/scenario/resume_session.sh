@@ -34,17 +34,12 @@ OPIN=13579
 SOPIN=24680
 start_pc hsma -localped "$EMU_local_LINK" -resumewindow 30 -pinginterval 1 -pingtimeout 2
 A=$PC_DIR
+make_rpv oa local
 export CTL_SOCK=$EMU_local_SOCK
-hsm_bg rpv ped vector init
-ped_mn 1 1
-ped_write_keys oa 1 $OPIN
-ctl_wait "duplicating" 5000
-ctl press NO >/dev/null
-hsm_done rpv || fail "vector init: $OUT"
 hsm_bg hi hsm init -label RESUME
 ped_hsm_init 2 2 b $SOPIN r
 hsm_done hi || fail "hsm init: $OUT"
-for k in oa1 b1 b2; do cp "$T/local.keys/$k.key" "$T/far.keys/$k.key"; done
+for k in b1 b2; do cp "$T/local.keys/$k.key" "$T/far.keys/$k.key"; done
 SA=$(timeout 10 "$PH" -statedir "$A" slot list | sed -n 's/^Slot 0: serial \([0-9]*\),.*/\1/p')
 
 SPORT=$(free_port)

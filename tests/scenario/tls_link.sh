@@ -18,14 +18,7 @@ start_pedemu far -mode remote
 OPIN=13579
 PC_ARGS="-localped $EMU_local_LINK"
 tls_pair
-export CTL_SOCK=$EMU_local_SOCK
-hsm_bg rpv ped vector init
-ped_mn 1 1
-ped_write_keys o 1 $OPIN
-ctl_wait "duplicating" 5000
-ctl press NO >/dev/null
-hsm_done rpv || fail "vector init: $OUT"
-cp "$T/local.keys/o1.key" "$T/far.keys/o1.key"
+make_rpv o local
 
 RC=0
 OUT=$("$PS" -mode show -statedir "$SRV" -name hsm1 2>&1) || RC=$?

@@ -59,16 +59,9 @@ OUT=$("$PC" -mode show -statedir "$A" 2>&1) || RC=$?
 ok "slot 0 is HSM $SA; Linux pedclient -mode show reads pedclient.exe"
 
 note "ped vector init with the Local PED (TCP link)"
-export CTL_SOCK=$EMU_local_SOCK
 OPIN=13579
-hsm_bg rpv ped vector init
-ped_mn 1 1
-ped_write_keys oa 1 $OPIN
-ctl_wait "duplicating" 5000
-ctl press NO >/dev/null
-hsm_done rpv || fail "vector init: $OUT"
+make_rpv oa local
 assert_contains "Command Result : No Error" "$OUT"
-cp "$T/local.keys/oa1.key" "$T/far.keys/oa1.key"
 ok "RPV initialized"
 
 note "ped connect: the orange key on the PED behind the Linux pedserver"
