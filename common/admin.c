@@ -888,17 +888,6 @@ out:
 	return r;
 }
 
-/* Copies src into dst, cut to cap - 1 bytes. */
-static void copy_str(char *dst, size_t cap, const char *src)
-{
-	size_t n = strlen(src);
-
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
 /* Hands over the complete lines in k->buf; 1 once OK or ERR ended the
  * answer (k->r says which), else 0. */
 static int answer_lines(struct call *k)
@@ -920,8 +909,8 @@ static int answer_lines(struct call *k)
 				sp = strchr(buf + 4, ' ');
 				if (sp != NULL)
 					*sp++ = '\0';
-				copy_str(res->name, sizeof(res->name), buf + 4);
-				copy_str(res->message, sizeof(res->message), sp != NULL ? sp : "");
+				snprintf(res->name, sizeof(res->name), "%s", buf + 4);
+				snprintf(res->message, sizeof(res->message), "%s", sp != NULL ? sp : "");
 			}
 			k->r = ADMIN_REMOTE_ERR;
 			return 1;

@@ -247,14 +247,14 @@ bool sys_peer_is_us(uv_stream_t *s)
 /* ---- access control: a protected DACL for the owner, Administrators and
  * SYSTEM (what mode 0700 is on POSIX) ---- */
 
-/* The SID of this process's user, in a malloc'd TOKEN_USER; NULL on error. */
-static TOKEN_USER *token_user(void)
+/* The user SID of process proc, in a malloc'd TOKEN_USER; NULL on error. */
+static TOKEN_USER *user_of(HANDLE proc)
 {
 	HANDLE tok = NULL;
 	TOKEN_USER *tu = NULL;
 	DWORD len = 0;
 
-	if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &tok))
+	if (!OpenProcessToken(proc, TOKEN_QUERY, &tok))
 		return NULL;
 	GetTokenInformation(tok, TokenUser, NULL, 0, &len);
 	if (len == 0 || (tu = malloc(len)) == NULL ||
@@ -264,6 +264,12 @@ static TOKEN_USER *token_user(void)
 	}
 	CloseHandle(tok);
 	return tu;
+}
+
+/* The SID of this process's user (user_of). */
+static TOKEN_USER *token_user(void)
+{
+	return user_of(GetCurrentProcess());
 }
 
 /* A self-relative security descriptor with the private DACL (inherited by
@@ -669,21 +675,12 @@ void sys_ipc_unbind(const char *path)
 /* The user SID of process pid, in a malloc'd TOKEN_USER; NULL on error. */
 static TOKEN_USER *process_user(DWORD pid)
 {
-	HANDLE proc, tok = NULL;
-	TOKEN_USER *tu = NULL;
-	DWORD len = 0;
+	HANDLE proc;
+	TOKEN_USER *tu;
 
 	if ((proc = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid)) == NULL)
 		return NULL;
-	if (OpenProcessToken(proc, TOKEN_QUERY, &tok)) {
-		GetTokenInformation(tok, TokenUser, NULL, 0, &len);
-		if (len == 0 || (tu = malloc(len)) == NULL ||
-		    !GetTokenInformation(tok, TokenUser, tu, len, &len)) {
-			free(tu);
-			tu = NULL;
-		}
-		CloseHandle(tok);
-	}
+	tu = user_of(proc);
 	CloseHandle(proc);
 	return tu;
 }

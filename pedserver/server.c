@@ -915,6 +915,23 @@ static bool proof_passed(struct conn *c, const struct sess_event *ev)
 	return true;
 }
 
+/* c's handshake cannot have the PED: another holds it (who) ... */
+static void ped_taken(struct conn *c, const char *who)
+{
+	log_warning("client %s (HSM %s): the PED was taken meanwhile by %s (SERVER_BUSY)", c->peer,
+		    hsm_name(c), who);
+	c->srv->stats.busy++;
+	sess_end(c, PED_E_SERVER_BUSY, who);
+}
+
+/* ... or none is connected. */
+static void no_ped(struct conn *c)
+{
+	log_warning("client %s (HSM %s): no PED connected (CKR_PED_UNPLUGGED)", c->peer,
+		    hsm_name(c));
+	sess_end(c, PED_E_UNPLUGGED, "no PED is connected to the server");
+}
+
 /* KEX_INIT (orange key) or PAKE_A (password): the PED's part of the
  * handshake. */
 static void ev_kex_init(struct conn *c)
@@ -938,10 +955,7 @@ static void ev_kex_init(struct conn *c)
 			holder_text(h, who, sizeof(who));
 		else
 			resv_holder_text(&s->resv, who, sizeof(who));
-		log_warning("client %s (HSM %s): the PED was taken meanwhile by %s (SERVER_BUSY)",
-			    c->peer, hsm_name(c), who);
-		s->stats.busy++;
-		sess_end(c, PED_E_SERVER_BUSY, who);
+		ped_taken(c, who);
 		return;
 	}
 	/* the HSM proved its key and starts afresh (its pedclient restarted):
@@ -950,9 +964,7 @@ static void ev_kex_init(struct conn *c)
 	if (s->resv.on)
 		resv_end(s, "the HSM started a new session");
 	if (ped == NULL) {
-		log_warning("client %s (HSM %s): no PED connected (CKR_PED_UNPLUGGED)", c->peer,
-			    hsm_name(c));
-		sess_end(c, PED_E_UNPLUGGED, "no PED is connected to the server");
+		no_ped(c);
 		return;
 	}
 	pbuf_over(&b, mem, sizeof(mem));
@@ -1003,16 +1015,11 @@ static void hsm_ask(struct conn *c, const uint8_t fp[ALLOW_FP_LEN], const char *
 	uv_timer_stop(&c->timer);
 	if (h != NULL) {
 		holder_text(h, who, sizeof(who));
-		log_warning("client %s (HSM %s): the PED was taken meanwhile by %s (SERVER_BUSY)",
-			    c->peer, hsm_name(c), who);
-		s->stats.busy++;
-		sess_end(c, PED_E_SERVER_BUSY, who);
+		ped_taken(c, who);
 		return;
 	}
 	if (ped == NULL) {
-		log_warning("client %s (HSM %s): no PED connected (CKR_PED_UNPLUGGED)", c->peer,
-			    hsm_name(c));
-		sess_end(c, PED_E_UNPLUGGED, "no PED is connected to the server");
+		no_ped(c);
 		return;
 	}
 	pbuf_over(&b, mem, sizeof(mem));

@@ -96,17 +96,6 @@ int tlspins_del(struct tlspins *p, const char *name)
 	return PED_E_REG_UNKNOWN;
 }
 
-/* src is known to fit (checked by the caller). */
-static void copy(char *dst, size_t cap, const char *src)
-{
-	size_t n = strlen(src);
-
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
 int tlspins_load(struct tlspins *p, const char *path, char *err, size_t errlen)
 {
 	char *data = NULL, *line, *nl;
@@ -152,9 +141,9 @@ int tlspins_load(struct tlspins *p, const char *path, char *err, size_t errlen)
 			snprintf(err, errlen, "%s:%u: malformed registration", path, lineno);
 			goto out;
 		}
-		copy(e.name, sizeof(e.name), name);
-		copy(e.addr, sizeof(e.addr), addr);
-		copy(e.fp, sizeof(e.fp), fp);
+		snprintf(e.name, sizeof(e.name), "%s", name);
+		snprintf(e.addr, sizeof(e.addr), "%s", addr);
+		snprintf(e.fp, sizeof(e.fp), "%s", fp);
 		e.port = port;
 		if ((r = tlspins_add(p, &e)) != 0) {
 			snprintf(err, errlen, "%s:%u: %s", path, lineno, ped_strerror(r));
